@@ -1,0 +1,152 @@
+// Node-API surface of the capture loader: one JavaScript call per batch of
+// records (a Buffer), never one per event. The batch queue towards JavaScript
+// is bounded: when the event loop falls behind, batches are dropped and counted
+// rather than blocking the thread that drains the kernel's ring buffer.
+#include <napi.h>
+
+#include <memory>
+
+#include "capture_loader.h"
+
+namespace {
+
+using adi::Batch;
+using adi::CaptureLoader;
+
+void DeliverBatch(Napi::Env env, Napi::Function callback, std::nullptr_t*, Batch* batch) {
+  std::unique_ptr<Batch> owned(batch);
+  if (env == nullptr || callback.IsEmpty()) return;
+  auto* raw = owned.release();
+  auto buffer = Napi::Buffer<uint8_t>::New(env, raw->data(), raw->size(),
+                                           [](Napi::Env, uint8_t*, Batch* b) { delete b; }, raw);
+  callback.Call({buffer});
+}
+
+using BatchTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Batch, DeliverBatch>;
+
+class Capture : public Napi::ObjectWrap<Capture> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Capture",
+                       {InstanceMethod<&Capture::Start>("start"), InstanceMethod<&Capture::Stop>("stop"),
+                        InstanceMethod<&Capture::OptIn>("optIn"), InstanceMethod<&Capture::OptOut>("optOut"),
+                        InstanceMethod<&Capture::OptedIn>("optedIn"), InstanceMethod<&Capture::Stats>("stats")});
+  }
+
+  explicit Capture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Capture>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Capture(options): options object expected");
+    auto o = info[0].As<Napi::Object>();
+    adi::LoaderOptions opts;
+    auto u32 = [&](const char* name, uint32_t fallback) {
+      auto v = o.Get(name);
+      return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
+    };
+    opts.payload_limit = u32("payloadLimit", opts.payload_limit);
+    opts.ringbuf_bytes = u32("ringbufBytes", opts.ringbuf_bytes);
+    opts.wakeup_bytes = u32("wakeupBytes", static_cast<uint32_t>(opts.wakeup_bytes));
+    opts.max_batch_bytes = u32("maxBatchBytes", opts.max_batch_bytes);
+    opts.flush_interval_ms = u32("flushIntervalMs", opts.flush_interval_ms);
+    opts.self_pid = u32("selfPid", 0);
+    max_queued_ = u32("maxQueuedBatches", 256);
+    auto base = o.Get("connIdBase");
+    if (base.IsBigInt()) {
+      bool lossless = true;
+      opts.conn_id_base = base.As<Napi::BigInt>().Uint64Value(&lossless);
+    }
+    auto allowed = o.Get("allowedProfiles");
+    if (allowed.IsArray()) {
+      auto arr = allowed.As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); i++)
+        opts.allowed_profiles.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+    }
+    try {
+      loader_ = std::make_unique<CaptureLoader>(opts);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "start(onBatch): function expected");
+    tsfn_ = BatchTsfn::New(env, info[0].As<Napi::Function>(), "adi-capture-batches", max_queued_, 1);
+    started_ = true;
+    loader_->Start([this](std::unique_ptr<Batch> batch) {
+      napi_status status = tsfn_.NonBlockingCall(batch.get());
+      if (status != napi_ok) return false;  // queue full or closing: the unique_ptr frees it
+      batch.release();
+      return true;
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (loader_) loader_->Stop();
+    if (started_) {
+      tsfn_.Release();
+      started_ = false;
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value OptIn(const Napi::CallbackInfo& info) {
+    uint32_t pid = info[0].As<Napi::Number>().Uint32Value();
+    bool lossless = true;
+    uint64_t start = info[1].IsBigInt() ? info[1].As<Napi::BigInt>().Uint64Value(&lossless)
+                                        : static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    try {
+      loader_->OptIn(pid, start);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value OptOut(const Napi::CallbackInfo& info) {
+    loader_->OptOut(info[0].As<Napi::Number>().Uint32Value());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value OptedIn(const Napi::CallbackInfo& info) {
+    auto pids = loader_->OptedIn();
+    auto arr = Napi::Array::New(info.Env(), pids.size());
+    for (size_t i = 0; i < pids.size(); i++) arr.Set(i, Napi::Number::New(info.Env(), pids[i]));
+    return arr;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto k = loader_->ReadCounters();
+    auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+    auto drops = Napi::Object::New(env);
+    drops.Set("ringbuf_full", num(k.drops[0]));
+    drops.Set("payload_read", num(k.drops[1]));
+    drops.Set("conn_table_full", num(k.drops[2]));
+    drops.Set("args_table_full", num(k.drops[3]));
+    auto out = Napi::Object::New(env);
+    out.Set("records", num(k.records));
+    out.Set("payloadBytes", num(k.payload_bytes));
+    out.Set("drops", drops);
+    out.Set("batches", num(loader_->batches()));
+    out.Set("batchesDropped", num(loader_->batches_dropped()));
+    out.Set("recordsDropped", num(loader_->records_dropped()));
+    out.Set("wallOffsetNs", Napi::BigInt::New(env, loader_->wall_offset_ns()));
+    return out;
+  }
+
+  std::unique_ptr<CaptureLoader> loader_;
+  BatchTsfn tsfn_;
+  bool started_ = false;
+  uint32_t max_queued_ = 256;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Capture", Capture::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(adi_capture, Init)

@@ -1,0 +1,224 @@
+#include "capture_loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+#include <poll.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include "capture.h"
+#include "capture.skel.h"
+
+namespace adi {
+namespace {
+
+// libbpf reports verifier and attach failures through its print callback; keep
+// the tail of it so the error thrown to JavaScript says what went wrong.
+std::mutex log_mutex;
+std::string libbpf_log;
+
+int CollectLibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  if (n <= 0) return 0;
+  std::string line(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(line.data(), line.size(), fmt, args);
+  line.resize(static_cast<size_t>(n));
+  std::lock_guard<std::mutex> lock(log_mutex);
+  libbpf_log += line;
+  if (libbpf_log.size() > 16384) libbpf_log.erase(0, libbpf_log.size() - 16384);
+  return 0;
+}
+
+std::runtime_error LibbpfError(const std::string& what, int err) {
+  std::lock_guard<std::mutex> lock(log_mutex);
+  std::string msg = what + ": " + strerror(err < 0 ? -err : err);
+  if (!libbpf_log.empty()) msg += "\n" + libbpf_log;
+  libbpf_log.clear();
+  return std::runtime_error(msg);
+}
+
+int64_t ClockNs(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return int64_t(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+uint64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+CaptureLoader::CaptureLoader(const LoaderOptions& opts) : opts_(opts) {
+  libbpf_set_print(CollectLibbpfLog);
+  RefreshClock();
+
+  // 1. open, 2. configure read-only data and map sizes, 3. load, 4. fill maps, 5. attach
+  skel_ = capture_bpf__open();
+  if (!skel_) throw LibbpfError("opening the BPF skeleton", errno);
+  skel_->rodata->payload_limit = opts.payload_limit;
+  skel_->rodata->wakeup_bytes = opts.wakeup_bytes;
+  skel_->rodata->self_tgid = opts.self_pid;
+  skel_->rodata->conn_id_base = opts.conn_id_base;
+  skel_->rodata->allowlist_enabled = !opts.allowed_profiles.empty();
+  int err = bpf_map__set_max_entries(skel_->maps.events, opts.ringbuf_bytes);
+  if (err) {
+    capture_bpf__destroy(skel_);
+    throw LibbpfError("sizing the ring buffer", err);
+  }
+  err = capture_bpf__load(skel_);
+  if (err) {
+    capture_bpf__destroy(skel_);
+    throw LibbpfError("loading the BPF program (verifier log below, if any)", err);
+  }
+  for (const auto& profile : opts.allowed_profiles) {
+    adi_profile_key key{};
+    strncpy(key.value, profile.c_str(), sizeof(key.value) - 1);
+    uint8_t one = 1;
+    bpf_map__update_elem(skel_->maps.allowed_profiles, &key, sizeof(key), &one, sizeof(one), BPF_ANY);
+  }
+  err = capture_bpf__attach(skel_);
+  if (err) {
+    capture_bpf__destroy(skel_);
+    throw LibbpfError("attaching the tracepoints", err);
+  }
+  rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), &CaptureLoader::OnRecord, this, nullptr);
+  if (!rb_) {
+    int e = errno;
+    capture_bpf__destroy(skel_);
+    throw LibbpfError("opening the ring buffer", e);
+  }
+}
+
+CaptureLoader::~CaptureLoader() {
+  Stop();
+  if (rb_) ring_buffer__free(rb_);
+  if (skel_) capture_bpf__destroy(skel_);
+}
+
+void CaptureLoader::RefreshClock() {
+  // Kernel timestamps are CLOCK_BOOTTIME; wall clock = boottime + (realtime - boottime).
+  int64_t before = ClockNs(CLOCK_BOOTTIME);
+  int64_t real = ClockNs(CLOCK_REALTIME);
+  int64_t after = ClockNs(CLOCK_BOOTTIME);
+  wall_offset_ns_.store(real - (before + (after - before) / 2));
+}
+
+int CaptureLoader::OnRecord(void* ctx, void* data, size_t size) {
+  static_cast<CaptureLoader*>(ctx)->Append(static_cast<const uint8_t*>(data), size);
+  return 0;
+}
+
+void CaptureLoader::Append(const uint8_t* data, size_t size) {
+  if (size < sizeof(adi_event_header)) return;
+  if (!batch_) {
+    batch_ = std::make_unique<Batch>();
+    batch_->reserve(opts_.max_batch_bytes + sizeof(adi_data_event) + ADI_CHUNK_MAX);
+  }
+  size_t at = batch_->size();
+  batch_->insert(batch_->end(), data, data + size);
+  // Records are 8-byte aligned in the batch so readers can use aligned loads.
+  batch_->resize((batch_->size() + 7) & ~size_t(7));
+  auto* h = reinterpret_cast<adi_event_header*>(batch_->data() + at);
+  h->ts_ns += wall_offset_ns_.load(std::memory_order_relaxed);
+  h->size = static_cast<uint32_t>(batch_->size() - at);
+  batch_records_++;
+  if (batch_->size() >= opts_.max_batch_bytes) Flush();
+}
+
+void CaptureLoader::Flush() {
+  if (!batch_ || batch_->empty()) return;
+  uint32_t records = batch_records_;
+  batch_records_ = 0;
+  if (sink_(std::move(batch_))) {
+    batches_++;
+  } else {
+    batches_dropped_++;
+    records_dropped_ += records;
+  }
+  batch_.reset();
+}
+
+void CaptureLoader::Run() {
+  uint64_t last_flush = NowMs(), last_clock = last_flush;
+  while (running_.load()) {
+    // The kernel side wakes us only past wakeup_bytes; the timeout bounds the latency of the rest.
+    ring_buffer__poll(rb_, static_cast<int>(opts_.flush_interval_ms));
+    ring_buffer__consume(rb_);
+    uint64_t now = NowMs();
+    if (now - last_flush >= opts_.flush_interval_ms) {
+      Flush();
+      last_flush = now;
+    }
+    if (now - last_clock >= 1000) {
+      RefreshClock();
+      last_clock = now;
+    }
+  }
+  ring_buffer__consume(rb_);
+  Flush();
+}
+
+void CaptureLoader::Start(BatchSink sink) {
+  if (running_.exchange(true)) return;
+  sink_ = std::move(sink);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void CaptureLoader::Stop() {
+  if (!running_.exchange(false)) return;
+  if (thread_.joinable()) thread_.join();
+}
+
+void CaptureLoader::OptIn(uint32_t pid, uint64_t start_ticks) {
+  adi_optin value{};
+  value.start_ticks = start_ticks;
+  int err = bpf_map__update_elem(skel_->maps.optin, &pid, sizeof(pid), &value, sizeof(value), BPF_ANY);
+  if (err) throw LibbpfError("adding pid " + std::to_string(pid) + " to the opt-in map", err);
+}
+
+void CaptureLoader::OptOut(uint32_t pid) {
+  bpf_map__delete_elem(skel_->maps.optin, &pid, sizeof(pid), 0);
+}
+
+std::vector<uint32_t> CaptureLoader::OptedIn() const {
+  std::vector<uint32_t> pids;
+  uint32_t key = 0, next = 0;
+  const uint32_t* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.optin, prev, &next, sizeof(next)) == 0) {
+    pids.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return pids;
+}
+
+KernelCounters CaptureLoader::ReadCounters() const {
+  KernelCounters out;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return out;
+  std::vector<uint64_t> values(ncpu);
+  auto sum = [&](bpf_map* map, uint32_t index) {
+    uint64_t total = 0;
+    if (bpf_map__lookup_elem(map, &index, sizeof(index), values.data(), values.size() * sizeof(uint64_t), 0) == 0)
+      for (uint64_t v : values) total += v;
+    return total;
+  };
+  out.records = sum(skel_->maps.counters, 0);
+  out.payload_bytes = sum(skel_->maps.counters, 1);
+  for (uint32_t r = 0; r < ADI_DROP_REASONS; r++) out.drops[r] = sum(skel_->maps.drops, r);
+  return out;
+}
+
+}  // namespace adi

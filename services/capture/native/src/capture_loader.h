@@ -1,0 +1,82 @@
+// The kernel side of the capture agent, without any Node.js: loads the CO-RE
+// skeleton, attaches every tracepoint, maintains the opt-in map and drains the
+// ring buffer on its own thread into batches of whole records.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct capture_bpf;
+struct ring_buffer;
+
+namespace adi {
+
+struct LoaderOptions {
+  uint32_t payload_limit = 65536;
+  uint32_t ringbuf_bytes = 32u << 20;
+  uint64_t wakeup_bytes = 256 * 1024;
+  uint32_t max_batch_bytes = 256 * 1024;
+  uint32_t flush_interval_ms = 50;
+  uint32_t self_pid = 0;
+  uint64_t conn_id_base = 0;
+  std::vector<std::string> allowed_profiles;
+};
+
+struct KernelCounters {
+  uint64_t records = 0;
+  uint64_t payload_bytes = 0;
+  uint64_t drops[4] = {0, 0, 0, 0};  // indexed by enum adi_drop_reason
+};
+
+// A batch owns its bytes: whole records, back to back, timestamps already wall clock.
+using Batch = std::vector<uint8_t>;
+// Returns false when the batch could not be handed over (it is then counted as dropped).
+using BatchSink = std::function<bool(std::unique_ptr<Batch>)>;
+
+class CaptureLoader {
+ public:
+  explicit CaptureLoader(const LoaderOptions& opts);  // throws std::runtime_error with libbpf's log
+  ~CaptureLoader();
+  CaptureLoader(const CaptureLoader&) = delete;
+  CaptureLoader& operator=(const CaptureLoader&) = delete;
+
+  void Start(BatchSink sink);
+  void Stop();  // drains what is left, flushes, joins
+
+  void OptIn(uint32_t pid, uint64_t start_ticks);
+  void OptOut(uint32_t pid);
+  std::vector<uint32_t> OptedIn() const;
+
+  KernelCounters ReadCounters() const;
+  uint64_t batches() const { return batches_.load(); }
+  uint64_t batches_dropped() const { return batches_dropped_.load(); }
+  uint64_t records_dropped() const { return records_dropped_.load(); }
+  int64_t wall_offset_ns() const { return wall_offset_ns_.load(); }
+
+ private:
+  static int OnRecord(void* ctx, void* data, size_t size);
+  void Append(const uint8_t* data, size_t size);
+  void Flush();
+  void Run();
+  void RefreshClock();
+
+  LoaderOptions opts_;
+  capture_bpf* skel_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  BatchSink sink_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::unique_ptr<Batch> batch_;
+  uint32_t batch_records_ = 0;
+  std::atomic<int64_t> wall_offset_ns_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> batches_dropped_{0};
+  std::atomic<uint64_t> records_dropped_{0};
+};
+
+}  // namespace adi

@@ -1,0 +1,302 @@
+// Configuration comes only from environment variables (the Go tool's, kept verbatim, plus ours), is
+// validated once at startup and handed around frozen. Every variable is described in SETTINGS, which is
+// both the parser and the documentation (CONFIG_VARIABLES), so the README can be checked against it.
+import { hostname } from "node:os";
+import { z } from "zod";
+import { adiError } from "./errors.ts";
+import { redactUrlPasswords } from "./redact.ts";
+import { isSubjectToken, sanitizeToken } from "./wire/subjects.ts";
+import { parseByteSize, parseDuration } from "./units.ts";
+
+export { parseByteSize, parseDuration } from "./units.ts";
+
+/** Builds a zod schema from a plain parser; `expected` becomes the error message on failure. */
+function parsed<T>(parse: (text: string) => T | undefined, expected: string) {
+  return z.string().transform((text, ctx) => {
+    const value = parse(text);
+    if (value === undefined) {
+      ctx.addIssue({ code: "custom", message: `expected ${expected}` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+const integer = (min: number, max: number) =>
+  parsed((text) => {
+    const t = text.trim();
+    if (!/^-?\d+$/.test(t)) return undefined;
+    const n = Number(t);
+    return n >= min && n <= max ? n : undefined;
+  }, `an integer between ${min} and ${max}`);
+
+/** A byte count, with an optional unit suffix (see parseByteSize). */
+const byteSize = (min: number, max: number, extra = "") =>
+  parsed((text) => {
+    const n = attempt(() => parseByteSize(text));
+    return n !== undefined && n >= min && n <= max ? n : undefined;
+  }, `a size between ${min} and ${max} bytes${extra} (suffixes such as KiB, MiB, GiB are accepted)`);
+
+const powerOfTwoSize = (min: number, max: number) =>
+  parsed((text) => {
+    const n = attempt(() => parseByteSize(text));
+    return n !== undefined && n >= min && n <= max && (n & (n - 1)) === 0 ? n : undefined;
+  }, `a power of two between ${min} and ${max} bytes, hence a multiple of the 4096-byte page`);
+
+const boolean = parsed((text) => {
+  const t = text.trim().toLowerCase();
+  if (t === "true" || t === "1") return true;
+  if (t === "false" || t === "0") return false;
+  return undefined;
+}, "true, false, 1 or 0");
+
+/** Comma-separated; items trimmed, empty items dropped; no items at all means unset. */
+const list = parsed((text) => {
+  const items = text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+  return items.length > 0 ? Object.freeze(items) : undefined;
+}, "a comma-separated list with at least one item");
+
+const path = parsed((text) => (text.trim() === "" ? undefined : text), "a file system path");
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const logLevel = parsed((text) => {
+  const t = text.trim().toLowerCase();
+  return (LOG_LEVELS as readonly string[]).includes(t) ? t : undefined;
+}, `one of ${LOG_LEVELS.join(", ")}`);
+
+const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];
+/** One or more servers, comma-separated: `nats://host:4222` (also tls, ws, wss) or bare `host:port`. */
+const natsServers = parsed((text) => {
+  const servers = text.split(",").map((s) => s.trim());
+  const valid = servers.every((server) => {
+    if (!server.includes("://")) return /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(server);
+    const url = attempt(() => new URL(server));
+    return url !== undefined && NATS_SCHEMES.includes(url.protocol) && url.hostname !== "";
+  });
+  return valid ? Object.freeze(servers) : undefined;
+}, "a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several servers)");
+
+const subjectToken = parsed(
+  (text) => (isSubjectToken(text) && text.length <= 128 ? text : undefined),
+  "a name of at most 128 characters from [A-Za-z0-9_-] (it is used as a NATS subject token)",
+);
+
+const containerdNamespace = parsed(
+  (text) => (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text) ? text : undefined),
+  "a containerd namespace name such as default or k8s.io",
+);
+
+const duration = parsed((text) => {
+  const ms = attempt(() => parseDuration(text));
+  return ms !== undefined && ms >= 1000 ? ms : undefined;
+}, "a duration of at least 1s such as 30m, 24h, 7d or 1h30m");
+
+const streamMaxBytes = parsed((text) => {
+  if (text.trim() === "-1") return -1;
+  const n = attempt(() => parseByteSize(text));
+  return n !== undefined && n > 0 ? n : undefined;
+}, "-1 (unlimited) or a positive size such as 512MiB or 10GiB");
+
+interface Setting<S extends z.ZodType<unknown, string>, Optional extends boolean> {
+  /** As documented: the literal default, or null when unset means "off" / "all". */
+  readonly default: string | null;
+  readonly description: string;
+  readonly schema: S;
+  readonly optional: Optional;
+  /** For defaults computed at startup (the host name). */
+  readonly computeDefault?: () => string;
+}
+
+function setting<S extends z.ZodType<unknown, string>>(
+  defaultValue: string,
+  description: string,
+  schema: S,
+  computeDefault?: () => string,
+): Setting<S, false> {
+  return { default: defaultValue, description, schema, optional: false, computeDefault };
+}
+
+function optional<S extends z.ZodType<unknown, string>>(description: string, schema: S): Setting<S, true> {
+  return { default: null, description, schema, optional: true };
+}
+
+const PAYLOAD_LIMIT_MAX = 1024 * 1024; // ADI_PAYLOAD_LIMIT_MAX in bpf/capture.h
+
+const SETTINGS = {
+  // The Go tool's variables: same names, same meaning.
+  OUTPUT_PATH: setting("/var/log/ebpf_http_profiler.log", "File for HTTP and connection events (JSON lines).", path),
+  ENV_OUTPUT_PATH: setting(
+    "/var/log/ebpf_http_env.yaml",
+    "File for the environment inventory (multi-document YAML).",
+    path,
+  ),
+  SERVICE_MAP_PATH: optional("File for the service map (YAML). Unset: no service map.", path),
+  ENV_PREFIX_LIST: optional(
+    "Comma-separated, case-sensitive prefixes of the environment variables to keep. Unset: all.",
+    list,
+  ),
+  ADI_PROFILE_ALLOWED: optional(
+    "Comma-separated ADI_PROFILE values to profile. Unset: any process with ADI_PROFILE set.",
+    list,
+  ),
+  CONTAINERD_SOCKET: optional(
+    "containerd, Docker or Podman socket for container metadata. Unset: no container enrichment.",
+    path,
+  ),
+  CONTAINERD_NAMESPACE: setting("default", "containerd namespace to query.", containerdNamespace),
+  ENV_REDACT: setting("true", "Redact secrets in collected environments (true, false, 1, 0).", boolean),
+  // Ours.
+  NATS_URL: optional(
+    "NATS server(s), comma-separated. Unset: adi starts an embedded nats-server.",
+    natsServers,
+  ),
+  ADI_DATA_DIR: setting("/var/lib/adi", "State directory (embedded server's JetStream storage).", path),
+  ADI_NATS_PORT: setting("4223", "Client port of the embedded nats-server.", integer(1, 65535)),
+  ADI_HOST: setting(
+    "<hostname>",
+    "Host name used in subjects. Default: the machine's host name, characters outside [A-Za-z0-9_-] replaced by _.",
+    subjectToken,
+    () => sanitizeToken(hostname()),
+  ),
+  ADI_PAYLOAD_LIMIT: setting("65536", "Payload bytes captured per syscall (16 to 1048576).", integer(16, PAYLOAD_LIMIT_MAX)),
+  ADI_RINGBUF_BYTES: setting(
+    "33554432",
+    "Kernel ring buffer size: a power of two, at least 4096.",
+    powerOfTwoSize(4096, 1024 * 1024 * 1024),
+  ),
+  ADI_PARTITIONS: setting("16", "Raw-event partitions (subjects per host), 1 to 1024.", integer(1, 1024)),
+  ADI_STREAM_MAX_AGE: setting("24h", "Retention of the JetStream streams (e.g. 30m, 24h, 7d).", duration),
+  ADI_STREAM_MAX_BYTES: setting(
+    "-1",
+    "Size cap of the raw stream (e.g. 512MiB, 10GiB); -1: unlimited.",
+    streamMaxBytes,
+  ),
+  ADI_STREAM_REPLICAS: setting("1", "JetStream replicas, 1 to 5.", integer(1, 5)),
+  ADI_PUBLISH_BUFFER_BYTES: setting(
+    "268435456",
+    "Bytes of events buffered in memory while NATS is slow or away; beyond it batches are dropped and counted.",
+    byteSize(1024 * 1024, 16 * 1024 * 1024 * 1024),
+  ),
+  ADI_PUBLISH_MAX_INFLIGHT: setting("64", "Unacknowledged publishes at a time, 1 to 4096.", integer(1, 4096)),
+  ADI_BATCH_MAX_BYTES: setting(
+    "262144",
+    "Largest raw-event batch (one NATS message); must fit the server's max_payload.",
+    byteSize(32 * 1024, 64 * 1024 * 1024, ", room for one 16 KiB data record"),
+  ),
+  ADI_FLUSH_INTERVAL_MS: setting("50", "Longest a partial batch waits before it is published, 1 to 10000.", integer(1, 10_000)),
+  LOG_LEVEL: setting("info", `Log level: ${LOG_LEVELS.join(", ")}.`, logLevel),
+} as const;
+
+export type ConfigVariableName = keyof typeof SETTINGS;
+
+/** Documentation of every variable; `default: null` means unset (the feature is off or unfiltered). */
+export const CONFIG_VARIABLES: readonly {
+  readonly name: ConfigVariableName;
+  readonly default: string | null;
+  readonly description: string;
+}[] = Object.freeze(
+  Object.entries(SETTINGS).map(([name, s]) =>
+    Object.freeze({ name: name as ConfigVariableName, default: s.default, description: s.description }),
+  ),
+);
+
+type ValueOf<T> = T extends Setting<infer S, infer O> ? (O extends true ? z.output<S> | undefined : z.output<S>) : never;
+type Parsed = { -readonly [K in ConfigVariableName]: ValueOf<(typeof SETTINGS)[K]> };
+
+export interface AdiConfig {
+  readonly outputPath: string;
+  readonly envOutputPath: string;
+  readonly serviceMapPath: string | undefined;
+  readonly envPrefixList: readonly string[] | undefined;
+  readonly profileAllowed: readonly string[] | undefined;
+  readonly containerdSocket: string | undefined;
+  readonly containerdNamespace: string;
+  readonly envRedact: boolean;
+  /** NATS_URL as given (trimmed); undefined: start the embedded server. */
+  readonly natsUrl: string | undefined;
+  /** NATS_URL split into servers, ready for the client's `servers` option. */
+  readonly natsServers: readonly string[] | undefined;
+  readonly dataDir: string;
+  readonly natsPort: number;
+  readonly host: string;
+  readonly payloadLimit: number;
+  readonly ringbufBytes: number;
+  readonly partitions: number;
+  readonly streamMaxAgeMs: number;
+  /** -1: unlimited. */
+  readonly streamMaxBytes: number;
+  readonly streamReplicas: number;
+  readonly publishBufferBytes: number;
+  readonly publishMaxInflight: number;
+  readonly batchMaxBytes: number;
+  readonly flushIntervalMs: number;
+  readonly logLevel: string;
+}
+
+/** Reads and validates the configuration; throws AdiError ADI_ERR_CONFIG naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
+  const values: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(SETTINGS) as [ConfigVariableName, Setting<z.ZodType<unknown, string>, boolean>][]) {
+    const raw = env[name];
+    const input = raw === undefined || raw === "" ? (s.computeDefault?.() ?? s.default) : raw;
+    if (input === null) {
+      values[name] = undefined;
+      continue;
+    }
+    const result = s.schema.safeParse(input);
+    if (!result.success) throw configError(name, input, result.error.issues[0]?.message ?? "invalid value");
+    values[name] = result.data;
+  }
+  const v = values as Parsed;
+
+  if (v.ADI_BATCH_MAX_BYTES > v.ADI_PUBLISH_BUFFER_BYTES) {
+    throw configError(
+      "ADI_BATCH_MAX_BYTES",
+      String(v.ADI_BATCH_MAX_BYTES),
+      `must not exceed ADI_PUBLISH_BUFFER_BYTES (${v.ADI_PUBLISH_BUFFER_BYTES})`,
+    );
+  }
+
+  return Object.freeze({
+    outputPath: v.OUTPUT_PATH,
+    envOutputPath: v.ENV_OUTPUT_PATH,
+    serviceMapPath: v.SERVICE_MAP_PATH,
+    envPrefixList: v.ENV_PREFIX_LIST,
+    profileAllowed: v.ADI_PROFILE_ALLOWED,
+    containerdSocket: v.CONTAINERD_SOCKET,
+    containerdNamespace: v.CONTAINERD_NAMESPACE,
+    envRedact: v.ENV_REDACT,
+    natsUrl: v.NATS_URL?.join(","),
+    natsServers: v.NATS_URL,
+    dataDir: v.ADI_DATA_DIR,
+    natsPort: v.ADI_NATS_PORT,
+    host: v.ADI_HOST,
+    payloadLimit: v.ADI_PAYLOAD_LIMIT,
+    ringbufBytes: v.ADI_RINGBUF_BYTES,
+    partitions: v.ADI_PARTITIONS,
+    streamMaxAgeMs: v.ADI_STREAM_MAX_AGE,
+    streamMaxBytes: v.ADI_STREAM_MAX_BYTES,
+    streamReplicas: v.ADI_STREAM_REPLICAS,
+    publishBufferBytes: v.ADI_PUBLISH_BUFFER_BYTES,
+    publishMaxInflight: v.ADI_PUBLISH_MAX_INFLIGHT,
+    batchMaxBytes: v.ADI_BATCH_MAX_BYTES,
+    flushIntervalMs: v.ADI_FLUSH_INTERVAL_MS,
+    logLevel: v.LOG_LEVEL,
+  });
+}
+
+/** `NAME="value": why` — values are shown JSON-quoted (one line) with URL passwords hidden. */
+function configError(name: string, value: string, why: string) {
+  return adiError("ADI_ERR_CONFIG", `${name}=${JSON.stringify(redactUrlPasswords(value))}: ${why}`);
+}

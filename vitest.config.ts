@@ -1,0 +1,31 @@
+import { defineConfig } from "vitest/config";
+
+// Three kinds of test, by file name: *.unit.spec.ts (pure, no I/O), *.int.spec.ts
+// (real NATS and other real servers), *.e2e.spec.ts (the real kernel through BPF, as root).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "unit", include: ["**/*.unit.spec.ts"], exclude: ["**/node_modules/**"] } },
+      {
+        test: {
+          name: "int",
+          include: ["**/*.int.spec.ts"],
+          exclude: ["**/node_modules/**"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["**/*.e2e.spec.ts"],
+          exclude: ["**/node_modules/**"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Each e2e file loads its own BPF program; running them one at a time keeps their captures apart.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
