@@ -25,6 +25,11 @@
 /* bpf_loop iterations per syscall: one per payload chunk, one per iovec entry. */
 #define EMIT_LOOPS (ADI_PAYLOAD_LIMIT_MAX / ADI_CHUNK_MAX + ADI_IOV_MAX)
 
+/* Keep every record type in the object's BTF: the codec's layout test reads the layouts from there. */
+const struct adi_data_event *unused_data_event __attribute__((unused));
+const struct adi_conn_event *unused_conn_event __attribute__((unused));
+const struct adi_proc_event *unused_proc_event __attribute__((unused));
+
 /* Set by user space between open and load. */
 const volatile __u32 payload_limit = 65536;
 const volatile __u64 wakeup_bytes = 256 * 1024;

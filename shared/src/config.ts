@@ -2,111 +2,27 @@
 // validated once at startup and handed around frozen. Every variable is described in SETTINGS, which is
 // both the parser and the documentation (CONFIG_VARIABLES), so the README can be checked against it.
 import { hostname } from "node:os";
-import { z } from "zod";
+import type { z } from "zod";
+import {
+  boolean,
+  byteSize,
+  containerdNamespace,
+  duration,
+  integer,
+  list,
+  LOG_LEVELS,
+  logLevel,
+  natsServers,
+  path,
+  powerOfTwoSize,
+  streamMaxBytes,
+  subjectToken,
+} from "./config-values.ts";
 import { adiError } from "./errors.ts";
 import { redactUrlPasswords } from "./redact.ts";
-import { isSubjectToken, sanitizeToken } from "./wire/subjects.ts";
-import { parseByteSize, parseDuration } from "./units.ts";
+import { sanitizeToken } from "./wire/subjects.ts";
 
-export { parseByteSize, parseDuration } from "./units.ts";
-
-/** Builds a zod schema from a plain parser; `expected` becomes the error message on failure. */
-function parsed<T>(parse: (text: string) => T | undefined, expected: string) {
-  return z.string().transform((text, ctx) => {
-    const value = parse(text);
-    if (value === undefined) {
-      ctx.addIssue({ code: "custom", message: `expected ${expected}` });
-      return z.NEVER;
-    }
-    return value;
-  });
-}
-
-function attempt<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
-}
-
-const integer = (min: number, max: number) =>
-  parsed((text) => {
-    const t = text.trim();
-    if (!/^-?\d+$/.test(t)) return undefined;
-    const n = Number(t);
-    return n >= min && n <= max ? n : undefined;
-  }, `an integer between ${min} and ${max}`);
-
-/** A byte count, with an optional unit suffix (see parseByteSize). */
-const byteSize = (min: number, max: number, extra = "") =>
-  parsed((text) => {
-    const n = attempt(() => parseByteSize(text));
-    return n !== undefined && n >= min && n <= max ? n : undefined;
-  }, `a size between ${min} and ${max} bytes${extra} (suffixes such as KiB, MiB, GiB are accepted)`);
-
-const powerOfTwoSize = (min: number, max: number) =>
-  parsed((text) => {
-    const n = attempt(() => parseByteSize(text));
-    return n !== undefined && n >= min && n <= max && (n & (n - 1)) === 0 ? n : undefined;
-  }, `a power of two between ${min} and ${max} bytes, hence a multiple of the 4096-byte page`);
-
-const boolean = parsed((text) => {
-  const t = text.trim().toLowerCase();
-  if (t === "true" || t === "1") return true;
-  if (t === "false" || t === "0") return false;
-  return undefined;
-}, "true, false, 1 or 0");
-
-/** Comma-separated; items trimmed, empty items dropped; no items at all means unset. */
-const list = parsed((text) => {
-  const items = text
-    .split(",")
-    .map((item) => item.trim())
-    .filter((item) => item !== "");
-  return items.length > 0 ? Object.freeze(items) : undefined;
-}, "a comma-separated list with at least one item");
-
-const path = parsed((text) => (text.trim() === "" ? undefined : text), "a file system path");
-
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-const logLevel = parsed((text) => {
-  const t = text.trim().toLowerCase();
-  return (LOG_LEVELS as readonly string[]).includes(t) ? t : undefined;
-}, `one of ${LOG_LEVELS.join(", ")}`);
-
-const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];
-/** One or more servers, comma-separated: `nats://host:4222` (also tls, ws, wss) or bare `host:port`. */
-const natsServers = parsed((text) => {
-  const servers = text.split(",").map((s) => s.trim());
-  const valid = servers.every((server) => {
-    if (!server.includes("://")) return /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(server);
-    const url = attempt(() => new URL(server));
-    return url !== undefined && NATS_SCHEMES.includes(url.protocol) && url.hostname !== "";
-  });
-  return valid ? Object.freeze(servers) : undefined;
-}, "a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several servers)");
-
-const subjectToken = parsed(
-  (text) => (isSubjectToken(text) && text.length <= 128 ? text : undefined),
-  "a name of at most 128 characters from [A-Za-z0-9_-] (it is used as a NATS subject token)",
-);
-
-const containerdNamespace = parsed(
-  (text) => (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text) ? text : undefined),
-  "a containerd namespace name such as default or k8s.io",
-);
-
-const duration = parsed((text) => {
-  const ms = attempt(() => parseDuration(text));
-  return ms !== undefined && ms >= 1000 ? ms : undefined;
-}, "a duration of at least 1s such as 30m, 24h, 7d or 1h30m");
-
-const streamMaxBytes = parsed((text) => {
-  if (text.trim() === "-1") return -1;
-  const n = attempt(() => parseByteSize(text));
-  return n !== undefined && n > 0 ? n : undefined;
-}, "-1 (unlimited) or a positive size such as 512MiB or 10GiB");
+export { msToNanos, parseByteSize, parseDuration } from "./config-values.ts";
 
 interface Setting<S extends z.ZodType<unknown, string>, Optional extends boolean> {
   /** As documented: the literal default, or null when unset means "off" / "all". */
@@ -263,8 +179,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
   if (v.ADI_BATCH_MAX_BYTES > v.ADI_PUBLISH_BUFFER_BYTES) {
     throw configError(
       "ADI_BATCH_MAX_BYTES",
-      String(v.ADI_BATCH_MAX_BYTES),
-      `must not exceed ADI_PUBLISH_BUFFER_BYTES (${v.ADI_PUBLISH_BUFFER_BYTES})`,
+      env.ADI_BATCH_MAX_BYTES || String(v.ADI_BATCH_MAX_BYTES),
+      `must not exceed ADI_PUBLISH_BUFFER_BYTES (${v.ADI_PUBLISH_BUFFER_BYTES} bytes)`,
     );
   }
 

@@ -29,6 +29,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Capture",
                        {InstanceMethod<&Capture::Start>("start"), InstanceMethod<&Capture::Stop>("stop"),
+                        InstanceMethod<&Capture::Close>("close"),
                         InstanceMethod<&Capture::OptIn>("optIn"), InstanceMethod<&Capture::OptOut>("optOut"),
                         InstanceMethod<&Capture::OptedIn>("optedIn"), InstanceMethod<&Capture::Stats>("stats")});
   }
@@ -70,6 +71,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
  private:
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    Loader(env);
     if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "start(onBatch): function expected");
     tsfn_ = BatchTsfn::New(env, info[0].As<Napi::Function>(), "adi-capture-batches", max_queued_, 1);
     started_ = true;
@@ -91,13 +93,25 @@ class Capture : public Napi::ObjectWrap<Capture> {
     return info.Env().Undefined();
   }
 
+  // Detaches every program and frees the maps; the object is unusable afterwards.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop(info);
+    loader_.reset();
+    return info.Env().Undefined();
+  }
+
+  CaptureLoader& Loader(Napi::Env env) {
+    if (!loader_) throw Napi::Error::New(env, "capture is closed");
+    return *loader_;
+  }
+
   Napi::Value OptIn(const Napi::CallbackInfo& info) {
     uint32_t pid = info[0].As<Napi::Number>().Uint32Value();
     bool lossless = true;
     uint64_t start = info[1].IsBigInt() ? info[1].As<Napi::BigInt>().Uint64Value(&lossless)
                                         : static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
     try {
-      loader_->OptIn(pid, start);
+      Loader(info.Env()).OptIn(pid, start);
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -105,12 +119,12 @@ class Capture : public Napi::ObjectWrap<Capture> {
   }
 
   Napi::Value OptOut(const Napi::CallbackInfo& info) {
-    loader_->OptOut(info[0].As<Napi::Number>().Uint32Value());
+    Loader(info.Env()).OptOut(info[0].As<Napi::Number>().Uint32Value());
     return info.Env().Undefined();
   }
 
   Napi::Value OptedIn(const Napi::CallbackInfo& info) {
-    auto pids = loader_->OptedIn();
+    auto pids = Loader(info.Env()).OptedIn();
     auto arr = Napi::Array::New(info.Env(), pids.size());
     for (size_t i = 0; i < pids.size(); i++) arr.Set(i, Napi::Number::New(info.Env(), pids[i]));
     return arr;
@@ -118,7 +132,8 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto k = loader_->ReadCounters();
+    auto& loader = Loader(env);
+    auto k = loader.ReadCounters();
     auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
     auto drops = Napi::Object::New(env);
     drops.Set("ringbuf_full", num(k.drops[0]));
@@ -129,10 +144,10 @@ class Capture : public Napi::ObjectWrap<Capture> {
     out.Set("records", num(k.records));
     out.Set("payloadBytes", num(k.payload_bytes));
     out.Set("drops", drops);
-    out.Set("batches", num(loader_->batches()));
-    out.Set("batchesDropped", num(loader_->batches_dropped()));
-    out.Set("recordsDropped", num(loader_->records_dropped()));
-    out.Set("wallOffsetNs", Napi::BigInt::New(env, loader_->wall_offset_ns()));
+    out.Set("batches", num(loader.batches()));
+    out.Set("batchesDropped", num(loader.batches_dropped()));
+    out.Set("recordsDropped", num(loader.records_dropped()));
+    out.Set("wallOffsetNs", Napi::BigInt::New(env, loader.wall_offset_ns()));
     return out;
   }
 

@@ -1,0 +1,19 @@
+// `adi capture`: the capture agent alone. `adi up`: capture plus every consumer that exists, in one process
+// tree (today: capture; the classifier, enricher and mapper join as they are built).
+import { startCaptureAgent } from "@adi/capture/agent";
+import { openRuntime, untilSignalled } from "../runtime.ts";
+
+export async function runCapture(name: "capture" | "up"): Promise<void> {
+  const rt = await openRuntime(name);
+  let agent;
+  try {
+    agent = await startCaptureAgent(rt.cfg, rt.nc, rt.log);
+  } catch (err) {
+    await rt.close();
+    throw err;
+  }
+  await untilSignalled(rt.log, async () => {
+    await agent.stop();
+    await rt.close();
+  });
+}

@@ -1,0 +1,82 @@
+// The kernel adapter: checks that this host can run the BPF program (privileges, BTF, tracefs), then loads
+// the native addon, which owns the skeleton and the ring-buffer drain thread.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { adiError } from "@adi/shared/errors";
+
+export const ADDON_PATH = fileURLToPath(new URL("../../native/build/Release/adi_capture.node", import.meta.url));
+const TRACEFS = "/sys/kernel/tracing";
+const BTF = "/sys/kernel/btf/vmlinux";
+
+export interface KernelCaptureOptions {
+  payloadLimit: number;
+  ringbufBytes: number;
+  wakeupBytes: number;
+  maxBatchBytes: number;
+  flushIntervalMs: number;
+  maxQueuedBatches: number;
+  selfPid: number;
+  connIdBase: bigint;
+  allowedProfiles: readonly string[];
+}
+
+export interface KernelStats {
+  records: number;
+  payloadBytes: number;
+  drops: { ringbuf_full: number; payload_read: number; conn_table_full: number; args_table_full: number };
+  batches: number;
+  batchesDropped: number;
+  recordsDropped: number;
+  wallOffsetNs: bigint;
+}
+
+/** What the addon exports (services/capture/native/src/addon.cc). */
+export interface KernelCapture {
+  start(onBatch: (batch: Buffer) => void): void;
+  /** Stops the drain thread after a last flush; batches already queued are still delivered. */
+  stop(): void;
+  /** Detaches every program and frees the maps. */
+  close(): void;
+  optIn(pid: number, startTicks: number | bigint): void;
+  optOut(pid: number): void;
+  optedIn(): number[];
+  stats(): KernelStats;
+}
+
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+
+function effectiveCaps(): bigint {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
+
+/** Refuses clearly, before libbpf does obscurely. Mounts tracefs when it is missing. */
+export function preflight(): void {
+  const caps = effectiveCaps();
+  const has = (c: bigint) => (caps & (1n << c)) !== 0n;
+  if (!(has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)))) {
+    throw adiError("ADI_ERR_NOT_ROOT", `running as uid ${process.getuid?.()} without CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN`);
+  }
+  if (!existsSync(BTF)) throw adiError("ADI_ERR_NO_BTF", `${BTF} does not exist`);
+  if (!existsSync(`${TRACEFS}/events`)) {
+    const r = spawnSync("mount", ["-t", "tracefs", "nodev", TRACEFS], { encoding: "utf8" });
+    if (r.status !== 0 || !existsSync(`${TRACEFS}/events`)) {
+      throw adiError("ADI_ERR_TRACEFS", `mount -t tracefs nodev ${TRACEFS} failed: ${(r.stderr || r.error?.message || "").trim()}`);
+    }
+  }
+}
+
+export function loadKernelCapture(opts: KernelCaptureOptions): KernelCapture {
+  if (!existsSync(ADDON_PATH)) throw adiError("ADI_ERR_ADDON_MISSING", `${ADDON_PATH} does not exist`);
+  const require = createRequire(import.meta.url);
+  const addon = require(ADDON_PATH) as { Capture: new (o: object) => KernelCapture };
+  try {
+    return new addon.Capture({ ...opts, allowedProfiles: [...opts.allowedProfiles] });
+  } catch (err) {
+    throw adiError("ADI_ERR_BPF_LOAD", (err as Error).message, err);
+  }
+}

@@ -1,0 +1,146 @@
+// Reads processes from /proc. Synchronous on purpose: these files live in memory, and reading right when
+// an exec event is handled (no thread-pool hop) catches more short-lived processes before they exit.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { getSystemErrorMessage } from "node:util";
+import { parseEnviron } from "@adi/shared/redact";
+
+export interface ProcessSnapshot {
+  readonly pid: number;
+  /** Start time in USER_HZ ticks since boot (field 22 of stat): pid + startTicks identify the process. */
+  readonly startTicks: number;
+  readonly ppid: number;
+  readonly comm: string;
+  /** Target of /proc/PID/exe; null for kernel threads or when it cannot be read. */
+  readonly exe: string | null;
+  /** Arguments joined by one space. */
+  readonly cmdline: string;
+  readonly cgroupText: string;
+  readonly environ: Record<string, string>;
+}
+
+/** A failed /proc read, worded like Go's os errors: `open /proc/42/environ: no such file or directory`. */
+export class ProcfsError extends Error {
+  override readonly name = "ProcfsError";
+  /** errno name (ENOENT, EACCES, ESRCH…). ENOENT and ESRCH mean the process is gone. */
+  readonly code: string;
+  readonly path: string;
+
+  constructor(op: string, path: string, code: string, reason: string) {
+    super(`${op} ${path}: ${reason}`);
+    this.code = code;
+    this.path = path;
+  }
+}
+
+export interface StatFields {
+  readonly pid: number;
+  readonly comm: string;
+  readonly state: string;
+  readonly ppid: number;
+  readonly startTicks: number;
+}
+
+/**
+ * Parses /proc/PID/stat. comm sits between the first '(' and the LAST ')': it may itself hold spaces
+ * and parentheses ("(sd-pam)", "my) (prog"), so splitting on spaces or stopping at the first ')' breaks.
+ */
+export function parseStat(text: string): StatFields {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) throw new TypeError(`malformed stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  const pid = Number(text.slice(0, open).trim());
+  // After ") ": field 3 (state) onwards, so field N is at index N - 3.
+  const fields = text.slice(close + 2).trim().split(" ");
+  const state = fields[0] ?? "";
+  const ppid = Number(fields[4 - 3]);
+  const startTicks = Number(fields[22 - 3]);
+  if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(ppid) || !Number.isSafeInteger(startTicks) || state === "") {
+    throw new TypeError(`malformed stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  return { pid, comm: text.slice(open + 1, close), state, ppid, startTicks };
+}
+
+/**
+ * /proc/PID/cmdline (NUL-separated arguments) as one string joined by spaces, as the Go tool printed it.
+ * Trailing NULs go first: processes that rewrite their title (nginx, postgres) pad with them.
+ * Also suits the kernel's NUL-separated cmdline in exec events.
+ */
+export function formatCmdline(buf: Uint8Array): string {
+  let end = buf.length;
+  while (end > 0 && buf[end - 1] === 0) end--;
+  return Buffer.from(buf.buffer, buf.byteOffset, end).toString("utf8").replaceAll("\0", " ");
+}
+
+/** Reads one process. Throws ProcfsError when it vanished (or was replaced) while being read. */
+export function readProcessSnapshot(pid: number, procRoot = "/proc"): ProcessSnapshot {
+  const dir = `${procRoot}/${pid}`;
+  const stat = parseStat(read(`${dir}/stat`).toString("utf8"));
+  if (isDead(stat.state)) throw gone(dir);
+  const cmdline = formatCmdline(read(`${dir}/cmdline`));
+  const cgroupText = read(`${dir}/cgroup`).toString("utf8");
+  const environ = parseEnviron(read(`${dir}/environ`));
+  const exe = readExe(`${dir}/exe`);
+  // The pid may have been reused between the first read and the last: the start time tells.
+  const after = parseStat(read(`${dir}/stat`).toString("utf8"));
+  if (after.startTicks !== stat.startTicks) throw gone(dir, " (pid reused while reading)");
+  // A zombie's memory is gone: its cmdline and environ read as empty instead of failing.
+  if (isDead(after.state) && cmdline === "" && Object.keys(environ).length === 0) throw gone(dir);
+  return { pid, startTicks: stat.startTicks, ppid: stat.ppid, comm: stat.comm, exe, cmdline, cgroupText, environ };
+}
+
+function isDead(state: string): boolean {
+  return state === "Z" || state === "X";
+}
+
+function gone(dir: string, why = ""): ProcfsError {
+  return new ProcfsError("open", `${dir}/environ`, "ESRCH", `no such process${why}`);
+}
+
+/** Every numeric entry of /proc, ascending. */
+export function listPids(procRoot = "/proc"): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(procRoot);
+  } catch (err) {
+    throw toProcfsError("open", procRoot, err);
+  }
+  return names
+    .filter((name) => /^[1-9]\d*$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** This boot's random id: with it, pid + start ticks identify a process across reboots. */
+export function readBootId(procRoot = "/proc"): string {
+  const path = `${procRoot}/sys/kernel/random/boot_id`;
+  const id = read(path).toString("utf8").trim();
+  if (!BOOT_ID.test(id)) throw new TypeError(`${path}: unexpected content ${JSON.stringify(id)}`);
+  return id;
+}
+
+function read(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw toProcfsError("open", path, err);
+  }
+}
+
+/** Kernel threads have no exe, and other users' processes refuse it without privileges: both give null. */
+function readExe(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function toProcfsError(op: string, path: string, err: unknown): ProcfsError {
+  const e = err as NodeJS.ErrnoException;
+  const code = e.code ?? "EIO";
+  // Go prints strerror in lower case: "no such file or directory", "permission denied".
+  const text = typeof e.errno === "number" ? getSystemErrorMessage(e.errno) : (e.message ?? String(err));
+  return new ProcfsError(op, path, code, text.charAt(0).toLowerCase() + text.slice(1));
+}

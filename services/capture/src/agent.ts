@@ -1,0 +1,195 @@
+// The capture agent: kernel batches in, JetStream messages out.
+//
+//   ring buffer ──(addon thread, one call per batch)──► Partitioner
+//        ├─ socket records ─► one binary batch per partition ─► adi.raw.v1.<host>.<p>
+//        └─ process records ─► /proc read ─► ProcessFact (JSON) ─► adi.facts.v1.<host>.process
+//   every few seconds: counters ─► AgentStatsFact ─► adi.facts.v1.<host>.agent
+//
+// Nothing here blocks the drain thread: the addon drops (and counts) batches when JavaScript falls behind,
+// the publisher drops (and counts) when the broker is away longer than its buffer lasts.
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { AdiConfig } from "@adi/shared/config";
+import { ensureStreams } from "@adi/shared/nats/streams";
+import { decideOptIn } from "@adi/shared/optin";
+import { encodeFact, nsToIso } from "@adi/shared/wire/facts";
+import type { AgentStatsFact, ProcessFact } from "@adi/shared/wire/facts";
+import { encodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
+import type { ProcRecord } from "@adi/shared/wire/raw-events";
+import { factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire/subjects";
+import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
+import { loadKernelCapture, preflight } from "./adapters/kernel.ts";
+import type { KernelCapture, KernelStats } from "./adapters/kernel.ts";
+import { listPids, readBootId, readProcessSnapshot } from "./adapters/procfs.ts";
+import type { ProcessSnapshot } from "./adapters/procfs.ts";
+import { Partitioner } from "./core/partitioner.ts";
+import { buildProcessFact } from "./core/process-facts.ts";
+
+export const STATS_INTERVAL_MS = 5000;
+
+const nowIso = () => nsToIso(BigInt(Date.now()) * 1_000_000n);
+
+export interface CaptureAgent {
+  readonly agentId: string;
+  stats(): AgentStatsFact;
+  /** Stops the kernel side, publishes what is buffered (up to drainMs), detaches. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log: Logger): Promise<CaptureAgent> {
+  preflight();
+  await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas });
+
+  const host = sanitizeToken(cfg.host);
+  const bootId = readBootId();
+  const startedAt = Date.now();
+  const agentId = `${host}-${bootId.slice(0, 8)}-${process.pid}-${startedAt}`;
+  const factOpts = { prefixes: cfg.envPrefixList, redact: cfg.envRedact, allowed: cfg.profileAllowed };
+  const publisher = new JetStreamPublisher(nc, {
+    agentId,
+    maxBufferBytes: cfg.publishBufferBytes,
+    maxInflight: cfg.publishMaxInflight,
+    log,
+  });
+  const partitioner = new Partitioner(cfg.partitions);
+  const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0 };
+  let batchSeq = 0n;
+
+  const publishFact = (fact: ProcessFact | AgentStatsFact) => {
+    const kind = fact.type === "process" ? "process" : "agent";
+    try {
+      publisher.enqueue(factSubject(host, kind), Buffer.from(encodeFact(fact)), 0);
+    } catch (err) {
+      counters.invalidFacts++;
+      log.error({ err, fact }, "invalid fact not published");
+    }
+  };
+
+  const onProcRecord = (r: ProcRecord) => {
+    const kernelInfo = {
+      pid: r.pid,
+      startTicks: r.startTicks,
+      ppid: r.ppid,
+      comm: r.comm,
+      cmdline: r.cmdline,
+      profile: r.profile || null,
+      profileName: r.profileName || null,
+      optin: r.optin,
+    };
+    const event = r.type === "proc_exec" ? "exec" : r.type === "proc_fork" ? "fork" : "exit";
+    let snapshot: ProcessSnapshot | undefined;
+    let error: string | undefined;
+    if (event !== "exit") {
+      try {
+        snapshot = readProcessSnapshot(r.pid);
+      } catch (err) {
+        error = (err as Error).message;
+      }
+    }
+    try {
+      publishFact(
+        buildProcessFact(
+          { event, ts: r.tsNs, host, bootId, snapshot, kernel: kernelInfo, error, exitCode: event === "exit" ? r.exitCode : null },
+          factOpts,
+        ),
+      );
+    } catch (err) {
+      log.error({ err, pid: r.pid }, "could not build a process fact");
+    }
+  };
+
+  const onBatch = (batch: Buffer) => {
+    let split;
+    try {
+      split = partitioner.split(batch);
+    } catch (err) {
+      if (!(err instanceof WireFormatError)) throw err;
+      counters.malformedBatches++;
+      log.error({ err: err.message, bytes: batch.length }, "malformed batch from the kernel dropped");
+      return;
+    }
+    counters.unknownRecords += split.unknown;
+    for (const [partition, slice] of split.partitions) {
+      batchSeq++;
+      const data = encodeBatch({ recordCount: slice.records.length, partition, flags: 0, seq: batchSeq, bootId }, slice.records);
+      publisher.enqueue(rawSubject(host, partition), data, slice.records.length);
+    }
+    for (const r of split.proc) onProcRecord(r);
+  };
+
+  const kernel: KernelCapture = loadKernelCapture({
+    payloadLimit: cfg.payloadLimit,
+    ringbufBytes: cfg.ringbufBytes,
+    wakeupBytes: Math.min(cfg.batchMaxBytes, cfg.ringbufBytes / 4),
+    maxBatchBytes: cfg.batchMaxBytes,
+    flushIntervalMs: cfg.flushIntervalMs,
+    maxQueuedBatches: Math.max(16, Math.floor(cfg.publishBufferBytes / cfg.batchMaxBytes)),
+    selfPid: process.pid,
+    connIdBase: BigInt(Math.floor(startedAt / 1000)) << 24n,
+    allowedProfiles: cfg.profileAllowed ?? [],
+  });
+  kernel.start(onBatch);
+
+  // Processes that were running before we attached: the kernel only decides at exec.
+  let scanned = 0;
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
+    let snapshot: ProcessSnapshot;
+    try {
+      snapshot = readProcessSnapshot(pid);
+    } catch {
+      continue; // gone, or a kernel thread
+    }
+    if (decideOptIn(snapshot.environ, cfg.profileAllowed).verdict !== "yes") continue;
+    kernel.optIn(pid, snapshot.startTicks);
+    publishFact(buildProcessFact({ event: "scan", ts: nowIso(), host, bootId, snapshot }, factOpts));
+    scanned++;
+  }
+
+  let lastKernelStats: KernelStats | undefined; // kept once the kernel side is closed
+  const stats = (): AgentStatsFact => {
+    const k = lastKernelStats ?? kernel.stats();
+    const p = publisher.stats();
+    return {
+      v: 1,
+      type: "agent_stats",
+      ts: nowIso(),
+      host,
+      boot_id: bootId,
+      agent_id: agentId,
+      uptime_s: (Date.now() - startedAt) / 1000,
+      kernel: { events: k.records, bytes: k.payloadBytes, drops: k.drops },
+      user: {
+        batches_published: p.published,
+        events_published: p.publishedRecords,
+        bytes_published: p.publishedBytes,
+        batches_dropped: p.droppedItems + k.batchesDropped + counters.malformedBatches,
+        events_dropped: p.droppedRecords + k.recordsDropped,
+        buffered_bytes: p.bufferedBytes,
+        publish_retries: p.retries,
+      },
+    };
+  };
+  const statsTimer = setInterval(() => publishFact(stats()), STATS_INTERVAL_MS);
+  log.info({ agentId, host, scanned, partitions: cfg.partitions, payloadLimit: cfg.payloadLimit }, "ready");
+
+  let stopped = false;
+  return {
+    agentId,
+    stats,
+    async stop(drainMs = 5000) {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(statsTimer);
+      kernel.stop(); // joins the drain thread after a last flush
+      await new Promise((r) => setTimeout(r, 100)); // let the addon deliver the batches it queued
+      lastKernelStats = kernel.stats();
+      kernel.close();
+      publishFact(stats());
+      const drained = await publisher.drain(drainMs);
+      const final = stats();
+      log.info({ drained, kernel: final.kernel, user: final.user }, "capture stopped");
+      publisher.close();
+    },
+  };
+}

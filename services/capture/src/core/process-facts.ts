@@ -1,0 +1,104 @@
+// Turns what /proc showed (preferred: complete) and what the kernel reported (the fallback when the
+// process was gone before /proc could be read) into one validated ProcessFact.
+import { decideOptIn, optinVerdictFromKernel, type OptInVerdict } from "@adi/shared/optin";
+import { filterAndRedactEnv } from "@adi/shared/redact";
+import { nsToIso, ProcessFactSchema, type ProcessFact } from "@adi/shared/wire/facts";
+import type { ProcessSnapshot } from "../adapters/procfs.ts";
+import { parseCgroupFile } from "./cgroup.ts";
+
+/** What a process event from the kernel carries (adi_proc_event), decoded. */
+export interface KernelProcessInfo {
+  readonly pid: number;
+  readonly startTicks: number;
+  readonly ppid: number | null;
+  readonly comm: string;
+  /** Arguments, or already joined by spaces (see formatCmdline). */
+  readonly cmdline: string | readonly string[];
+  /** ADI_PROFILE as the kernel read it at exec; empty or null when absent. */
+  readonly profile: string | null;
+  readonly profileName: string | null;
+  /** Verdict name, or the kernel's number (enum adi_optin_verdict). */
+  readonly optin: OptInVerdict | number;
+}
+
+export interface ProcessFactInput {
+  readonly event: ProcessFact["event"];
+  /** RFC 3339 with nanoseconds, or UTC nanoseconds since the epoch. */
+  readonly ts: string | bigint;
+  readonly host: string;
+  readonly bootId: string;
+  readonly snapshot?: ProcessSnapshot | undefined;
+  readonly kernel?: KernelProcessInfo | undefined;
+  /** Why /proc could not be read, e.g. ProcfsError's message. */
+  readonly error?: string | undefined;
+  readonly exitCode?: number | null | undefined;
+}
+
+export interface ProcessFactOptions {
+  readonly prefixes?: readonly string[] | undefined;
+  readonly redact: boolean;
+  readonly allowed?: readonly string[] | undefined;
+}
+
+/**
+ * Builds and validates a fact. The environment is reported only for processes that opted in ("yes"):
+ * the inventory must not become a copy of every environment on the host. When the snapshot's start time
+ * differs from the kernel's, the pid was reused: the snapshot describes another process and is ignored.
+ */
+export function buildProcessFact(input: ProcessFactInput, opts: ProcessFactOptions): ProcessFact {
+  const { kernel } = input;
+  let { snapshot } = input;
+  let error = input.error ?? null;
+  if (snapshot && kernel && (snapshot.pid !== kernel.pid || snapshot.startTicks !== kernel.startTicks)) {
+    error ??= `process ${kernel.pid} was replaced before /proc could be read (start ticks ${kernel.startTicks}, /proc shows pid ${snapshot.pid} started at ${snapshot.startTicks})`;
+    snapshot = undefined;
+  }
+  const identity = snapshot ?? kernel;
+  if (!identity) throw new TypeError("buildProcessFact needs a /proc snapshot or the kernel's report");
+
+  const optIn = snapshot ? decideOptIn(snapshot.environ, opts.allowed) : kernelOptIn(kernel!);
+  const env =
+    snapshot && optIn.verdict === "yes"
+      ? filterAndRedactEnv(snapshot.environ, { prefixes: opts.prefixes, redact: opts.redact })
+      : {};
+  const cgroup = snapshot ? parseCgroupFile(snapshot.cgroupText) : null;
+
+  return ProcessFactSchema.parse({
+    v: 1,
+    type: "process",
+    event: input.event,
+    ts: typeof input.ts === "bigint" ? nsToIso(input.ts) : input.ts,
+    host: input.host,
+    boot_id: input.bootId,
+    pid: identity.pid,
+    start_ticks: identity.startTicks,
+    ppid: snapshot?.ppid ?? kernel?.ppid ?? null,
+    comm: snapshot?.comm ?? kernel!.comm,
+    exe: snapshot?.exe ?? null,
+    // A process may exit between its stat and cmdline reads; keep whichever source has arguments.
+    cmdline: snapshot?.cmdline || kernelCmdline(kernel),
+    cgroup: cgroup?.path ?? null,
+    container_id: cgroup?.containerId ?? null,
+    adi_profile_match: optIn.profile ?? null,
+    adi_profile_name: optIn.name ?? null,
+    optin: optIn.verdict,
+    env,
+    env_redacted: opts.redact,
+    error,
+    exit_code: input.exitCode ?? null,
+  } satisfies ProcessFact);
+}
+
+function kernelCmdline(kernel: KernelProcessInfo | undefined): string {
+  if (!kernel) return "";
+  return typeof kernel.cmdline === "string" ? kernel.cmdline : kernel.cmdline.join(" ");
+}
+
+function kernelOptIn(kernel: KernelProcessInfo): { verdict: OptInVerdict; profile?: string; name?: string } {
+  const verdict = typeof kernel.optin === "number" ? optinVerdictFromKernel(kernel.optin) : kernel.optin;
+  return {
+    verdict,
+    ...(kernel.profile ? { profile: kernel.profile } : {}),
+    ...(kernel.profileName ? { name: kernel.profileName } : {}),
+  };
+}

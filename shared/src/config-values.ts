@@ -1,0 +1,171 @@
+// Parsers for configuration values, each a zod schema from the variable's text to its value, failing
+// with "expected …" (config.ts prefixes the variable's name and value). Durations and sizes accept
+// human units and throw on anything else rather than guessing: is a bare "3600" seconds or milliseconds?
+import { z } from "zod";
+import { isSubjectToken } from "./wire/subjects.ts";
+
+/** Builds a zod schema from a plain parser; `expected` becomes the error message on failure. */
+export function parsed<T>(parse: (text: string) => T | undefined, expected: string) {
+  return z.string().transform((text, ctx) => {
+    const value = parse(text);
+    if (value === undefined) {
+      ctx.addIssue({ code: "custom", message: `expected ${expected}` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+export const integer = (min: number, max: number) =>
+  parsed((text) => {
+    const t = text.trim();
+    if (!/^-?\d+$/.test(t)) return undefined;
+    const n = Number(t);
+    return n >= min && n <= max ? n : undefined;
+  }, `an integer between ${min} and ${max}`);
+
+/** A byte count, with an optional unit suffix (see parseByteSize). */
+export const byteSize = (min: number, max: number, extra = "") =>
+  parsed((text) => {
+    const n = attempt(() => parseByteSize(text));
+    return n !== undefined && n >= min && n <= max ? n : undefined;
+  }, `a size between ${min} and ${max} bytes${extra} (suffixes such as KiB, MiB, GiB are accepted)`);
+
+export const powerOfTwoSize = (min: number, max: number) =>
+  parsed((text) => {
+    const n = attempt(() => parseByteSize(text));
+    return n !== undefined && n >= min && n <= max && (n & (n - 1)) === 0 ? n : undefined;
+  }, `a power of two between ${min} and ${max} bytes, hence a multiple of the 4096-byte page`);
+
+export const boolean = parsed((text) => {
+  const t = text.trim().toLowerCase();
+  if (t === "true" || t === "1") return true;
+  if (t === "false" || t === "0") return false;
+  return undefined;
+}, "true, false, 1 or 0");
+
+/** Comma-separated; items trimmed, empty items dropped; no items at all means unset. */
+export const list = parsed((text) => {
+  const items = text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+  return items.length > 0 ? Object.freeze(items) : undefined;
+}, "a comma-separated list with at least one item");
+
+export const path = parsed((text) => (text.trim() === "" ? undefined : text), "a file system path");
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const logLevel = parsed((text) => {
+  const t = text.trim().toLowerCase();
+  return (LOG_LEVELS as readonly string[]).includes(t) ? t : undefined;
+}, `one of ${LOG_LEVELS.join(", ")}`);
+
+const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];
+/** One or more servers, comma-separated: `nats://host:4222` (also tls, ws, wss) or bare `host:port`. */
+export const natsServers = parsed((text) => {
+  const servers = text.split(",").map((s) => s.trim());
+  const valid = servers.every((server) => {
+    if (!server.includes("://")) return /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(server);
+    const url = attempt(() => new URL(server));
+    return url !== undefined && NATS_SCHEMES.includes(url.protocol) && url.hostname !== "";
+  });
+  return valid ? Object.freeze(servers) : undefined;
+}, "a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several servers)");
+
+export const subjectToken = parsed(
+  (text) => (isSubjectToken(text) && text.length <= 128 ? text : undefined),
+  "a name of at most 128 characters from [A-Za-z0-9_-] (it is used as a NATS subject token)",
+);
+
+export const containerdNamespace = parsed(
+  (text) => (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text) ? text : undefined),
+  "a containerd namespace name such as default or k8s.io",
+);
+
+export const duration = parsed((text) => {
+  const ms = attempt(() => parseDuration(text));
+  return ms !== undefined && ms >= 1000 ? ms : undefined;
+}, "a duration of at least 1s such as 30m, 24h, 7d or 1h30m");
+
+export const streamMaxBytes = parsed((text) => {
+  if (text.trim() === "-1") return -1;
+  const n = attempt(() => parseByteSize(text));
+  return n !== undefined && n > 0 ? n : undefined;
+}, "-1 (unlimited) or a positive size such as 512MiB or 10GiB");
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
+
+/**
+ * Go-style duration to milliseconds: one or more `<number><unit>` parts, units ms, s, m, h, d, w
+ * (`30m`, `24h`, `7d`, `1h30m`, `1.5h`). Fractions of a millisecond are rounded.
+ */
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (!DURATION.test(t)) {
+    throw new TypeError(`invalid duration ${JSON.stringify(text)}: expected e.g. 30m, 24h, 7d or 1h30m`);
+  }
+  let ms = 0;
+  for (const [, amount, unit] of t.matchAll(DURATION_PART)) ms += Number(amount) * DURATION_UNITS_MS[unit!]!;
+  const rounded = Math.round(ms);
+  if (!Number.isSafeInteger(rounded)) throw new RangeError(`duration ${JSON.stringify(text)} is too long`);
+  return rounded;
+}
+
+/** Milliseconds to nanoseconds, the unit of JetStream's max_age. */
+export function msToNanos(ms: number): number {
+  return ms * 1_000_000;
+}
+
+/**
+ * Size suffixes, matched case-insensitively: KiB/MiB/GiB/TiB are binary, KB/MB/GB/TB decimal, and the
+ * bare K/M/G/T binary, as in nats-server's configuration.
+ */
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1000 ** 4,
+};
+const SIZE = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
+
+/** `65536`, `512MiB`, `10GiB`, `1.5GB` to a whole number of bytes. */
+export function parseByteSize(text: string): number {
+  const match = SIZE.exec(text.trim());
+  const multiplier = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || multiplier === undefined) {
+    throw new TypeError(`invalid size ${JSON.stringify(text)}: expected e.g. 65536, 512MiB or 10GiB`);
+  }
+  const bytes = Number(match[1]) * multiplier;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new RangeError(`size ${JSON.stringify(text)} is not a whole number of bytes within range`);
+  }
+  return bytes;
+}

@@ -1,0 +1,122 @@
+// Wire contracts of the facts stream (ADI_FACTS): JSON messages, each carrying `v` (the contract
+// version) and `type`. Decoding strips fields it does not know, so a producer may add fields within v1;
+// removing or changing one needs v2.
+import { z } from "zod";
+import { OPTIN_VERDICTS } from "../optin.ts";
+
+export const FACTS_WIRE_VERSION = 1;
+
+/** RFC 3339 UTC with exactly nine fractional digits, as the Go tool printed: 2024-04-08T18:24:10.123456789Z */
+const TIMESTAMP = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{9}Z$/;
+const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const HOST = /^[A-Za-z0-9_-]+$/;
+
+const timestamp = z.string().regex(TIMESTAMP, "expected an RFC 3339 UTC timestamp with 9 fractional digits");
+const count = z.number().int().nonnegative();
+const pid = z.number().int().positive().max(0x7fffffff);
+
+const factHeader = {
+  v: z.literal(FACTS_WIRE_VERSION),
+  ts: timestamp,
+  host: z.string().regex(HOST, "expected a subject token [A-Za-z0-9_-]+"),
+  boot_id: z.string().regex(BOOT_ID, "expected a lowercase UUID (/proc/sys/kernel/random/boot_id)"),
+};
+
+export const PROCESS_EVENTS = ["scan", "exec", "fork", "exit"] as const;
+
+export const ProcessFactSchema = z.object({
+  ...factHeader,
+  type: z.literal("process"),
+  /** scan: found in /proc at startup; exec, fork, exit: reported by the kernel. */
+  event: z.enum(PROCESS_EVENTS),
+  pid,
+  /** Process start in USER_HZ ticks since boot: pid + start_ticks + boot_id identify a process. */
+  start_ticks: count,
+  ppid: z.number().int().nonnegative().nullable(),
+  comm: z.string(),
+  exe: z.string().nullable(),
+  /** Arguments joined by one space, as the Go tool printed them. */
+  cmdline: z.string(),
+  /** The process's cgroup path (the v2 path when there is one). */
+  cgroup: z.string().nullable(),
+  container_id: z
+    .string()
+    .regex(/^[0-9a-f]{1,64}$/, "expected a container id (up to 64 lowercase hex digits)")
+    .nullable(),
+  /** ADI_PROFILE's value when set (whatever the verdict). */
+  adi_profile_match: z.string().nullable(),
+  adi_profile_name: z.string().nullable(),
+  optin: z.enum(OPTIN_VERDICTS),
+  /** Filtered by ENV_PREFIX_LIST; empty unless optin is "yes". */
+  env: z.record(z.string(), z.string()),
+  /** True when redaction rules were applied to env (ENV_REDACT), whether or not anything matched. */
+  env_redacted: z.boolean(),
+  /** Why /proc could not be read, in the Go tool's words: "open /proc/<pid>/environ: no such file or directory". */
+  error: z.string().nullable(),
+  exit_code: z.number().int().nullable(),
+});
+
+export const AgentStatsFactSchema = z.object({
+  ...factHeader,
+  type: z.literal("agent_stats"),
+  agent_id: z.string().min(1),
+  uptime_s: z.number().nonnegative(),
+  /** Cumulative since the agent started. */
+  kernel: z.object({
+    events: count,
+    bytes: count,
+    drops: z.object({
+      ringbuf_full: count,
+      payload_read: count,
+      conn_table_full: count,
+      args_table_full: count,
+    }),
+  }),
+  /** Cumulative since the agent started, except buffered_bytes (current). */
+  user: z.object({
+    batches_published: count,
+    events_published: count,
+    bytes_published: count,
+    batches_dropped: count,
+    events_dropped: count,
+    buffered_bytes: count,
+    publish_retries: count,
+  }),
+});
+
+export const FactSchema = z.discriminatedUnion("type", [ProcessFactSchema, AgentStatsFactSchema]);
+
+export type ProcessFact = z.infer<typeof ProcessFactSchema>;
+export type AgentStatsFact = z.infer<typeof AgentStatsFactSchema>;
+export type Fact = z.infer<typeof FactSchema>;
+export type FactType = Fact["type"];
+
+const utf8 = new TextDecoder();
+
+/**
+ * Validates a fact. Accepts the parsed JSON value, or the raw message (string or bytes, as a NATS message's
+ * `data`), which is parsed first. Throws a ZodError (or SyntaxError for bad JSON).
+ */
+export function decodeFact(json: unknown): Fact {
+  if (typeof json === "string") return FactSchema.parse(JSON.parse(json));
+  if (json instanceof Uint8Array) return FactSchema.parse(JSON.parse(utf8.decode(json)));
+  return FactSchema.parse(json);
+}
+
+/** Validates, then serialises: nothing invalid reaches the stream. */
+export function encodeFact(fact: Fact): string {
+  return JSON.stringify(FactSchema.parse(fact));
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+/** 10000-01-01T00:00:00Z: beyond it an ISO year needs more than four digits. */
+const MAX_NS = 253_402_300_800n * NS_PER_SECOND;
+
+/** UTC nanoseconds since the epoch to RFC 3339 with nine fractional digits: 2024-04-08T18:24:10.123456789Z */
+export function nsToIso(ns: bigint): string {
+  if (ns < 0n || ns >= MAX_NS) throw new RangeError(`timestamp ${ns}ns is outside 1970..9999`);
+  const seconds = ns / NS_PER_SECOND;
+  const fraction = (ns % NS_PER_SECOND).toString().padStart(9, "0");
+  // toISOString always prints milliseconds (".000Z" here, the seconds being whole): swap in the nanoseconds.
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, -4)}${fraction}Z`;
+}
