@@ -64,9 +64,10 @@ export const list = parsed((text) => {
 export const path = parsed((text) => (text.trim() === "" ? undefined : text), "a file system path");
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export const logLevel = parsed((text) => {
   const t = text.trim().toLowerCase();
-  return (LOG_LEVELS as readonly string[]).includes(t) ? t : undefined;
+  return (LOG_LEVELS as readonly string[]).includes(t) ? (t as LogLevel) : undefined;
 }, `one of ${LOG_LEVELS.join(", ")}`);
 
 const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];

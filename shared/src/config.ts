@@ -12,6 +12,7 @@ import {
   list,
   LOG_LEVELS,
   logLevel,
+  type LogLevel,
   natsServers,
   path,
   powerOfTwoSize,
@@ -22,7 +23,7 @@ import { adiError } from "./errors.ts";
 import { redactUrlPasswords } from "./redact.ts";
 import { sanitizeToken } from "./wire/subjects.ts";
 
-export { msToNanos, parseByteSize, parseDuration } from "./config-values.ts";
+export { LOG_LEVELS, msToNanos, parseByteSize, parseDuration, type LogLevel } from "./config-values.ts";
 
 interface Setting<S extends z.ZodType<unknown, string>, Optional extends boolean> {
   /** As documented: the literal default, or null when unset means "off" / "all". */
@@ -157,7 +158,7 @@ export interface AdiConfig {
   readonly publishMaxInflight: number;
   readonly batchMaxBytes: number;
   readonly flushIntervalMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 /** Reads and validates the configuration; throws AdiError ADI_ERR_CONFIG naming the first bad variable. */

@@ -4,7 +4,7 @@ import { createLogger } from "../src/logger.ts";
 
 // pino keeps the serialised base bindings (",\"svc\":…") under this symbol.
 function baseBindings(logger: object): string {
-  return (logger as Record<symbol, string>)[pino.symbols.chindingsSym];
+  return String((logger as Record<symbol, unknown>)[pino.symbols.chindingsSym]);
 }
 
 describe("createLogger", () => {

@@ -1,0 +1,184 @@
+import { ProcessFactSchema } from "@adi/shared/wire/facts";
+import { describe, expect, it } from "vitest";
+import type { ProcessSnapshot } from "../src/adapters/procfs.ts";
+import { buildProcessFact, type KernelProcessInfo, type ProcessFactInput } from "../src/core/process-facts.ts";
+
+const CONTAINER = "4a7b1e0c2d3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b";
+const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
+const TS = "2024-04-08T18:24:10.123456789Z";
+
+function snapshot(environ: Record<string, string>, over: Partial<ProcessSnapshot> = {}): ProcessSnapshot {
+  return {
+    pid: 12345,
+    startTicks: 5555,
+    ppid: 1,
+    comm: "python3",
+    exe: "/usr/bin/python3.12",
+    cmdline: "/usr/bin/python3 /app/server.py --port 9080",
+    cgroupText: `0::/system.slice/docker-${CONTAINER}.scope\n`,
+    environ,
+    ...over,
+  };
+}
+
+const kernel: KernelProcessInfo = {
+  pid: 12345,
+  startTicks: 5555,
+  ppid: 1,
+  comm: "python3",
+  cmdline: ["/app/service", "--config", "/etc/config.yaml"],
+  profile: "local",
+  profileName: "reviews",
+  optin: 1,
+};
+
+const base = { event: "exec", ts: TS, host: "node-1", bootId: BOOT } as const satisfies Partial<ProcessFactInput>;
+const opts = { redact: true };
+
+describe("buildProcessFact from /proc", () => {
+  const env = {
+    ADI_PROFILE: "local",
+    ADI_PROFILE_NAME: "reviews",
+    PATH: "/usr/bin",
+    POSTGRES_PASSWORD: "hunter2",
+    REVIEWS_DB: "postgres://app:hunter2@db/reviews",
+  };
+
+  it("builds a complete, valid fact", () => {
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(env), kernel }, opts);
+    expect(fact).toEqual({
+      v: 1,
+      type: "process",
+      event: "exec",
+      ts: TS,
+      host: "node-1",
+      boot_id: BOOT,
+      pid: 12345,
+      start_ticks: 5555,
+      ppid: 1,
+      comm: "python3",
+      exe: "/usr/bin/python3.12",
+      cmdline: "/usr/bin/python3 /app/server.py --port 9080",
+      cgroup: `/system.slice/docker-${CONTAINER}.scope`,
+      container_id: CONTAINER,
+      adi_profile_match: "local",
+      adi_profile_name: "reviews",
+      optin: "yes",
+      env: {
+        ADI_PROFILE: "local",
+        ADI_PROFILE_NAME: "reviews",
+        PATH: "/usr/bin",
+        POSTGRES_PASSWORD: "[REDACTED]",
+        REVIEWS_DB: "postgres://app:[REDACTED]@db/reviews",
+      },
+      env_redacted: true,
+      error: null,
+      exit_code: null,
+    });
+    expect(ProcessFactSchema.safeParse(fact).success).toBe(true);
+  });
+
+  it("applies the prefix list and the redaction switch", () => {
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(env) }, { prefixes: ["REVIEWS_", "POSTGRES_"], redact: false });
+    expect(fact.env).toEqual({ POSTGRES_PASSWORD: "hunter2", REVIEWS_DB: "postgres://app:hunter2@db/reviews" });
+    expect(fact.env_redacted).toBe(false);
+  });
+
+  it("decides opt-in from the /proc environment, over the kernel's verdict", () => {
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(env), kernel }, { redact: true, allowed: ["dev"] });
+    expect(fact.optin).toBe("not_allowed");
+    expect(fact.adi_profile_match).toBe("local");
+  });
+
+  it("reports no environment for processes that did not opt in", () => {
+    const environs: Record<string, string>[] = [
+      { PATH: "/bin", SECRET_THING: "x" },
+      { ADI_PROFILE: "local", ADI_PROFILE_DISABLED: "1", A: "1" },
+    ];
+    for (const environ of environs) {
+      const fact = buildProcessFact({ ...base, event: "scan", snapshot: snapshot(environ) }, opts);
+      expect(fact.optin).not.toBe("yes");
+      expect(fact.env).toEqual({});
+    }
+  });
+
+  it("fills what a kernel thread lacks", () => {
+    const fact = buildProcessFact(
+      { ...base, event: "scan", snapshot: snapshot({}, { pid: 2, ppid: 0, comm: "kthreadd", exe: null, cmdline: "", cgroupText: "0::/\n" }) },
+      opts,
+    );
+    expect(fact).toMatchObject({ pid: 2, ppid: 0, exe: null, cmdline: "", cgroup: "/", container_id: null, optin: "none" });
+    expect(fact.adi_profile_match).toBeNull();
+    expect(fact.adi_profile_name).toBeNull();
+  });
+
+  it("takes a timestamp in nanoseconds", () => {
+    expect(buildProcessFact({ ...base, ts: 1712600650123456789n, snapshot: snapshot(env) }, opts).ts).toBe(TS);
+  });
+});
+
+describe("buildProcessFact from the kernel alone (process gone)", () => {
+  const error = "open /proc/12345/environ: no such file or directory";
+
+  it("falls back on the kernel's report, as the Go tool's error document", () => {
+    const fact = buildProcessFact({ ...base, kernel, error }, opts);
+    expect(fact).toMatchObject({
+      pid: 12345,
+      start_ticks: 5555,
+      ppid: 1,
+      comm: "python3",
+      exe: null,
+      cmdline: "/app/service --config /etc/config.yaml",
+      cgroup: null,
+      container_id: null,
+      adi_profile_match: "local",
+      adi_profile_name: "reviews",
+      optin: "yes",
+      env: {},
+      error,
+    });
+  });
+
+  it("accepts verdict names and empty kernel strings", () => {
+    const fact = buildProcessFact(
+      { ...base, kernel: { ...kernel, optin: "none", profile: "", profileName: "", cmdline: "already joined" } },
+      opts,
+    );
+    expect(fact).toMatchObject({ optin: "none", adi_profile_match: null, adi_profile_name: null, cmdline: "already joined" });
+  });
+
+  it("records an exit with its code", () => {
+    const fact = buildProcessFact({ ...base, event: "exit", kernel: { ...kernel, optin: 0 }, exitCode: 137 }, opts);
+    expect(fact).toMatchObject({ event: "exit", exit_code: 137, error: null, optin: "none" });
+  });
+
+  it("rejects an unknown kernel verdict", () => {
+    expect(() => buildProcessFact({ ...base, kernel: { ...kernel, optin: 9 } }, opts)).toThrow(RangeError);
+  });
+});
+
+describe("buildProcessFact consistency", () => {
+  it("ignores a snapshot of another process that reused the pid", () => {
+    const reused = snapshot({ ADI_PROFILE: "prod", SECRET: "x" }, { startTicks: 9999, cmdline: "/bin/other" });
+    const fact = buildProcessFact({ ...base, snapshot: reused, kernel }, opts);
+    expect(fact.start_ticks).toBe(5555);
+    expect(fact.cmdline).toBe("/app/service --config /etc/config.yaml");
+    expect(fact.adi_profile_match).toBe("local");
+    expect(fact.env).toEqual({});
+    expect(fact.error).toMatch(/^process 12345 was replaced/);
+  });
+
+  it("keeps the kernel's arguments when /proc showed none", () => {
+    const fact = buildProcessFact({ ...base, snapshot: snapshot({ ADI_PROFILE: "local" }, { cmdline: "" }), kernel }, opts);
+    expect(fact.cmdline).toBe("/app/service --config /etc/config.yaml");
+  });
+
+  it("needs one source", () => {
+    expect(() => buildProcessFact({ ...base }, opts)).toThrow(TypeError);
+  });
+
+  it("refuses to build an invalid fact", () => {
+    expect(() => buildProcessFact({ ...base, host: "bad.host", kernel }, opts)).toThrow();
+    expect(() => buildProcessFact({ ...base, ts: "yesterday", kernel }, opts)).toThrow();
+  });
+});

@@ -1,0 +1,66 @@
+// Runs the real capture agent in the test process against a NatsServerFixture, with configuration given
+// as environment variables exactly as a user would (nothing from the test's own environment leaks in).
+import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { startCaptureAgent } from "@adi/capture/agent";
+import type { CaptureAgent } from "@adi/capture/agent";
+import { loadConfig } from "@adi/shared/config";
+import { createLogger } from "@adi/shared/logger";
+import { connectNats } from "@adi/shared/nats/connect";
+
+export interface RunningCapture {
+  agent: CaptureAgent;
+  nc: NatsConnection;
+  host: string;
+  stop(): Promise<void>;
+}
+
+export async function startCapture(natsUrl: string, env: Record<string, string> = {}): Promise<RunningCapture> {
+  const host = `t${randomBytes(4).toString("hex")}`;
+  const cfg = loadConfig({ NATS_URL: natsUrl, ADI_HOST: host, LOG_LEVEL: "warn", ADI_FLUSH_INTERVAL_MS: "20", ...env });
+  const log = createLogger("capture-test", cfg.logLevel);
+  const nc = await connectNats({ servers: cfg.natsServers!, name: "adi-test", log });
+  const agent = await startCaptureAgent(cfg, nc, log);
+  let stopped = false;
+  return {
+    agent,
+    nc,
+    host,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await agent.stop(10_000);
+    },
+  };
+}
+
+/** The environment of a process that opts in (or not): PATH and the given variables only. */
+export function processEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", ...vars };
+}
+
+export function run(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, stdout, stderr, pid: child.pid! }));
+  });
+}
+
+export function startBackground(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  return spawn(cmd, args, { stdio: "ignore", ...opts });
+}
+
+export async function stopBackground(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await gone;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
