@@ -44,6 +44,8 @@ const agentFact: AgentStatsFact = {
     events_dropped: 0,
     buffered_bytes: 96,
     publish_retries: 2,
+    process_events: 3,
+    malformed: 0,
   },
 };
 

@@ -52,7 +52,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     log,
   });
   const partitioner = new Partitioner(cfg.partitions);
-  const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0 };
+  const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0, procRecords: 0 };
   let batchSeq = 0n;
 
   const publishFact = (fact: ProcessFact | AgentStatsFact) => {
@@ -114,6 +114,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       const data = encodeBatch({ recordCount: slice.records.length, partition, flags: 0, seq: batchSeq, bootId }, slice.records);
       publisher.enqueue(rawSubject(host, partition), data, slice.records.length);
     }
+    counters.procRecords += split.proc.length;
     for (const r of split.proc) onProcRecord(r);
   };
 
@@ -163,10 +164,12 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
         batches_published: p.published,
         events_published: p.publishedRecords,
         bytes_published: p.publishedBytes,
-        batches_dropped: p.droppedItems + k.batchesDropped + counters.malformedBatches,
+        batches_dropped: p.droppedItems + k.batchesDropped,
         events_dropped: p.droppedRecords + k.recordsDropped,
         buffered_bytes: p.bufferedBytes,
         publish_retries: p.retries,
+        process_events: counters.procRecords,
+        malformed: counters.malformedBatches + counters.unknownRecords,
       },
     };
   };

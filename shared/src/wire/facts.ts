@@ -81,6 +81,10 @@ export const AgentStatsFactSchema = z.object({
     events_dropped: count,
     buffered_bytes: count,
     publish_retries: count,
+    /** Process records (exec, fork, exit) turned into process facts instead of raw events. */
+    process_events: count,
+    /** Batches or records this build could not decode, skipped. */
+    malformed: count,
   }),
 });
 
