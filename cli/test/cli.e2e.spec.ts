@@ -1,0 +1,97 @@
+// The `adi` command as a user runs it: help, one-line refusals with the documented exit codes, the embedded
+// nats-server when NATS_URL is unset, the `ready` line, and a clean exit 0 on SIGTERM.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import { freePort } from "../../test/support/nats-server.ts";
+
+const ADI = fileURLToPath(new URL("../../bin/adi.mjs", import.meta.url));
+
+function adi(args: string[], env: Record<string, string>, opts: { untilLine?: RegExp; thenSignal?: NodeJS.Signals } = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string; sawLine: boolean }>((resolve) => {
+    const child = spawn(process.execPath, [ADI, ...args], { env: { PATH: process.env.PATH!, ...env } });
+    let stdout = "", stderr = "", sawLine = false;
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      if (opts.untilLine && !sawLine && opts.untilLine.test(stdout)) {
+        sawLine = true;
+        child.kill(opts.thenSignal ?? "SIGTERM");
+      }
+    });
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("exit", (code) => resolve({ code, stdout, stderr, sawLine }));
+  });
+}
+
+describe("adi --help", () => {
+  it("lists the commands and the environment variables", async () => {
+    const r = await adi(["--help"], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/capture/);
+    expect(r.stdout).toMatch(/\bup\b/);
+    const c = await adi(["capture", "--help"], {});
+    expect(c.stdout).toMatch(/ADI_PROFILE_ALLOWED/);
+    expect(c.stdout).toMatch(/NATS_URL/);
+  });
+});
+
+describe("configuration errors", () => {
+  it("names the bad variable in one line and exits 2", async () => {
+    const r = await adi(["capture"], { ADI_PAYLOAD_LIMIT: "lots" });
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^adi: ADI_ERR_CONFIG: ADI_PAYLOAD_LIMIT="lots"/);
+  });
+
+  it("refuses an unreachable NATS_URL with exit 5", async () => {
+    const port = await freePort();
+    const r = await adi(["capture"], { NATS_URL: `nats://127.0.0.1:${port}` });
+    expect(r.code).toBe(5);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/ADI_ERR_NATS_UNREACHABLE/);
+  });
+});
+
+describe("adi up with the embedded nats-server", () => {
+  it("starts its own JetStream under ADI_DATA_DIR, logs ready, and stops both on SIGTERM with exit 0", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "adi-data-"));
+    const port = await freePort();
+    try {
+      let streams: string[] = [];
+      const run = adi(["up"], { ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) }, { untilLine: /"msg":"ready"/ });
+      // While it runs, the embedded server is a real JetStream with both streams.
+      const poll = (async () => {
+        for (let i = 0; i < 200 && streams.length < 2; i++) {
+          const nc = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).catch(() => null);
+          if (nc) {
+            const jsm = await jetstreamManager(nc);
+            streams = (await jsm.streams.names().next()).sort();
+            await nc.close();
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      const r = await run;
+      await poll;
+      expect(r.sawLine).toBe(true);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["embedded nats-server started", "ready", "capture stopped"]));
+      expect(streams).toEqual(["ADI_FACTS", "ADI_RAW"]);
+      expect(existsSync(join(dataDir, "nats", "jetstream"))).toBe(true);
+      const after = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).then(
+        (nc) => nc.close().then(() => "still up"),
+        () => "gone",
+      );
+      expect(after).toBe("gone");
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

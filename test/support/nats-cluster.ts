@@ -1,0 +1,81 @@
+// Three real nats-servers with JetStream clustered on loopback: what a user runs when one host is not enough.
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { findNatsServer } from "@adi/shared/nats/embedded-server";
+import { freePort, waitForPort } from "./nats-server.ts";
+
+export class NatsClusterFixture {
+  readonly urls: string[];
+  readonly #children: ChildProcess[];
+  readonly #dir: string;
+
+  private constructor(urls: string[], children: ChildProcess[], dir: string) {
+    this.urls = urls;
+    this.#children = children;
+    this.#dir = dir;
+  }
+
+  static async start(size = 3): Promise<NatsClusterFixture> {
+    const bin = findNatsServer();
+    if (!bin) throw new Error("nats-server not found: run scripts/setup.sh");
+    const dir = mkdtempSync(join(tmpdir(), "adi-cluster-"));
+    const ports: number[] = [];
+    const clusterPorts: number[] = [];
+    for (let i = 0; i < size; i++) {
+      ports.push(await freePort());
+      clusterPorts.push(await freePort());
+    }
+    const routes = clusterPorts.map((p) => `nats://127.0.0.1:${p}`).join(",");
+    const children = ports.map((port, i) =>
+      spawn(
+        bin,
+        ["-js", "-sd", join(dir, `n${i}`), "-a", "127.0.0.1", "-p", String(port), "-n", `n${i}`,
+          "--cluster_name", "adi", "--cluster", `nats://127.0.0.1:${clusterPorts[i]}`, "--routes", routes],
+        { stdio: "ignore", detached: true },
+      ),
+    );
+    const f = new NatsClusterFixture(ports.map((p) => `nats://127.0.0.1:${p}`), children, dir);
+    for (const p of ports) await waitForPort(p);
+    await f.#waitForMetaLeader();
+    return f;
+  }
+
+  /** JetStream answers only once the cluster has elected a meta leader. */
+  async #waitForMetaLeader(): Promise<void> {
+    const nc = await connect({ servers: this.urls });
+    try {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          const jsm = await jetstreamManager(nc, { timeout: 1000 });
+          await jsm.getAccountInfo();
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`JetStream cluster not ready: ${(err as Error).message}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.#children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", () => resolve());
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
