@@ -96,7 +96,7 @@ const SETTINGS = {
   ADI_STREAM_MAX_AGE: setting("24h", "Retention of the JetStream streams (e.g. 30m, 24h, 7d).", duration),
   ADI_STREAM_MAX_BYTES: setting(
     "-1",
-    "Size cap of the raw stream (e.g. 512MiB, 10GiB); -1: unlimited.",
+    "Size cap of each stream (e.g. 512MiB, 10GiB); -1: unlimited.",
     streamMaxBytes,
   ),
   ADI_STREAM_REPLICAS: setting("1", "JetStream replicas, 1 to 5.", integer(1, 5)),
