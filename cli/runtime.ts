@@ -18,8 +18,10 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(name: string): Promise<Runtime> {
+/** `beforeConnect` runs after the configuration is valid and before any broker is started or dialled. */
+export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void): Promise<Runtime> {
   const cfg = loadConfig();
+  beforeConnect?.(cfg);
   const log = createLogger(name, cfg.logLevel);
   const embedded = cfg.natsServers ? undefined : await startEmbeddedNats({ dataDir: cfg.dataDir, port: cfg.natsPort, log });
   const servers = cfg.natsServers ?? [embedded!.url];

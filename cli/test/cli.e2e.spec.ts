@@ -58,6 +58,23 @@ describe("configuration errors", () => {
   });
 });
 
+describe("a host that cannot run the probes", () => {
+  it("is refused in one line with exit 3 before any broker starts (root without capabilities)", async () => {
+    const port = await freePort();
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn("setpriv", ["--inh-caps=-all", "--bounding-set=-all", process.execPath, ADI, "capture"], {
+        env: { PATH: process.env.PATH!, ADI_NATS_PORT: String(port), ADI_DATA_DIR: mkdtempSync(join(tmpdir(), "adi-nocap-")) },
+      });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("exit", (code) => resolve({ code, stderr }));
+    });
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^adi: ADI_ERR_NOT_ROOT: running as uid 0 without CAP_BPF/);
+  });
+});
+
 describe("adi up with the embedded nats-server", () => {
   it("starts its own JetStream under ADI_DATA_DIR, logs ready, and stops both on SIGTERM with exit 0", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "adi-data-"));
