@@ -1,6 +1,6 @@
 // Binary wire format of the raw stream: batches of kernel records, exactly as
 // bpf/capture.h lays them out. The layout tables below are the only copy of
-// that header in TypeScript; test/raw-layout.unit.spec.ts checks them against
+// that header in TypeScript; shared/test/raw-layout.int.spec.ts checks them against
 // the BTF of the compiled BPF object, so they cannot drift.
 
 export const WIRE_VERSION = 1;
