@@ -2,7 +2,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeFact } from "@adi/shared/wire/facts";
-import type { Fact } from "@adi/shared/wire/facts";
+import type { Fact, ProcessFact } from "@adi/shared/wire/facts";
 import { decodeBatch } from "@adi/shared/wire/raw-events";
 import type { BatchHeader, DataRecord, RawRecord } from "@adi/shared/wire/raw-events";
 import { FACTS_STREAM, RAW_STREAM } from "@adi/shared/wire/subjects";
@@ -49,4 +49,12 @@ export function byteStream(data: readonly DataRecord[], pid: number, direction: 
   return Buffer.concat(
     data.filter((d) => d.pid === pid && d.direction === direction && (connId === undefined || d.connId === connId)).map((d) => d.payload),
   );
+}
+
+/** Everything a test run left in the streams, read once capture has stopped; closes the connection. */
+export async function readAllAndClose(nc: NatsConnection): Promise<{ raw: RawContents; facts: ProcessFact[] }> {
+  const raw = await readRaw(nc);
+  const facts = (await readFacts(nc)).filter((f): f is ProcessFact => f.type === "process");
+  await nc.close();
+  return { raw, facts };
 }

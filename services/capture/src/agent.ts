@@ -159,7 +159,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       boot_id: bootId,
       agent_id: agentId,
       uptime_s: (Date.now() - startedAt) / 1000,
-      kernel: { events: k.records, bytes: k.payloadBytes, drops: k.drops },
+      kernel: { events: k.records, bytes: k.payloadBytes, drops: k.drops, drops_by_cpu: k.dropsByCpu },
       user: {
         batches_published: p.published,
         events_published: p.publishedRecords,

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataRecord } from "@adi/shared/wire/raw-events";
 import type { ProcessFact } from "@adi/shared/wire/facts";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
-import { byteStream, readFacts, readRaw } from "../../../test/support/stream.ts";
+import { byteStream, readAllAndClose } from "../../../test/support/stream.ts";
 import type { RawContents } from "../../../test/support/stream.ts";
 import { processEnv, run, sleep, startBackground, startCapture, stopBackground } from "../../../test/support/capture.ts";
 
@@ -51,9 +51,7 @@ beforeAll(async () => {
     await stopBackground(server);
     await cap.stop();
   }
-  raw = await readRaw(cap.nc);
-  facts = (await readFacts(cap.nc)).filter((f): f is ProcessFact => f.type === "process");
-  await cap.nc.close();
+  ({ raw, facts } = await readAllAndClose(cap.nc));
 });
 
 afterAll(async () => {

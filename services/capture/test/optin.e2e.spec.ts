@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProcessFact } from "@adi/shared/wire/facts";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
-import { readFacts, readRaw } from "../../../test/support/stream.ts";
+import { readAllAndClose } from "../../../test/support/stream.ts";
 import type { RawContents } from "../../../test/support/stream.ts";
 import { processEnv, run, sleep, startBackground, startCapture, stopBackground } from "../../../test/support/capture.ts";
 
@@ -38,9 +38,7 @@ beforeAll(async () => {
     await stopBackground(server);
     await cap.stop();
   }
-  raw = await readRaw(cap.nc);
-  facts = (await readFacts(cap.nc)).filter((f): f is ProcessFact => f.type === "process");
-  await cap.nc.close();
+  ({ raw, facts } = await readAllAndClose(cap.nc));
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import type { Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProcessFact } from "@adi/shared/wire/facts";
 import { NatsServerFixture } from "../../../test/support/nats-server.ts";
-import { readFacts, readRaw } from "../../../test/support/stream.ts";
+import { readAllAndClose } from "../../../test/support/stream.ts";
 import type { RawContents } from "../../../test/support/stream.ts";
 import { processEnv, run, sleep, startCapture } from "../../../test/support/capture.ts";
 
@@ -62,9 +62,7 @@ beforeAll(async () => {
   } finally {
     await cap.stop();
   }
-  raw = await readRaw(cap.nc);
-  facts = (await readFacts(cap.nc)).filter((f): f is ProcessFact => f.type === "process");
-  await cap.nc.close();
+  ({ raw, facts } = await readAllAndClose(cap.nc));
 });
 
 afterAll(async () => {

@@ -56,6 +56,13 @@ export const ProcessFactSchema = z.object({
   exit_code: z.number().int().nullable(),
 });
 
+const kernelDrops = z.object({
+  ringbuf_full: count,
+  payload_read: count,
+  conn_table_full: count,
+  args_table_full: count,
+});
+
 export const AgentStatsFactSchema = z.object({
   ...factHeader,
   type: z.literal("agent_stats"),
@@ -65,12 +72,9 @@ export const AgentStatsFactSchema = z.object({
   kernel: z.object({
     events: count,
     bytes: count,
-    drops: z.object({
-      ringbuf_full: count,
-      payload_read: count,
-      conn_table_full: count,
-      args_table_full: count,
-    }),
+    drops: kernelDrops,
+    /** The same counts per CPU (key: CPU index), only for CPUs that dropped anything. */
+    drops_by_cpu: z.record(z.string().regex(/^\d+$/), kernelDrops),
   }),
   /** Cumulative since the agent started, except buffered_bytes (current). */
   user: z.object({

@@ -135,15 +135,26 @@ class Capture : public Napi::ObjectWrap<Capture> {
     auto& loader = Loader(env);
     auto k = loader.ReadCounters();
     auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
-    auto drops = Napi::Object::New(env);
-    drops.Set("ringbuf_full", num(k.drops[0]));
-    drops.Set("payload_read", num(k.drops[1]));
-    drops.Set("conn_table_full", num(k.drops[2]));
-    drops.Set("args_table_full", num(k.drops[3]));
+    auto dropsObject = [&](const uint64_t* d) {
+      auto o = Napi::Object::New(env);
+      o.Set("ringbuf_full", num(d[0]));
+      o.Set("payload_read", num(d[1]));
+      o.Set("conn_table_full", num(d[2]));
+      o.Set("args_table_full", num(d[3]));
+      return o;
+    };
+    auto drops = dropsObject(k.drops);
+    // Only CPUs that dropped anything: the common case is an empty object.
+    auto byCpu = Napi::Object::New(env);
+    for (size_t cpu = 0; cpu < k.drops_per_cpu.size(); cpu++) {
+      const auto& d = k.drops_per_cpu[cpu];
+      if (d[0] || d[1] || d[2] || d[3]) byCpu.Set(std::to_string(cpu), dropsObject(d.data()));
+    }
     auto out = Napi::Object::New(env);
     out.Set("records", num(k.records));
     out.Set("payloadBytes", num(k.payload_bytes));
     out.Set("drops", drops);
+    out.Set("dropsByCpu", byCpu);
     out.Set("batches", num(loader.batches()));
     out.Set("batchesDropped", num(loader.batches_dropped()));
     out.Set("recordsDropped", num(loader.records_dropped()));

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -211,13 +212,18 @@ KernelCounters CaptureLoader::ReadCounters() const {
   std::vector<uint64_t> values(ncpu);
   auto sum = [&](bpf_map* map, uint32_t index) {
     uint64_t total = 0;
+    std::fill(values.begin(), values.end(), 0);
     if (bpf_map__lookup_elem(map, &index, sizeof(index), values.data(), values.size() * sizeof(uint64_t), 0) == 0)
       for (uint64_t v : values) total += v;
     return total;
   };
   out.records = sum(skel_->maps.counters, 0);
   out.payload_bytes = sum(skel_->maps.counters, 1);
-  for (uint32_t r = 0; r < ADI_DROP_REASONS; r++) out.drops[r] = sum(skel_->maps.drops, r);
+  out.drops_per_cpu.assign(ncpu, std::vector<uint64_t>(ADI_DROP_REASONS, 0));
+  for (uint32_t r = 0; r < ADI_DROP_REASONS; r++) {
+    out.drops[r] = sum(skel_->maps.drops, r);  // leaves this reason's per-CPU values in `values`
+    for (int cpu = 0; cpu < ncpu; cpu++) out.drops_per_cpu[cpu][r] = values[cpu];
+  }
   return out;
 }
 

@@ -30,7 +30,8 @@ struct LoaderOptions {
 struct KernelCounters {
   uint64_t records = 0;
   uint64_t payload_bytes = 0;
-  uint64_t drops[4] = {0, 0, 0, 0};  // indexed by enum adi_drop_reason
+  uint64_t drops[4] = {0, 0, 0, 0};  // indexed by enum adi_drop_reason, summed over CPUs
+  std::vector<std::vector<uint64_t>> drops_per_cpu;  // [cpu][reason]
 };
 
 // A batch owns its bytes: whole records, back to back, timestamps already wall clock.

@@ -22,10 +22,19 @@ export interface KernelCaptureOptions {
   allowedProfiles: readonly string[];
 }
 
+export interface KernelDrops {
+  ringbuf_full: number;
+  payload_read: number;
+  conn_table_full: number;
+  args_table_full: number;
+}
+
 export interface KernelStats {
   records: number;
   payloadBytes: number;
-  drops: { ringbuf_full: number; payload_read: number; conn_table_full: number; args_table_full: number };
+  drops: KernelDrops;
+  /** Per CPU (decimal index), only CPUs that dropped anything. */
+  dropsByCpu: Record<string, KernelDrops>;
   batches: number;
   batchesDropped: number;
   recordsDropped: number;
