@@ -13,13 +13,14 @@ import type { AdiConfig } from "@adi/shared/config";
 import { ensureStreams } from "@adi/shared/nats/streams";
 import { decideOptIn } from "@adi/shared/optin";
 import { encodeFact, nsToIso } from "@adi/shared/wire/facts";
-import type { AgentStatsFact, ProcessFact } from "@adi/shared/wire/facts";
+import type { AgentStatsFact, ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
 import { encodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
 import type { ProcRecord } from "@adi/shared/wire/raw-events";
 import { factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire/subjects";
 import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
 import { loadKernelCapture, preflight } from "./adapters/kernel.ts";
 import type { KernelCapture, KernelStats } from "./adapters/kernel.ts";
+import { ListenerScanner } from "./adapters/listeners.ts";
 import { listPids, readBootId, readProcessSnapshot } from "./adapters/procfs.ts";
 import type { ProcessSnapshot } from "./adapters/procfs.ts";
 import { Partitioner } from "./core/partitioner.ts";
@@ -55,8 +56,8 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
   const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0, procRecords: 0 };
   let batchSeq = 0n;
 
-  const publishFact = (fact: ProcessFact | AgentStatsFact) => {
-    const kind = fact.type === "process" ? "process" : "agent";
+  const publishFact = (fact: ProcessFact | AgentStatsFact | ListenersFact) => {
+    const kind = fact.type === "process" ? "process" : fact.type === "listeners" ? "listeners" : "agent";
     try {
       publisher.enqueue(factSubject(host, kind), Buffer.from(encodeFact(fact)), 0);
     } catch (err) {
@@ -98,6 +99,28 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     }
   };
 
+  // Listeners: published when the set changes; rescanned on a timer and as soon as a connection goes to or
+  // comes from a local port nobody is known to listen on (so a destination is named from its first call).
+  const scanner = new ListenerScanner();
+  let listenerPorts = new Set<number>();
+  let lastListeners = "";
+  let rescanTimer: NodeJS.Timeout | undefined;
+  let lastOnDemandAt = 0;
+  const publishListeners = () => {
+    rescanTimer = undefined;
+    try {
+      const listeners = scanner.scan();
+      listenerPorts = new Set(listeners.map((l) => l.port));
+      const json = JSON.stringify(listeners);
+      if (json === lastListeners) return;
+      lastListeners = json;
+      publishFact({ v: 1, type: "listeners", ts: nowIso(), host, boot_id: bootId, listeners });
+    } catch (err) {
+      log.warn({ err }, "listener scan failed");
+    }
+  };
+  const LOCAL = /^(127\.|::1$|0\.0\.0\.0$|::$)/;
+
   const onBatch = (batch: Buffer) => {
     let split;
     try {
@@ -113,6 +136,15 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       batchSeq++;
       const data = encodeBatch({ recordCount: slice.records.length, partition, flags: 0, seq: batchSeq, bootId }, slice.records);
       publisher.enqueue(rawSubject(host, partition), data, slice.records.length);
+    }
+    for (const o of split.opens) {
+      const localPort = o.role === "server" ? o.tuple.lport : LOCAL.test(o.tuple.raddr) ? o.tuple.rport : 0;
+      if (localPort && !listenerPorts.has(localPort) && !rescanTimer) {
+        // At most one on-demand scan a second: a port nobody listens on must not become a scan loop.
+        const at = Math.max(Date.now() + 20, lastOnDemandAt + 1000);
+        lastOnDemandAt = at;
+        rescanTimer = setTimeout(publishListeners, at - Date.now());
+      }
     }
     counters.procRecords += split.proc.length;
     for (const r of split.proc) onProcRecord(r);
@@ -173,7 +205,11 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       },
     };
   };
-  const statsTimer = setInterval(() => publishFact(stats()), STATS_INTERVAL_MS);
+  publishListeners();
+  const statsTimer = setInterval(() => {
+    publishFact(stats());
+    publishListeners();
+  }, STATS_INTERVAL_MS);
   log.info({ agentId, host, scanned, partitions: cfg.partitions, payloadLimit: cfg.payloadLimit }, "ready");
 
   let stopped = false;
@@ -184,6 +220,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       if (stopped) return;
       stopped = true;
       clearInterval(statsTimer);
+      clearTimeout(rescanTimer);
       kernel.stop(); // joins the drain thread after a last flush
       await new Promise((r) => setTimeout(r, 100)); // let the addon deliver the batches it queued
       lastKernelStats = kernel.stats();

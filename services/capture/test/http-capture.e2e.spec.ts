@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataRecord } from "@adi/shared/wire/raw-events";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
-import { byteStream, readAllAndClose } from "../../../test/support/stream.ts";
+import { byteStream, readAllAndClose, readFacts } from "../../../test/support/stream.ts";
 import type { RawContents } from "../../../test/support/stream.ts";
 import { processEnv, run, sleep, startBackground, startCapture, stopBackground } from "../../../test/support/capture.ts";
 
@@ -26,6 +26,7 @@ writeFileSync(join(docroot, "big.bin"), big);
 let nats: NatsServerFixture;
 let raw: RawContents;
 let facts: ProcessFact[];
+let listeners: ListenersFact[];
 const port = await freePort();
 const pids = { server: 0, curlSmall: 0, curlBig: 0, curl6: 0 };
 
@@ -51,6 +52,7 @@ beforeAll(async () => {
     await stopBackground(server);
     await cap.stop();
   }
+  listeners = (await readFacts(cap.nc)).filter((f): f is ListenersFact => f.type === "listeners");
   ({ raw, facts } = await readAllAndClose(cap.nc));
 });
 
@@ -153,6 +155,11 @@ describe("process facts", () => {
     expect(byPid.get(pids.curlBig)).toMatchObject({ adi_profile_match: "e2e", adi_profile_name: "curl-big" });
     expect(byPid.get(pids.server)!.cmdline).toContain("http.server");
     expect(byPid.get(pids.server)!.env.ADI_PROFILE_NAME).toBe("py");
+  });
+
+  it("names the host's listeners, found as soon as a client connects to a new local port", () => {
+    const entry = listeners.flatMap((l) => l.listeners).find((l) => l.port === port);
+    expect(entry).toMatchObject({ ip: "::", pid: pids.server, comm: "python3", adi_profile_name: "py" });
   });
 
   it("reports each process's exit with the same identity (pid + start ticks)", () => {

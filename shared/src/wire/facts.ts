@@ -92,10 +92,31 @@ export const AgentStatsFactSchema = z.object({
   }),
 });
 
-export const FactSchema = z.discriminatedUnion("type", [ProcessFactSchema, AgentStatsFactSchema]);
+/**
+ * The TCP listening sockets of the host and who owns them, published whenever the set changes: with it a
+ * consumer names a destination on this host after the process listening there, opted in or not.
+ */
+export const ListenersFactSchema = z.object({
+  ...factHeader,
+  type: z.literal("listeners"),
+  listeners: z.array(
+    z.object({
+      ip: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+      pid: pid.nullable(),
+      start_ticks: count.nullable(),
+      comm: z.string().nullable(),
+      /** ADI_PROFILE_NAME of the owner when it has one (nothing else of its environment is read). */
+      adi_profile_name: z.string().nullable(),
+    }),
+  ),
+});
+
+export const FactSchema = z.discriminatedUnion("type", [ProcessFactSchema, AgentStatsFactSchema, ListenersFactSchema]);
 
 export type ProcessFact = z.infer<typeof ProcessFactSchema>;
 export type AgentStatsFact = z.infer<typeof AgentStatsFactSchema>;
+export type ListenersFact = z.infer<typeof ListenersFactSchema>;
 export type Fact = z.infer<typeof FactSchema>;
 export type FactType = Fact["type"];
 

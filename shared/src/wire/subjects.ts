@@ -8,7 +8,7 @@ export const FACTS_STREAM = "ADI_FACTS";
 export const FACTS_SUBJECT_PREFIX = "adi.facts.v1";
 
 /** Last token of a facts subject. `container` is reserved for the enricher. */
-export const FACT_KINDS = ["process", "agent", "container"] as const;
+export const FACT_KINDS = ["process", "agent", "listeners", "container"] as const;
 export type FactKind = (typeof FACT_KINDS)[number];
 
 /** What each stream captures, ready for a JetStream stream config. */

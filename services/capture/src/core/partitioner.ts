@@ -1,7 +1,7 @@
 // Splits one batch from the kernel into what goes where: socket records (data, open, close) by connection
 // into partitions, so one consumer sees a whole connection in order; process records to the facts path.
 import { connIdAt, decodeRecord, RecordKind, recordSpans, WireFormatError } from "@adi/shared/wire/raw-events";
-import type { ProcRecord } from "@adi/shared/wire/raw-events";
+import type { ConnRecord, ProcRecord } from "@adi/shared/wire/raw-events";
 import { partitionOf } from "@adi/shared/wire/subjects";
 
 export interface PartitionSlice {
@@ -12,6 +12,8 @@ export interface PartitionSlice {
 export interface SplitBatch {
   partitions: Map<number, PartitionSlice>;
   proc: ProcRecord[];
+  /** Connection opens, decoded: the agent looks at their ports (rare next to data records). */
+  opens: ConnRecord[];
   socketRecords: number;
   /** Records of kinds this build does not know; skipped by size. */
   unknown: number;
@@ -40,7 +42,7 @@ export class Partitioner {
 
   /** Throws WireFormatError when the batch is not a sequence of whole records. */
   split(batch: Buffer): SplitBatch {
-    const out: SplitBatch = { partitions: new Map(), proc: [], socketRecords: 0, unknown: 0 };
+    const out: SplitBatch = { partitions: new Map(), proc: [], opens: [], socketRecords: 0, unknown: 0 };
     for (const { at, size, kind } of recordSpans(batch)) {
       if (kind === RecordKind.data || kind === RecordKind.connOpen || kind === RecordKind.connClose) {
         const p = this.partitionOf(connIdAt(batch, at));
@@ -49,6 +51,10 @@ export class Partitioner {
         slice.records.push(batch.subarray(at, at + size));
         slice.bytes += size;
         out.socketRecords++;
+        if (kind === RecordKind.connOpen) {
+          const r = decodeRecord(batch, at);
+          if (r?.type === "conn_open") out.opens.push(r);
+        }
       } else if (kind === RecordKind.procExec || kind === RecordKind.procFork || kind === RecordKind.procExit) {
         const r = decodeRecord(batch, at);
         if (r && (r.type === "proc_exec" || r.type === "proc_fork" || r.type === "proc_exit")) out.proc.push(r);

@@ -1,0 +1,94 @@
+// Who listens where on this host: /proc/net/tcp{,6} for the sockets, /proc/PID/fd links for their owners.
+// The fd walk is the expensive part, so it runs only when a listening socket appears that no known
+// process owns.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { parseProcNetTcp } from "../core/net-listeners.ts";
+import { parseStat } from "./procfs.ts";
+
+export interface Listener {
+  ip: string;
+  port: number;
+  pid: number | null;
+  start_ticks: number | null;
+  comm: string | null;
+  adi_profile_name: string | null;
+}
+
+interface Owner {
+  pid: number;
+  startTicks: number;
+  comm: string;
+  name: string | null;
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function ownerOf(pid: number): Owner | null {
+  try {
+    const stat = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    const env = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    const name = env.find((e) => e.startsWith("ADI_PROFILE_NAME="))?.slice("ADI_PROFILE_NAME=".length) || null;
+    return { pid, startTicks: stat.startTicks, comm: stat.comm, name };
+  } catch {
+    return null;
+  }
+}
+
+export class ListenerScanner {
+  #owners = new Map<number, Owner>(); // socket inode -> owner
+
+  #resolve(inodes: Set<number>): void {
+    const wanted = new Set([...inodes].filter((i) => !this.#owners.has(i)));
+    if (wanted.size === 0) return;
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${entry}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        let link: string;
+        try {
+          link = readlinkSync(`/proc/${entry}/fd/${fd}`);
+        } catch {
+          continue;
+        }
+        const m = /^socket:\[(\d+)\]$/.exec(link);
+        if (!m || !wanted.has(Number(m[1]))) continue;
+        const owner = ownerOf(Number(entry));
+        if (owner) this.#owners.set(Number(m[1]), owner);
+        wanted.delete(Number(m[1]));
+      }
+      if (wanted.size === 0) break;
+    }
+  }
+
+  /** The current listeners, sorted (so two scans of the same state compare equal). */
+  scan(): Listener[] {
+    const sockets = [
+      ...parseProcNetTcp(readOrEmpty("/proc/net/tcp"), 4),
+      ...parseProcNetTcp(readOrEmpty("/proc/net/tcp6"), 6),
+    ];
+    const inodes = new Set(sockets.map((s) => s.inode));
+    for (const inode of this.#owners.keys()) if (!inodes.has(inode)) this.#owners.delete(inode);
+    this.#resolve(inodes);
+    const seen = new Set<string>();
+    const out: Listener[] = [];
+    for (const s of sockets) {
+      const key = `${s.ip}|${s.port}`;
+      if (seen.has(key)) continue; // SO_REUSEPORT: one entry per address
+      seen.add(key);
+      const o = this.#owners.get(s.inode);
+      out.push({ ip: s.ip, port: s.port, pid: o?.pid ?? null, start_ticks: o?.startTicks ?? null, comm: o?.comm ?? null, adi_profile_name: o?.name ?? null });
+    }
+    return out.sort((a, b) => a.port - b.port || a.ip.localeCompare(b.ip));
+  }
+}
