@@ -82,9 +82,9 @@ describe("adi up with the embedded nats-server", () => {
     try {
       let streams: string[] = [];
       const run = adi(["up"], { ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) }, { untilLine: /"msg":"ready"/ });
-      // While it runs, the embedded server is a real JetStream with both streams.
+      // While it runs, the embedded server is a real JetStream with all the streams.
       const poll = (async () => {
-        for (let i = 0; i < 200 && streams.length < 2; i++) {
+        for (let i = 0; i < 200 && streams.length < 4; i++) {
           const nc = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).catch(() => null);
           if (nc) {
             const jsm = await jetstreamManager(nc);
@@ -100,7 +100,7 @@ describe("adi up with the embedded nats-server", () => {
       expect(r.code).toBe(0);
       const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
       expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["embedded nats-server started", "ready", "capture stopped"]));
-      expect(streams).toEqual(["ADI_FACTS", "ADI_RAW"]);
+      expect(streams).toEqual(["ADI_DEADLETTER", "ADI_DERIVED", "ADI_FACTS", "ADI_RAW"]);
       expect(existsSync(join(dataDir, "nats", "jetstream"))).toBe(true);
       const after = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).then(
         (nc) => nc.close().then(() => "still up"),

@@ -96,7 +96,7 @@ describe("Partitioner.split", () => {
 
   it("returns nothing for an empty buffer", () => {
     const out = new Partitioner(4).split(Buffer.alloc(0));
-    expect(out).toEqual({ partitions: new Map(), proc: [], socketRecords: 0, unknown: 0 });
+    expect(out).toEqual({ partitions: new Map(), proc: [], opens: [], socketRecords: 0, unknown: 0 });
   });
 
   it("throws WireFormatError on a truncated or malformed batch", () => {

@@ -11,10 +11,17 @@ export const FACTS_SUBJECT_PREFIX = "adi.facts.v1";
 export const FACT_KINDS = ["process", "agent", "listeners", "container"] as const;
 export type FactKind = (typeof FACT_KINDS)[number];
 
+export const DERIVED_STREAM = "ADI_DERIVED";
+export const DERIVED_SUBJECT_PREFIX = "adi.derived.v1";
+export const DEADLETTER_STREAM = "ADI_DEADLETTER";
+export const DEADLETTER_SUBJECT_PREFIX = "adi.deadletter.v1";
+
 /** What each stream captures, ready for a JetStream stream config. */
 export const STREAMS = {
   raw: { name: RAW_STREAM, subjects: [`${RAW_SUBJECT_PREFIX}.>`] },
   facts: { name: FACTS_STREAM, subjects: [`${FACTS_SUBJECT_PREFIX}.>`] },
+  derived: { name: DERIVED_STREAM, subjects: [`${DERIVED_SUBJECT_PREFIX}.>`] },
+  deadletter: { name: DEADLETTER_STREAM, subjects: [`${DEADLETTER_SUBJECT_PREFIX}.>`] },
 } as const;
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
