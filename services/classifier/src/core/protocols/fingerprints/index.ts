@@ -1,0 +1,5 @@
+// The fingerprint functions, grouped as the Go tool's categories group their protocols.
+export * as caches from "./caches.ts";
+export * as databases from "./databases.ts";
+export * as messaging from "./messaging.ts";
+export * as web from "./web.ts";
