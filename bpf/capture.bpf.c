@@ -629,11 +629,14 @@ static __always_inline __u64 start_ticks_of(struct task_struct *p)
 static __always_inline void emit_proc(struct proc_scratch *s, __u16 kind, __u32 pid, __u32 ppid,
 				      __u64 start_ticks, __u32 verdict)
 {
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
 	fill_header(&s->ev.h, kind, sizeof(s->ev), start_ticks);
 	s->ev.h.pid = pid;
 	s->ev.ppid = ppid;
 	s->ev.optin = verdict;
-	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
+	/* The process's name, not the thread's: exit is reported by whichever thread is last. */
+	BPF_CORE_READ_STR_INTO(&s->ev.comm, task, group_leader, comm);
 	if (!output(&s->ev, sizeof(s->ev), BPF_RB_FORCE_WAKEUP))
 		count_written(0);
 }

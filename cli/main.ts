@@ -2,7 +2,8 @@
 // each command is a thin wrapper around a service's start function.
 import { Command } from "commander";
 import { CONFIG_VARIABLES } from "@adi/shared/config";
-import { runCapture } from "./commands/capture.ts";
+import { runReplay } from "./commands/replay.ts";
+import { runServices } from "./commands/services.ts";
 import { die } from "./runtime.ts";
 
 const envHelp = () =>
@@ -19,13 +20,34 @@ program
   .command("capture")
   .description("Run the eBPF capture agent: socket syscalls and process facts of opted-in processes into JetStream (needs root).")
   .addHelpText("after", envHelp)
-  .action(() => runCapture("capture"));
+  .action(() => runServices("capture", ["capture"]));
+
+program
+  .command("classify")
+  .description("Run a classifier: raw socket events into HTTP exchanges and classified connections (ADI_DERIVED). Run more to split the partitions.")
+  .addHelpText("after", envHelp)
+  .action(() => runServices("classify", ["classify"]));
+
+program
+  .command("map")
+  .description("Run a mapper: writes OUTPUT_PATH (JSON lines) and SERVICE_MAP_PATH (YAML) from the streams.")
+  .addHelpText("after", envHelp)
+  .action(() => runServices("map", ["map"]));
 
 program
   .command("up")
-  .description("Run capture and every consumer together in one process tree, until Ctrl-C.")
+  .description("Run capture, classifier and mapper together in one process tree, until Ctrl-C.")
   .addHelpText("after", envHelp)
-  .action(() => runCapture("up"));
+  .action(() => runServices("up", ["capture", "classify", "map"]));
+
+program
+  .command("replay")
+  .description("Rebuild every output from the durable streams into DIR, with fresh state; the live outputs are not touched.")
+  .requiredOption("--out <dir>", "directory for the rebuilt files")
+  .option("--since <time>", "only raw events stored at or after this ISO 8601 time")
+  .option("--until <time>", "only events stored up to this ISO 8601 time")
+  .addHelpText("after", envHelp)
+  .action((o: { out: string; since?: string; until?: string }) => runReplay(o));
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

@@ -1,0 +1,99 @@
+// Consumes one raw partition through a durable JetStream consumer: each batch is decoded, fed to the
+// engine, and acknowledged only once what it produced is stored in ADI_DERIVED, so a crash or a hand-off to
+// another instance loses nothing (what is redone is dropped by the derived messages' ids).
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { deadletterSubject, derivedSubject, encodeDerived } from "@adi/shared/wire/derived";
+import type { Derived } from "@adi/shared/wire/derived";
+import { decodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
+import { RAW_STREAM, rawFilter } from "@adi/shared/wire/subjects";
+import type { ClassifierEngine } from "../core/engine.ts";
+
+export interface WorkerCounters {
+  batches: number;
+  derived: number;
+  deadLetters: number;
+}
+
+export function derivedMsgId(d: Derived): string {
+  const what = d.type === "http_exchange" ? `h${d.seq}` : "c";
+  return `${d.host}.${d.boot_id}.${d.conn_id}.${what}`;
+}
+
+/** Host token of `adi.raw.v1.<host>.<p>`. */
+export function hostOfSubject(subject: string): string {
+  return subject.split(".")[3] ?? "_";
+}
+
+export async function publishDerived(js: JetStreamClient, items: readonly Derived[]): Promise<void> {
+  await Promise.all(items.map((d) => js.publish(derivedSubject(d.host, d.type === "http_exchange" ? "http" : "connection"), encodeDerived(d), { msgID: derivedMsgId(d) })));
+}
+
+export class PartitionWorker {
+  readonly partition: number;
+  #messages: ConsumerMessages | undefined;
+  #done: Promise<void> | undefined;
+
+  constructor(partition: number) {
+    this.partition = partition;
+  }
+
+  async start(nc: NatsConnection, engine: ClassifierEngine, counters: WorkerCounters, log: Logger): Promise<void> {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const name = `adi-classifier-p${this.partition}`;
+    await jsm.consumers
+      .add(RAW_STREAM, {
+        durable_name: name,
+        filter_subject: rawFilter(this.partition),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: 30_000_000_000,
+        max_ack_pending: 1024,
+      })
+      .catch((err: Error) => {
+        if (!/already in use|exists/i.test(err.message)) throw err;
+      });
+    const consumer = await js.consumers.get(RAW_STREAM, name);
+    this.#messages = await consumer.consume({ max_messages: 64 });
+    const handle = async (m: JsMsg) => {
+      let derived: Derived[];
+      try {
+        const { header, records } = decodeBatch(Buffer.from(m.data));
+        derived = engine.onRecords(hostOfSubject(m.subject), header.bootId, records);
+      } catch (err) {
+        if (!(err instanceof WireFormatError)) throw err;
+        counters.deadLetters++;
+        const h = headers();
+        h.set("Adi-Error", err.message);
+        h.set("Adi-Source", `${RAW_STREAM}#${m.seq}`);
+        await js.publish(deadletterSubject(hostOfSubject(m.subject), "classifier"), m.data, { headers: h });
+        log.warn({ err: err.message, seq: m.seq }, "malformed raw batch sent to the dead-letter stream");
+        m.ack();
+        return;
+      }
+      await publishDerived(js, derived);
+      counters.batches++;
+      counters.derived += derived.length;
+      m.ack();
+    };
+    this.#done = (async () => {
+      for await (const m of this.#messages!) {
+        try {
+          await handle(m);
+        } catch (err) {
+          log.error({ err, partition: this.partition, seq: m.seq }, "batch not processed; it will be redelivered");
+          m.nak(1000);
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    await this.#messages?.close();
+    await this.#done;
+  }
+}

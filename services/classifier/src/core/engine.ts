@@ -1,0 +1,261 @@
+// The classifier's core: raw socket records in, derived observations out. Pure and deterministic: the same
+// records in the same per-connection order give the same observations, live or in a replay.
+//
+//   conn_open ─► state ─► data ─► detect (first bytes of each side, port) ─┬─ http ─► HttpConnection ─► HttpExchange
+//                                                                           └─ other ─► ConnectionObservation (once)
+import { nsToIso } from "@adi/shared/wire/facts";
+import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse } from "@adi/shared/wire/derived";
+import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { decodeBody } from "./http/body.ts";
+import { HttpConnection } from "./http/exchanges.ts";
+import type { ConnectionSide, PairedExchange } from "./http/exchanges.ts";
+import type { ParsedRequest, ParsedResponse } from "./http/parser.ts";
+import { classifyConnection, needsMoreBytes } from "./protocols/classify.ts";
+import { rulesForPort } from "./protocols/rules.ts";
+
+export interface EngineOptions {
+  /** Connections tracked at once; the oldest is finished early beyond it (counted). */
+  maxConnections?: number;
+  /** Bytes held per connection while its protocol is undecided. */
+  maxDetectBytes?: number;
+}
+
+interface Held {
+  direction: "egress" | "ingress";
+  payload: Buffer;
+  tsNs: bigint;
+  gap: number;
+}
+
+interface ConnState {
+  host: string;
+  bootId: string;
+  connId: bigint;
+  pid: number;
+  startTicks: number;
+  side: ConnectionSide;
+  /** The side used to tell client bytes from server bytes when `side` is unknown (port heuristics). */
+  assumedSide: "client" | "server";
+  tuple: Tuple;
+  mode: "detect" | "http" | "done";
+  held: Held[];
+  heldBytes: number;
+  clientFirst: Buffer | null;
+  serverFirst: Buffer | null;
+  firstTs: bigint | null;
+  http: HttpConnection | null;
+}
+
+export interface EngineStats {
+  connections: number;
+  exchanges: number;
+  observations: number;
+  evicted: number;
+}
+
+const FIRST_BYTES = 256;
+
+function knownServerPort(port: number): boolean {
+  return rulesForPort(port).length > 0;
+}
+
+/** Which end a process is on when the kernel did not see the connection open. */
+function assumeSide(t: Tuple): "client" | "server" {
+  if (knownServerPort(t.lport) !== knownServerPort(t.rport)) return knownServerPort(t.lport) ? "server" : "client";
+  return t.lport < t.rport ? "server" : "client";
+}
+
+/** Bytes the syscall moved that this record's chunk stream does not carry (capture limit or read failure). */
+function gapAfter(r: DataRecord): number {
+  if (r.readFailed) return r.lastChunk ? r.totalLen - r.offset : Math.min(16384, r.totalLen - r.offset);
+  return r.lastChunk && r.truncated ? Math.max(0, r.totalLen - (r.offset + r.payload.length)) : 0;
+}
+
+export class ClassifierEngine {
+  readonly #conns = new Map<string, ConnState>();
+  readonly #maxConnections: number;
+  readonly #maxDetectBytes: number;
+  readonly #stats: EngineStats = { connections: 0, exchanges: 0, observations: 0, evicted: 0 };
+
+  constructor(opts: EngineOptions = {}) {
+    this.#maxConnections = opts.maxConnections ?? 100_000;
+    this.#maxDetectBytes = opts.maxDetectBytes ?? 64 * 1024;
+  }
+
+  stats(): Readonly<EngineStats> {
+    return { ...this.#stats };
+  }
+
+  /** Feeds the records of one batch (from `host`, boot `bootId`); returns what they completed, in order. */
+  onRecords(host: string, bootId: string, records: readonly RawRecord[]): Derived[] {
+    const out: Derived[] = [];
+    for (const r of records) {
+      if (r.type === "conn_open") this.#open(host, bootId, r, out);
+      else if (r.type === "data") this.#data(host, bootId, r, out);
+      else if (r.type === "conn_close") this.#close(`${host}|${bootId}|${r.connId}`, r.tsNs, out);
+    }
+    return out;
+  }
+
+  #state(host: string, bootId: string, r: ConnRecord | DataRecord, side: ConnectionSide, out: Derived[]): ConnState {
+    const s: ConnState = {
+      host,
+      bootId,
+      connId: r.connId,
+      pid: r.pid,
+      startTicks: r.startTicks,
+      side,
+      assumedSide: side === "unknown" ? assumeSide(r.tuple) : side,
+      tuple: r.tuple,
+      mode: "detect",
+      held: [],
+      heldBytes: 0,
+      clientFirst: null,
+      serverFirst: null,
+      firstTs: null,
+      http: null,
+    };
+    this.#conns.set(`${host}|${bootId}|${r.connId}`, s);
+    this.#stats.connections++;
+    if (this.#conns.size > this.#maxConnections) {
+      const oldest = this.#conns.keys().next().value!;
+      this.#stats.evicted++;
+      this.#close(oldest, r.tsNs, out);
+    }
+    return s;
+  }
+
+  #open(host: string, bootId: string, r: ConnRecord, out: Derived[]): void {
+    const key = `${host}|${bootId}|${r.connId}`;
+    if (this.#conns.has(key)) this.#close(key, r.tsNs, out);
+    this.#state(host, bootId, r, r.role === "client" ? "client" : r.role === "server" ? "server" : "unknown", out);
+  }
+
+  #data(host: string, bootId: string, r: DataRecord, out: Derived[]): void {
+    const s = this.#conns.get(`${host}|${bootId}|${r.connId}`) ?? this.#state(host, bootId, r, "unknown", out);
+    if (r.tuple.rport !== 0) s.tuple = r.tuple; // unconnected UDP: the peer of this datagram
+    const gap = gapAfter(r);
+    if (s.mode === "http") {
+      s.http!.onData(r.direction, r.payload, r.tsNs, gap);
+      this.#collect(s, out);
+      return;
+    }
+    if (s.mode === "done" || (r.payload.length === 0 && gap === 0)) return;
+    s.firstTs ??= r.tsNs;
+    s.held.push({ direction: r.direction, payload: r.payload, tsNs: r.tsNs, gap });
+    s.heldBytes += r.payload.length;
+    const fromClient = (r.direction === "egress") === (s.assumedSide === "client");
+    if (fromClient && !s.clientFirst && r.payload.length > 0) s.clientFirst = Buffer.from(r.payload.subarray(0, FIRST_BYTES));
+    if (!fromClient && !s.serverFirst && r.payload.length > 0) s.serverFirst = Buffer.from(r.payload.subarray(0, FIRST_BYTES));
+    const input = this.#input(s);
+    if (needsMoreBytes(input) && s.heldBytes < this.#maxDetectBytes) return;
+    this.#decide(s, out);
+  }
+
+  #input(s: ConnState) {
+    const serverPort = s.assumedSide === "client" ? s.tuple.rport : s.tuple.lport;
+    return { clientFirstBytes: s.clientFirst, serverFirstBytes: s.serverFirst, serverPort };
+  }
+
+  #decide(s: ConnState, out: Derived[]): void {
+    const verdict = classifyConnection(this.#input(s));
+    const held = s.held;
+    s.held = [];
+    s.heldBytes = 0;
+    if (verdict.protocol === "http") {
+      s.mode = "http";
+      s.http = new HttpConnection(s.side);
+      for (const h of held) s.http.onData(h.direction, h.payload, h.tsNs, h.gap);
+      this.#collect(s, out);
+      return;
+    }
+    s.mode = "done";
+    const { client, server } = this.#ends(s);
+    const obs: ConnectionObservation = {
+      v: 1,
+      type: "connection",
+      ...this.#observer(s),
+      ts: nsToIso(s.firstTs!),
+      client,
+      server,
+      ...verdict,
+    };
+    this.#stats.observations++;
+    out.push(obs);
+  }
+
+  #close(key: string, tsNs: bigint, out: Derived[]): void {
+    const s = this.#conns.get(key);
+    if (!s) return;
+    this.#conns.delete(key);
+    if (s.mode === "detect" && s.firstTs !== null) this.#decide(s, out);
+    if (s.mode === "http") {
+      s.http!.onClose(tsNs);
+      this.#collect(s, out);
+    }
+  }
+
+  #ends(s: ConnState): { client: Endpoint; server: Endpoint } {
+    const local = { ip: s.tuple.laddr, port: s.tuple.lport };
+    const remote = { ip: s.tuple.raddr, port: s.tuple.rport };
+    return s.assumedSide === "client" ? { client: local, server: remote } : { client: remote, server: local };
+  }
+
+  #observer(s: ConnState) {
+    return {
+      host: s.host,
+      boot_id: s.bootId,
+      conn_id: s.connId.toString(),
+      side: s.side,
+      pid: s.pid,
+      start_ticks: s.startTicks,
+      local: { ip: s.tuple.laddr, port: s.tuple.lport },
+      remote: { ip: s.tuple.raddr, port: s.tuple.rport },
+      family: s.tuple.family,
+      transport: s.tuple.protocol,
+    } as const;
+  }
+
+  #collect(s: ConnState, out: Derived[]): void {
+    for (const x of s.http!.take()) {
+      this.#stats.exchanges++;
+      out.push(this.#exchange(s, x));
+    }
+  }
+
+  #exchange(s: ConnState, x: PairedExchange): HttpExchange {
+    return {
+      v: 1,
+      type: "http_exchange",
+      ...this.#observer(s),
+      seq: x.seq,
+      ...this.#ends(s),
+      request: request(x.request),
+      response: x.response ? response(x.response) : null,
+      latency_ns: x.latencyNs === null ? null : Number(x.latencyNs),
+    };
+  }
+}
+
+function messageFields(m: ParsedRequest | ParsedResponse) {
+  const decoded = decodeBody(m.body, m.headers, { truncated: m.bodyTruncated });
+  return {
+    ts: nsToIso(m.firstTs),
+    end_ts: nsToIso(m.lastTs),
+    version: m.version,
+    headers: m.headers.map(([k, v]) => [k, v] as [string, string]),
+    body: decoded.text,
+    body_size: m.bodySize,
+    body_truncated: decoded.truncated,
+    body_binary: decoded.binary,
+    raw: m.raw,
+  };
+}
+
+function request(m: ParsedRequest): HttpRequest {
+  return { ...messageFields(m), method: m.method, target: m.target };
+}
+
+function response(m: ParsedResponse): HttpResponse {
+  return { ...messageFields(m), status: m.status, reason: m.reason };
+}

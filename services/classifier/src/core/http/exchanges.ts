@@ -1,0 +1,131 @@
+// Pairs the requests and responses of one connection as seen by one process into exchanges: in order
+// (keep-alive and pipelining), interim 1xx responses skipped, a request unanswered at close kept alone.
+import { HttpMessageParser } from "./parser.ts";
+import type { ParsedRequest, ParsedResponse, ParserOptions, ParserStats } from "./parser.ts";
+import { RequestDirectionDetector } from "./side-detect.ts";
+import type { Direction } from "./side-detect.ts";
+
+export { looksLikeHttpRequest, looksLikeHttpResponse } from "./start-line.ts";
+export type { Direction } from "./side-detect.ts";
+
+/** client: this process connected (it sends requests); server: it accepted; unknown: first seen mid-life. */
+export type ConnectionSide = "client" | "server" | "unknown";
+
+export interface PairedExchange {
+  /** 0, 1, 2... per connection. */
+  seq: number;
+  request: ParsedRequest;
+  /** null: the connection closed before a response. */
+  response: ParsedResponse | null;
+  /** Response first byte minus request last byte; null without a response. */
+  latencyNs: bigint | null;
+}
+
+export interface ConnectionStats {
+  requests: ParserStats;
+  responses: ParserStats;
+  /** Responses with no request to pair with (the capture started after their request). */
+  unmatchedResponses: number;
+}
+
+export class HttpConnection {
+  readonly side: ConnectionSide;
+  private requestDirection: Direction | null;
+  private detector: RequestDirectionDetector | null;
+  private readonly requestParser: HttpMessageParser;
+  private readonly responseParser: HttpMessageParser;
+  private readonly requests: ParsedRequest[] = [];
+  private readonly responses: ParsedResponse[] = [];
+  private ready: PairedExchange[] = [];
+  private seq = 0;
+  private closed = false;
+  private unmatchedResponses = 0;
+
+  constructor(side: ConnectionSide, opts: Omit<ParserOptions, "onRequestHead"> = {}) {
+    this.side = side;
+    this.responseParser = new HttpMessageParser("response", opts);
+    const onRequestHead = (method: string): void => this.responseParser.expectResponseTo(method);
+    this.requestParser = new HttpMessageParser("request", { ...opts, onRequestHead });
+    this.requestDirection = side === "client" ? "egress" : side === "server" ? "ingress" : null;
+    this.detector = side === "unknown" ? new RequestDirectionDetector() : null;
+  }
+
+  /** `gapBytes`: bytes of this direction lost right after `payload` (the capture cut the syscall short). */
+  onData(direction: Direction, payload: Buffer, tsNs: bigint, gapBytes = 0): void {
+    if (this.closed) return;
+    if (this.detector !== null) {
+      const found = this.detector.offer({ direction, payload, tsNs, gapBytes });
+      if (found === null) return;
+      this.requestDirection = found;
+      const held = this.detector.drain();
+      this.detector = null;
+      for (const h of held) this.feed(h.direction, h.payload, h.tsNs, h.gapBytes);
+      return;
+    }
+    this.feed(direction, payload, tsNs, gapBytes);
+  }
+
+  onClose(tsNs: bigint): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.detector = null;
+    this.requestParser.end(tsNs);
+    this.responseParser.end(tsNs);
+    this.collect();
+    for (const request of this.requests) this.ready.push({ seq: this.seq++, request, response: null, latencyNs: null });
+    this.requests.length = 0;
+    this.unmatchedResponses += this.responses.length;
+    this.responses.length = 0;
+  }
+
+  /** Exchanges completed since the last call, in order. */
+  take(): PairedExchange[] {
+    const out = this.ready;
+    this.ready = [];
+    return out;
+  }
+
+  /** The connection switched protocols (101, CONNECT tunnel): no more HTTP on it. */
+  get isOpaque(): boolean {
+    return this.responseParser.isOpaque;
+  }
+
+  stats(): ConnectionStats {
+    return {
+      requests: this.requestParser.stats(),
+      responses: this.responseParser.stats(),
+      unmatchedResponses: this.unmatchedResponses,
+    };
+  }
+
+  private feed(direction: Direction, payload: Buffer, tsNs: bigint, gapBytes: number): void {
+    const parser = direction === this.requestDirection ? this.requestParser : this.responseParser;
+    if (payload.length > 0) parser.push(payload, tsNs);
+    if (gapBytes > 0) parser.gap(gapBytes, tsNs);
+    this.collect();
+  }
+
+  private collect(): void {
+    for (const m of this.requestParser.take()) if (m.kind === "request") this.requests.push(m);
+    for (const m of this.responseParser.take()) {
+      // Interim responses (100 Continue, 103 Early Hints) precede the real one; 101 is the answer to an upgrade.
+      if (m.kind === "response" && (m.status >= 200 || m.status === 101)) this.responses.push(m);
+    }
+    if (this.responseParser.isOpaque) this.requestParser.switchToOpaque();
+    this.pair();
+  }
+
+  private pair(): void {
+    while (this.requests.length > 0 && this.responses.length > 0) {
+      const request = this.requests[0]!;
+      const response = this.responses.shift()!;
+      // A response begun before its request answers one the capture never saw (it started mid-exchange).
+      if (response.firstTs < request.firstTs) {
+        this.unmatchedResponses++;
+        continue;
+      }
+      this.requests.shift();
+      this.ready.push({ seq: this.seq++, request, response, latencyNs: response.firstTs - request.lastTs });
+    }
+  }
+}

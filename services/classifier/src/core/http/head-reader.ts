@@ -1,0 +1,96 @@
+// Reads a message head (start line and field lines) as its bytes arrive, checking each line as soon as it is
+// complete, so garbage fails on its first bytes instead of after 64 KiB.
+import { addFieldLine } from "./headers.ts";
+import type { HttpHeaderList } from "./headers.ts";
+import { MAX_LINE, couldStartLine, parseStartLine } from "./start-line.ts";
+import type { MessageKind, StartLine } from "./start-line.ts";
+
+export type HeadStep =
+  /** Everything up to `pos` was taken; the head is not complete yet. */
+  | { result: "more"; pos: number }
+  /** Not a head: `held` is the text read, ending at `pos`; a search for the next message should restart at held[from]. */
+  | { result: "bad"; held: string; from: number; pos: number }
+  /** Over maxHeadBytes; everything up to `pos` is worthless. */
+  | { result: "too-big"; pos: number }
+  | { result: "done"; text: string; pos: number; start: StartLine; headers: HttpHeaderList; firstTs: bigint; lastTs: bigint };
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+export class HeadReader {
+  private readonly kind: MessageKind;
+  private readonly maxHeadBytes: number;
+  /** The head so far (latin1), where its current line starts, and what its complete lines parsed to. */
+  private text = "";
+  private lineStart = 0;
+  private start: StartLine | null = null;
+  private headers: HttpHeaderList = [];
+  private firstTs = 0n;
+
+  constructor(kind: MessageKind, maxHeadBytes: number) {
+    this.kind = kind;
+    this.maxHeadBytes = maxHeadBytes;
+  }
+
+  /** Some of a head has been read. */
+  get started(): boolean {
+    return this.text !== "";
+  }
+
+  reset(): void {
+    this.text = "";
+    this.lineStart = 0;
+    this.start = null;
+    this.headers = [];
+  }
+
+  read(bytes: Buffer, pos: number, ts: bigint): HeadStep {
+    if (this.text === "") {
+      // Blank lines between messages are tolerated (RFC 9112 2.2).
+      while (pos < bytes.length && (bytes[pos] === CR || bytes[pos] === LF)) pos++;
+      if (pos === bytes.length) return { result: "more", pos };
+      this.firstTs = ts;
+    }
+    const base = this.text.length;
+    const end = Math.min(bytes.length, pos + this.maxHeadBytes - base);
+    const chunk = bytes.toString("latin1", pos, end);
+    this.text += chunk;
+    if (this.start === null && base < 8 && !couldStartLine(this.kind, this.text.slice(0, 8))) return this.bad(this.text, 1, end);
+    for (let nl = chunk.indexOf("\n"); nl !== -1; nl = chunk.indexOf("\n", nl + 1)) {
+      const lineStart = this.lineStart;
+      this.lineStart = base + nl + 1;
+      const verdict = this.line(stripCr(this.text.slice(lineStart, base + nl)));
+      if (verdict === "more") continue;
+      const held = this.text.slice(0, base + nl + 1);
+      // A bad field line may be the start of the next message (the previous one was cut): re-read from it.
+      if (verdict === "bad") return this.bad(held, Math.max(1, lineStart), pos + nl + 1);
+      const done = { text: held, pos: pos + nl + 1, start: this.start!, headers: this.headers, firstTs: this.firstTs, lastTs: ts };
+      this.reset();
+      return { result: "done", ...done };
+    }
+    if (this.start === null && this.text.length > MAX_LINE) return this.bad(this.text, 1, end);
+    if (this.text.length >= this.maxHeadBytes) {
+      this.reset();
+      return { result: "too-big", pos: end };
+    }
+    return { result: "more", pos: end };
+  }
+
+  private line(line: string): "more" | "end" | "bad" {
+    if (this.start === null) {
+      this.start = parseStartLine(this.kind, line);
+      return this.start === null ? "bad" : "more";
+    }
+    if (line === "") return "end";
+    return addFieldLine(this.headers, line) ? "more" : "bad";
+  }
+
+  private bad(held: string, from: number, pos: number): HeadStep {
+    this.reset();
+    return { result: "bad", held, from, pos };
+  }
+}
+
+export function stripCr(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}

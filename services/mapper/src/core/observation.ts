@@ -1,0 +1,80 @@
+// Small pure helpers over derived observations: endpoints, which end the observer is, the keys that make
+// two observations of one call (or one connection) recognisable, and capture timestamps.
+import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
+
+export type Role = "client" | "server";
+
+/** 10.0.0.1:80, [fd00::1]:80 */
+export function formatEndpoint(endpoint: Endpoint): string {
+  return endpoint.ip.includes(":") ? `[${endpoint.ip}]:${endpoint.port}` : `${endpoint.ip}:${endpoint.port}`;
+}
+
+export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.ip === b.ip && a.port === b.port;
+}
+
+export function isLoopback(ip: string): boolean {
+  return ip.startsWith("127.") || ip === "::1";
+}
+
+export function isWildcard(ip: string): boolean {
+  return ip === "0.0.0.0" || ip === "::";
+}
+
+/** Which end of the call the observer is. "unknown" (first seen mid-life) is told by its local endpoint. */
+export function observerRole(obs: HttpExchange | ConnectionObservation): Role {
+  if (obs.side === "client" || obs.side === "server") return obs.side;
+  return sameEndpoint(obs.local, obs.client) ? "client" : "server";
+}
+
+/**
+ * The same for the client's and the server's observation of one call: both ends, the exchange's index on
+ * its connection, and the request line. (Timestamps differ between observers, so they are not part of it.)
+ */
+export function exchangeKey(exchange: HttpExchange): string {
+  const { transport, client, server, seq, request } = exchange;
+  return `${transport} ${formatEndpoint(client)}>${formatEndpoint(server)} #${seq} ${request.method} ${request.target}`;
+}
+
+/** The same for both sides of one connection; reuse of the 4-tuple is told apart by time (see pairing.ts). */
+export function connectionKey(obs: ConnectionObservation): string {
+  return `${obs.transport} ${formatEndpoint(obs.client)}>${formatEndpoint(obs.server)}`;
+}
+
+/** Identifies one observer's view, to ignore the same observation delivered twice. */
+export function viewId(obs: HttpExchange | ConnectionObservation, ts: string): string {
+  return `${obs.host} ${obs.conn_id} ${observerRole(obs)} ${ts}`;
+}
+
+/** RFC 3339 with nine fractional digits to milliseconds (fractional part kept) since the epoch. */
+export function isoToMs(iso: string): number {
+  const dot = iso.indexOf(".");
+  if (dot < 0) return Date.parse(iso);
+  const fraction = iso.slice(dot + 1, -1);
+  return Date.parse(`${iso.slice(0, dot)}Z`) + Number(`0.${fraction}`) * 1000;
+}
+
+/** Our timestamps all have the same fixed width, so text order is time order. */
+export function maxIso(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a > b ? a : b;
+}
+
+export function minIso(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a < b ? a : b;
+}
+
+/** Request target to the path the service map shows: no query or fragment, no scheme://authority. */
+export function targetPath(target: string): string {
+  let path = target;
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(path);
+  if (absolute) {
+    path = path.slice(absolute[0].length);
+    if (!path.startsWith("/")) path = `/${path}`;
+  }
+  const cut = path.search(/[?#]/);
+  return cut < 0 ? path : path.slice(0, cut);
+}

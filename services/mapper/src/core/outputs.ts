@@ -1,0 +1,70 @@
+// Everything the mapper writes, as a pure fold over facts and derived observations: the same events, in any
+// order, render the same bytes. The live mapper and `adi replay` both use it, which is why a replay
+// rebuilds exactly what the live pipeline wrote.
+import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/wire/derived";
+import type { Fact } from "@adi/shared/wire/facts";
+import { connectionLogLine, httpLogLines } from "./log-lines.ts";
+import { ServiceMapBuilder, toYaml } from "./service-map.ts";
+
+export interface MapperOutputOptions {
+  /** Redact credentials in logged headers (ENV_REDACT). */
+  redact: boolean;
+}
+
+/** One key per observation: a redelivered or replayed duplicate replaces itself. */
+function observationKey(d: Derived): string {
+  return `${d.host}|${d.boot_id}|${d.conn_id}|${d.type === "http_exchange" ? `h${d.seq}` : "c"}`;
+}
+
+export class MapperOutputs {
+  readonly #builder = new ServiceMapBuilder();
+  readonly #observations = new Map<string, Derived>();
+  readonly #opts: MapperOutputOptions;
+  #version = 0;
+
+  constructor(opts: MapperOutputOptions) {
+    this.#opts = opts;
+  }
+
+  /** Bumped on every change: writers re-render only when it moved. */
+  get version(): number {
+    return this.#version;
+  }
+
+  addFact(fact: Fact): void {
+    if (fact.type === "process") this.#builder.addProcess(fact);
+    else if (fact.type === "listeners") this.#builder.addListeners(fact);
+    else return;
+    this.#version++;
+  }
+
+  addDerived(d: Derived): void {
+    const key = observationKey(d);
+    if (this.#observations.has(key)) return;
+    this.#observations.set(key, d);
+    if (d.type === "http_exchange") this.#builder.addExchange(d);
+    else this.#builder.addConnection(d);
+    this.#version++;
+  }
+
+  /** OUTPUT_PATH: the Go tool's JSON lines, sorted by capture time (then content) for determinism. */
+  renderLog(): string {
+    const names = this.#builder.names;
+    const lines: { ts: string; json: string }[] = [];
+    for (const d of this.#observations.values()) {
+      if (d.type === "http_exchange") {
+        for (const line of httpLogLines(d as HttpExchange, names, { redact: this.#opts.redact })) lines.push({ ts: line.timestamp, json: JSON.stringify(line) });
+      } else if (d.category !== "unknown" && d.category !== "web") {
+        const line = connectionLogLine(d as ConnectionObservation, names);
+        lines.push({ ts: line.timestamp, json: JSON.stringify(line) });
+      }
+    }
+    lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.json < b.json ? -1 : a.json > b.json ? 1 : 0));
+    return lines.map((l) => `${l.json}\n`).join("");
+  }
+
+  /** SERVICE_MAP_PATH: the Go tool's YAML service map. */
+  renderMap(): string {
+    return toYaml(this.#builder.build());
+  }
+}

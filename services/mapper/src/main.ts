@@ -1,0 +1,74 @@
+// The mapper service: follows the facts and the derived observations from their first message and keeps
+// OUTPUT_PATH and SERVICE_MAP_PATH written (atomically, debounced, mode 0600). Every instance reads every
+// observation, so N instances write the same files as one.
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { AdiConfig } from "@adi/shared/config";
+import { follow } from "@adi/shared/nats/consume";
+import { ensureStreams } from "@adi/shared/nats/streams";
+import { decodeDerived } from "@adi/shared/wire/derived";
+import { decodeFact } from "@adi/shared/wire/facts";
+import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire/subjects";
+import { AtomicFileWriter } from "./adapters/output-file.ts";
+import { MapperOutputs } from "./core/outputs.ts";
+
+export interface Mapper {
+  outputs: MapperOutputs;
+  counters(): { facts: number; observations: number; invalid: number };
+  /** Writes both files now (pending changes only). */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logger): Promise<Mapper> {
+  await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas });
+  const outputs = new MapperOutputs({ redact: cfg.envRedact });
+  const onError = (err: unknown) => log.error({ err }, "could not write an output file; will retry");
+  const logWriter = new AtomicFileWriter(cfg.outputPath, { onError });
+  const mapWriter = cfg.serviceMapPath ? new AtomicFileWriter(cfg.serviceMapPath, { onError }) : undefined;
+  const counters = { facts: 0, observations: 0, invalid: 0 };
+  const changed = () => {
+    logWriter.schedule(() => outputs.renderLog());
+    mapWriter?.schedule(() => outputs.renderMap());
+  };
+  const abort = new AbortController();
+  const following = [
+    follow(nc, FACTS_STREAM, factsFilter(), (m) => {
+      try {
+        outputs.addFact(decodeFact(m.data));
+        counters.facts++;
+        changed();
+      } catch (err) {
+        counters.invalid++;
+        log.warn({ err: (err as Error).message, seq: m.seq }, "invalid fact skipped");
+      }
+    }, abort.signal),
+    follow(nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.>`, (m) => {
+      try {
+        outputs.addDerived(decodeDerived(m.data));
+        counters.observations++;
+        changed();
+      } catch (err) {
+        counters.invalid++;
+        log.warn({ err: (err as Error).message, seq: m.seq }, "invalid observation skipped");
+      }
+    }, abort.signal),
+  ].map((p) => p.catch((err) => log.error({ err }, "mapper stopped following a stream")));
+  log.info({ outputPath: cfg.outputPath, serviceMapPath: cfg.serviceMapPath ?? null }, "mapper ready");
+
+  const flush = async () => {
+    await logWriter.flush();
+    await mapWriter?.flush();
+  };
+  return {
+    outputs,
+    counters: () => ({ ...counters }),
+    flush,
+    async stop() {
+      abort.abort();
+      await Promise.all(following);
+      await logWriter.close();
+      await mapWriter?.close();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// The one mapper unit test that touches the filesystem (a temp directory), with fake timers.
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AtomicFileWriter } from "../src/adapters/output-file.ts";
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "adi-output-file-"));
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+});
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A render function that counts its calls (one call per write) and returns the latest version. */
+function renderer() {
+  let version = 0;
+  const render = vi.fn(() => `version ${version}\n`);
+  return { render, bump: () => ++version };
+}
+
+async function advance(writer: AtomicFileWriter, ms: number): Promise<void> {
+  vi.advanceTimersByTime(ms);
+  await writer.idle();
+}
+
+describe("AtomicFileWriter", () => {
+  it("writes once after the updates go quiet for debounceMs", async () => {
+    const path = join(dir, "map.yaml");
+    const writer = new AtomicFileWriter(path, { debounceMs: 2000, maxDelayMs: 10_000 });
+    const { render, bump } = renderer();
+    for (let i = 0; i < 3; i++) {
+      bump();
+      writer.schedule(render);
+      await advance(writer, 1500);
+    }
+    expect(render).not.toHaveBeenCalled();
+    await advance(writer, 500);
+    expect(render).toHaveBeenCalledTimes(1);
+    expect(await readFile(path, "utf8")).toBe("version 3\n");
+    await advance(writer, 10_000);
+    expect(render).toHaveBeenCalledTimes(1); // nothing new: no write
+  });
+
+  it("writes at least every maxDelayMs under steady updates (the Go tool's map never got written)", async () => {
+    const path = join(dir, "map.yaml");
+    const writer = new AtomicFileWriter(path, { debounceMs: 2000, maxDelayMs: 10_000 });
+    const { render, bump } = renderer();
+    const writtenAt: number[] = [];
+    render.mockImplementation(() => {
+      writtenAt.push(Date.now());
+      return `version ${bump()}\n`;
+    });
+    const start = Date.now();
+    for (let t = 0; t < 30_000; t += 500) {
+      writer.schedule(render);
+      await advance(writer, 500);
+    }
+    expect(writtenAt.map((t) => t - start)).toEqual([10_000, 20_000, 30_000]);
+    expect(await readFile(path, "utf8")).toBe("version 3\n");
+  });
+
+  it("creates the file with mode 0600 and tightens an existing file", async () => {
+    const path = join(dir, "events.log");
+    await writeFile(path, "old\n");
+    await chmod(path, 0o644);
+    const writer = new AtomicFileWriter(path);
+    writer.schedule(() => "new\n");
+    await advance(writer, 2000);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await readFile(path, "utf8")).toBe("new\n");
+    expect(await readdir(dir)).toEqual(["events.log"]); // no temp file left behind
+  });
+
+  it("honours another mode", async () => {
+    const path = join(dir, "public.yaml");
+    const writer = new AtomicFileWriter(path, { mode: 0o640 });
+    writer.schedule(() => "x");
+    await writer.flush();
+    expect((await stat(path)).mode & 0o777).toBe(0o640);
+  });
+
+  it("flush writes at once when dirty, and not when clean", async () => {
+    const path = join(dir, "map.yaml");
+    const writer = new AtomicFileWriter(path);
+    const { render } = renderer();
+    await writer.flush();
+    expect(render).not.toHaveBeenCalled();
+    writer.schedule(render);
+    await writer.flush();
+    expect(render).toHaveBeenCalledTimes(1);
+    await advance(writer, 20_000);
+    expect(render).toHaveBeenCalledTimes(1); // the timer was disarmed by the flush
+  });
+
+  it("close flushes and then ignores updates", async () => {
+    const path = join(dir, "map.yaml");
+    const writer = new AtomicFileWriter(path);
+    writer.schedule(() => "last\n");
+    await writer.close();
+    expect(await readFile(path, "utf8")).toBe("last\n");
+    writer.schedule(() => "too late\n");
+    await advance(writer, 20_000);
+    expect(await readFile(path, "utf8")).toBe("last\n");
+  });
+
+  it("keeps an update that failed to write and retries it after the debounce", async () => {
+    const path = join(dir, "missing-dir", "map.yaml");
+    const errors: unknown[] = [];
+    const writer = new AtomicFileWriter(path, { onError: (e) => errors.push(e) });
+    writer.schedule(() => "content\n");
+    await advance(writer, 2000);
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect((errors[0] as NodeJS.ErrnoException).code).toBe("ENOENT");
+    await expect(writer.flush()).rejects.toMatchObject({ code: "ENOENT" });
+
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(dir, "missing-dir"));
+    await advance(writer, 2000);
+    expect(await readFile(path, "utf8")).toBe("content\n");
+  });
+});

@@ -1,0 +1,89 @@
+// The whole pipeline in the test process (capture, classifiers, mappers) against a NatsServerFixture,
+// configured through environment variables as a user would.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { startCaptureAgent } from "@adi/capture/agent";
+import type { CaptureAgent } from "@adi/capture/agent";
+import { startClassifier } from "@adi/classifier";
+import type { Classifier } from "@adi/classifier";
+import { startMapper } from "@adi/mapper";
+import type { Mapper } from "@adi/mapper";
+import { loadConfig } from "@adi/shared/config";
+import type { AdiConfig } from "@adi/shared/config";
+import { createLogger } from "@adi/shared/logger";
+import { connectNats } from "@adi/shared/nats/connect";
+import { sleep } from "./capture.ts";
+
+export interface Pipeline {
+  cfg: AdiConfig;
+  dir: string;
+  nc: NatsConnection;
+  capture: CaptureAgent | undefined;
+  classifiers: Classifier[];
+  mappers: Mapper[];
+  /** Waits until every mapper has seen at least `observations` derived observations. */
+  waitForObservations(observations: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function testEnv(natsUrl: string, dir: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NATS_URL: natsUrl,
+    ADI_HOST: `t${randomBytes(4).toString("hex")}`,
+    LOG_LEVEL: "warn",
+    ADI_FLUSH_INTERVAL_MS: "20",
+    OUTPUT_PATH: join(dir, "traffic.log"),
+    SERVICE_MAP_PATH: join(dir, "service-map.yaml"),
+    ...env,
+  };
+}
+
+export async function startPipeline(
+  natsUrl: string,
+  opts: { env?: Record<string, string>; capture?: boolean; classifiers?: number; mappers?: number } = {},
+): Promise<Pipeline> {
+  const dir = mkdtempSync(join(tmpdir(), "adi-pipeline-"));
+  const cfg = loadConfig(testEnv(natsUrl, dir, opts.env));
+  const log = createLogger("pipeline-test", cfg.logLevel);
+  const nc = await connectNats({ servers: cfg.natsServers!, name: "adi-test", log });
+  const capture = opts.capture === false ? undefined : await startCaptureAgent(cfg, nc, log);
+  const classifiers: Classifier[] = [];
+  for (let i = 0; i < (opts.classifiers ?? 1); i++) classifiers.push(await startClassifier(cfg, nc, log));
+  const mappers: Mapper[] = [];
+  for (let i = 0; i < (opts.mappers ?? 1); i++) {
+    // Each extra mapper writes its own files, so the test can compare them.
+    const own = i === 0 ? cfg : loadConfig(testEnv(natsUrl, dir, { ...opts.env, ADI_HOST: cfg.host, OUTPUT_PATH: join(dir, `traffic.${i}.log`), SERVICE_MAP_PATH: join(dir, `service-map.${i}.yaml`) }));
+    mappers.push(await startMapper(own, nc, log));
+  }
+  // Members see each other after a heartbeat; partitions settle then.
+  if (classifiers.length > 1) {
+    const deadline = Date.now() + 15_000;
+    while (classifiers.reduce((n, c) => n + c.owned().length, 0) !== cfg.partitions || classifiers.some((c) => c.owned().length === 0)) {
+      if (Date.now() > deadline) throw new Error(`partitions not split: ${classifiers.map((c) => c.owned().join(",")).join(" | ")}`);
+      await sleep(100);
+    }
+  }
+  return {
+    cfg,
+    dir,
+    nc,
+    capture,
+    classifiers,
+    mappers,
+    async waitForObservations(observations, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (mappers.some((m) => m.counters().observations < observations)) {
+        if (Date.now() > deadline) throw new Error(`mappers saw ${mappers.map((m) => m.counters().observations).join(",")} of ${observations} observations`);
+        await sleep(100);
+      }
+    },
+    async stop() {
+      await capture?.stop(10_000);
+      for (const c of classifiers) await c.stop();
+      for (const m of mappers) await m.stop();
+    },
+  };
+}
