@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real servers the end-to-end tests talk to: installs each from Debian's packages when missing and starts
 # it when nothing answers on its port. Servers already running are used as they are.
-#   PostgreSQL 5432, MariaDB 3306, Redis 6379, RabbitMQ 5672, Memcached 11211
+#   PostgreSQL 5432, MariaDB 3306, Redis 6379, RabbitMQ 5672, Memcached 11211, NATS 4222
 set -euo pipefail
 
 say() { printf 'services: %s\n' "$*" >&2; }
@@ -11,7 +11,7 @@ wait_port() { # port name seconds
   printf 'services: error: %s did not start on port %s\n' "$2" "$1" >&2; return 1
 }
 
-declare -A package=([5432]=postgresql [3306]=mariadb-server [6379]=redis-server [5672]=rabbitmq-server [11211]=memcached)
+declare -A package=([5432]=postgresql [3306]=mariadb-server [6379]=redis-server [5672]=rabbitmq-server [11211]=memcached [4222]=nats-server)
 missing=()
 for port in "${!package[@]}"; do
   up "$port" && continue
@@ -55,6 +55,13 @@ if ! up 11211; then
   wait_port 11211 memcached 20
 fi
 
+if ! up 4222; then
+  say "starting NATS on 4222"
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server
+  wait_port 4222 nats-server 20
+fi
+
 # The tests connect as postgres (trust on loopback) and as MariaDB root without a password, to database test.
 mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS test" >/dev/null 2>&1 || true
-say "PostgreSQL, MariaDB, Redis, RabbitMQ and Memcached answer"
+say "PostgreSQL, MariaDB, Redis, RabbitMQ, Memcached and NATS answer"
