@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HttpConnection, looksLikeHttpRequest, looksLikeHttpResponse } from "../src/core/http/exchanges.ts";
 import type { PairedExchange } from "../src/core/http/exchanges.ts";
+import { RequestDirectionDetector } from "../src/core/http/side-detect.ts";
 
 const b = (s: string): Buffer => Buffer.from(s, "latin1");
 const brief = (xs: PairedExchange[]) =>
@@ -130,6 +131,31 @@ describe("HttpConnection", () => {
     c.onData("ingress", b(RES("ok")), 2n);
     const [x] = c.take();
     expect([x!.request.bodySize, x!.request.body.toString(), x!.request.bodyTruncated]).toEqual([100, "0123456789", true]);
+  });
+});
+
+describe("RequestDirectionDetector", () => {
+  it("holds data until a request line shows, then hands all of it back in order", () => {
+    const d = new RequestDirectionDetector();
+    expect(d.offer({ direction: "ingress", payload: b("GE"), tsNs: 1n, gapBytes: 0 })).toBeNull();
+    expect(d.offer({ direction: "egress", payload: b("xyz"), tsNs: 2n, gapBytes: 0 })).toBeNull();
+    expect(d.offer({ direction: "ingress", payload: b("T / HTTP/1.1\r\n"), tsNs: 3n, gapBytes: 0 })).toBe("ingress");
+    expect(d.drain().map((h) => [h.direction, h.tsNs])).toEqual([
+      ["ingress", 1n],
+      ["egress", 2n],
+      ["ingress", 3n],
+    ]);
+  });
+
+  it("takes a status line as the sign that the other direction carries requests", () => {
+    const d = new RequestDirectionDetector();
+    expect(d.offer({ direction: "egress", payload: b("HTTP/1.1 200 OK\r\n"), tsNs: 1n, gapBytes: 0 })).toBe("ingress");
+  });
+
+  it("does not join a start line across lost bytes", () => {
+    const d = new RequestDirectionDetector();
+    expect(d.offer({ direction: "egress", payload: b("GET /a"), tsNs: 1n, gapBytes: 10 })).toBeNull();
+    expect(d.offer({ direction: "egress", payload: b(" HTTP/1.1\r\n"), tsNs: 2n, gapBytes: 0 })).toBeNull();
   });
 });
 
