@@ -1,0 +1,74 @@
+// Bad input on the raw stream (garbage, a truncated batch) goes to the dead-letter stream with its reason,
+// is counted, and the classifier carries on with the next batch.
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, describe, expect, it } from "vitest";
+import { createLogger } from "@adi/shared/logger";
+import { loadConfig } from "@adi/shared/config";
+import { connectNats } from "@adi/shared/nats/connect";
+import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, TUPLE_LAYOUT } from "@adi/shared/wire/raw-events";
+import { decodeDerived } from "@adi/shared/wire/derived";
+import { rawSubject } from "@adi/shared/wire/subjects";
+import { NatsServerFixture } from "../../../test/support/nats-server.ts";
+import { sleep } from "../../../test/support/capture.ts";
+import { readStream } from "../../../test/support/stream.ts";
+import { startClassifier } from "../src/main.ts";
+
+const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
+
+/** One egress data record of pid 7 on 127.0.0.1:40000 -> 127.0.0.1:6379. */
+function redisRecord(payload: string): Buffer {
+  const p = Buffer.from(payload);
+  const b = Buffer.alloc((DATA_LAYOUT.size + p.length + 7) & ~7);
+  b.writeBigUInt64LE(1_790_000_000_000_000_000n, HEADER_LAYOUT.ts_ns);
+  b.writeUInt32LE(b.length, HEADER_LAYOUT.size_field);
+  b.writeUInt16LE(RecordKind.data, HEADER_LAYOUT.kind);
+  b.writeUInt32LE(7, HEADER_LAYOUT.pid);
+  b.writeBigUInt64LE(77n, DATA_LAYOUT.conn_id);
+  const t = DATA_LAYOUT.tuple;
+  Buffer.from([127, 0, 0, 1]).copy(b, t + TUPLE_LAYOUT.laddr);
+  Buffer.from([127, 0, 0, 1]).copy(b, t + TUPLE_LAYOUT.raddr);
+  b.writeUInt16LE(40000, t + TUPLE_LAYOUT.lport);
+  b.writeUInt16LE(6379, t + TUPLE_LAYOUT.rport);
+  b.writeUInt16LE(2, t + TUPLE_LAYOUT.family);
+  b[t + TUPLE_LAYOUT.protocol] = 6;
+  b.writeUInt32LE(p.length, DATA_LAYOUT.total_len);
+  b.writeUInt32LE(p.length, DATA_LAYOUT.len);
+  b[DATA_LAYOUT.direction] = 1;
+  b[DATA_LAYOUT.flags] = 0x2;
+  p.copy(b, DATA_LAYOUT.payload);
+  return b;
+}
+
+let nats: NatsServerFixture | undefined;
+afterAll(async () => {
+  await nats?.stop();
+});
+
+describe("malformed raw batches", () => {
+  it("are dead-lettered with their reason and counted; the next batch is still classified", async () => {
+    nats = await NatsServerFixture.start();
+    const cfg = loadConfig({ NATS_URL: nats.url, LOG_LEVEL: "silent", ADI_PARTITIONS: "1" });
+    const log = createLogger("deadletter-test", "silent");
+    const nc = await connectNats({ servers: cfg.natsServers!, name: "test", log });
+    const classifier = await startClassifier(cfg, nc, log);
+    const js = jetstream(nc);
+    const good = encodeBatch({ recordCount: 1, partition: 0, flags: 0, seq: 2n, bootId: BOOT }, [redisRecord("*1\r\n$4\r\nPING\r\n")]);
+    await js.publish(rawSubject("hostx", 0), Buffer.from("this is not a batch, though it is long enough to have a header"));
+    await js.publish(rawSubject("hostx", 0), good.subarray(0, good.length - 5));
+    await js.publish(rawSubject("hostx", 0), good);
+    const deadline = Date.now() + 10_000;
+    while (classifier.counters().batches < 1 && Date.now() < deadline) await sleep(50);
+    const counters = classifier.counters();
+    await classifier.stop();
+    expect(counters).toMatchObject({ deadLetters: 2, batches: 1, observations: 1 });
+    const dead = await readStream(nc, "ADI_DEADLETTER");
+    expect(dead.map((m) => m.subject)).toEqual(["adi.deadletter.v1.hostx.classifier", "adi.deadletter.v1.hostx.classifier"]);
+    const derived = (await readStream(nc, "ADI_DERIVED")).map((m) => decodeDerived(m.data));
+    expect(derived).toHaveLength(1);
+    expect(derived[0]).toMatchObject({ type: "connection", protocol: "redis", confidence: 90, host: "hostx", pid: 7 });
+    const jsm = await jetstreamManager(nc);
+    const m = await jsm.streams.getMessage("ADI_DEADLETTER", { seq: 1 });
+    expect(m.header.get("Adi-Error")).toMatch(/bad magic/);
+    await nc.close();
+  });
+});

@@ -1,0 +1,117 @@
+// The engine on hand-made records: detection, HTTP pairing, one observation per classified connection,
+// gaps, eviction, and no throw on arbitrary record sequences.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DerivedSchema } from "@adi/shared/wire/derived";
+import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { ClassifierEngine } from "../src/core/engine.ts";
+
+const BOOT = "00000000-0000-0000-0000-000000000001";
+const T0 = 1_790_000_000_000_000_000n;
+const clientTuple: Tuple = { family: 4, protocol: "tcp", laddr: "127.0.0.1", lport: 40000, raddr: "127.0.0.1", rport: 5432 };
+const head = { startTicks: 100, size: 0, kind: 0, cpu: 0, pid: 42, tid: 42 };
+
+function open(connId: bigint, tuple: Tuple, role: ConnRecord["role"], ts = T0): ConnRecord {
+  return { ...head, tsNs: ts, type: "conn_open", connId, tuple, fd: 3, ret: 0, syscall: "connect", role };
+}
+function data(connId: bigint, tuple: Tuple, direction: "egress" | "ingress", payload: Buffer, ts: bigint, extra: Partial<DataRecord> = {}): DataRecord {
+  return {
+    ...head, tsNs: ts, type: "data", connId, tuple, totalLen: payload.length, offset: 0, fd: 3, syscall: "write",
+    direction, truncated: false, lastChunk: true, readFailed: false, payload, ...extra,
+  };
+}
+function close(connId: bigint, tuple: Tuple, ts: bigint): RawRecord {
+  return { ...head, tsNs: ts, type: "conn_close", connId, tuple, fd: 3, ret: 0, syscall: "close", role: "client" };
+}
+
+const STARTUP = Buffer.from("0000000804d2162f", "hex"); // SSLRequest
+
+describe("ClassifierEngine", () => {
+  it("classifies a postgres client connection once, from its first bytes", () => {
+    const e = new ClassifierEngine();
+    const out = e.onRecords("h", BOOT, [open(1n, clientTuple, "client"), data(1n, clientTuple, "egress", STARTUP, T0 + 1n), data(1n, clientTuple, "egress", STARTUP, T0 + 2n)]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ type: "connection", protocol: "postgres", confidence: 90, side: "client", client: { port: 40000 }, server: { port: 5432 } });
+    expect(DerivedSchema.parse(out[0])).toBeTruthy();
+    expect(e.onRecords("h", BOOT, [close(1n, clientTuple, T0 + 3n)])).toEqual([]);
+  });
+
+  it("pairs HTTP requests and responses of one connection, with latency", () => {
+    const t: Tuple = { ...clientTuple, rport: 8080 };
+    const e = new ClassifierEngine();
+    const req = Buffer.from("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    const res = (body: string) => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const out = e.onRecords("h", BOOT, [
+      open(2n, t, "client"),
+      data(2n, t, "egress", req, T0 + 10n),
+      data(2n, t, "ingress", Buffer.from(res('{"a":1}') + res('{"b":2}')), T0 + 50n),
+    ]);
+    expect(out.map((d) => d.type === "http_exchange" && [d.seq, d.request.target, d.response?.body])).toEqual([
+      [0, "/a", '{"a":1}'],
+      [1, "/b", '{"b":2}'],
+    ]);
+    expect(out[0]).toMatchObject({ latency_ns: 40, side: "client" });
+    for (const d of out) DerivedSchema.parse(d);
+  });
+
+  it("guesses the side of a connection first seen mid-life from its ports", () => {
+    const server: Tuple = { family: 4, protocol: "tcp", laddr: "127.0.0.1", lport: 6379, raddr: "127.0.0.1", rport: 51000 };
+    const e = new ClassifierEngine();
+    const out = e.onRecords("h", BOOT, [data(3n, server, "ingress", Buffer.from("*1\r\n$4\r\nPING\r\n"), T0)]);
+    expect(out[0]).toMatchObject({ protocol: "redis", side: "unknown", client: { port: 51000 }, server: { port: 6379 } });
+  });
+
+  it("marks a body cut by the capture limit as truncated", () => {
+    const t: Tuple = { ...clientTuple, rport: 8080 };
+    const e = new ClassifierEngine();
+    const head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+    const out = e.onRecords("h", BOOT, [
+      open(4n, t, "client"),
+      data(4n, t, "egress", Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), T0),
+      data(4n, t, "ingress", Buffer.from(`${head}{"x":`), T0 + 5n, { totalLen: head.length + 100, truncated: true }),
+    ]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ response: { status: 200, body_truncated: true, body_size: 100 } });
+  });
+
+  it("finishes the oldest connection when over its limit, and counts it", () => {
+    const e = new ClassifierEngine({ maxConnections: 2 });
+    const recs: RawRecord[] = [1n, 2n, 3n].map((id) => open(id, { ...clientTuple, lport: 40000 + Number(id) }, "client"));
+    e.onRecords("h", BOOT, recs);
+    expect(e.stats()).toMatchObject({ connections: 3, evicted: 1 });
+  });
+
+  it("never throws on arbitrary record sequences, and emits only valid observations", () => {
+    const tuple = fc.record({
+      family: fc.constantFrom(4 as const, 6 as const),
+      protocol: fc.constantFrom("tcp" as const, "udp" as const),
+      laddr: fc.constantFrom("127.0.0.1", "::1", "10.0.0.1"),
+      lport: fc.integer({ min: 0, max: 65535 }),
+      raddr: fc.constantFrom("127.0.0.1", "::1", "10.0.0.2"),
+      rport: fc.integer({ min: 0, max: 65535 }),
+    });
+    const record = fc.record({
+      kind: fc.constantFrom("open", "data", "close"),
+      connId: fc.bigInt({ min: 1n, max: 4n }),
+      tuple,
+      direction: fc.constantFrom("egress" as const, "ingress" as const),
+      payload: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(...["GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "*1\r\n$4\r\nPING\r\n", "INFO {}\r\n"].map((s) => new TextEncoder().encode(s)))),
+      truncated: fc.boolean(),
+      role: fc.constantFrom("client" as const, "server" as const, "unknown" as const),
+    });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 40 }), (specs) => {
+        const e = new ClassifierEngine({ maxConnections: 3 });
+        const recs: RawRecord[] = specs.map((s, i) => {
+          const ts = T0 + BigInt(i);
+          if (s.kind === "open") return open(s.connId, s.tuple, s.role, ts);
+          if (s.kind === "close") return close(s.connId, s.tuple, ts);
+          const payload = Buffer.from(s.payload);
+          return data(s.connId, s.tuple, s.direction, payload, ts, { truncated: s.truncated, totalLen: payload.length + (s.truncated ? 7 : 0) });
+        });
+        for (const d of e.onRecords("h", BOOT, recs)) DerivedSchema.parse(d);
+      }),
+      { seed: 20261127, numRuns: 1000 },
+    );
+  });
+});
