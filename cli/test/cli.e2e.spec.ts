@@ -1,7 +1,7 @@
 // The `adi` command as a user runs it: help, one-line refusals with the documented exit codes, the embedded
 // nats-server when NATS_URL is unset, the `ready` line, and a clean exit 0 on SIGTERM.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +12,7 @@ import { freePort } from "../../test/support/nats-server.ts";
 
 const ADI = fileURLToPath(new URL("../../bin/adi.mjs", import.meta.url));
 
-function adi(args: string[], env: Record<string, string>, opts: { untilLine?: RegExp; thenSignal?: NodeJS.Signals } = {}) {
+function adi(args: string[], env: Record<string, string>, opts: { untilLine?: RegExp; thenSignal?: NodeJS.Signals; beforeSignal?: () => Promise<void> } = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string; sawLine: boolean }>((resolve) => {
     const child = spawn(process.execPath, [ADI, ...args], { env: { PATH: process.env.PATH!, ...env } });
     let stdout = "", stderr = "", sawLine = false;
@@ -20,7 +20,7 @@ function adi(args: string[], env: Record<string, string>, opts: { untilLine?: Re
       stdout += d;
       if (opts.untilLine && !sawLine && opts.untilLine.test(stdout)) {
         sawLine = true;
-        child.kill(opts.thenSignal ?? "SIGTERM");
+        void (opts.beforeSignal ?? (async () => undefined))().finally(() => child.kill(opts.thenSignal ?? "SIGTERM"));
       }
     });
     child.stderr.on("data", (d) => (stderr += d));
@@ -76,12 +76,23 @@ describe("a host that cannot run the probes", () => {
 });
 
 describe("adi up with the embedded nats-server", () => {
-  it("starts its own JetStream under ADI_DATA_DIR, logs ready, and stops both on SIGTERM with exit 0", async () => {
+  it("starts its own JetStream under ADI_DATA_DIR, logs ready, maps traffic, flushes the outputs and stops on SIGTERM with exit 0", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "adi-data-"));
     const port = await freePort();
+    const webPort = await freePort();
+    const outputs = { OUTPUT_PATH: join(dataDir, "traffic.log"), SERVICE_MAP_PATH: join(dataDir, "map.yaml") };
+    const web = spawn("python3", ["-m", "http.server", String(webPort), "--bind", "127.0.0.1"], { stdio: "ignore", env: { PATH: process.env.PATH! } });
+    // Once ready: one opted-in call, then a pause shorter than the 2 s debounce: only the SIGTERM flush writes it.
+    const traffic = async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((resolve) => {
+        spawn("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${webPort}/`], { env: { PATH: process.env.PATH!, ADI_PROFILE: "cli", ADI_PROFILE_NAME: "curl-cli" } }).on("exit", resolve);
+      });
+      await new Promise((r) => setTimeout(r, 300));
+    };
     try {
       let streams: string[] = [];
-      const run = adi(["up"], { ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) }, { untilLine: /"msg":"ready"/ });
+      const run = adi(["up"], { ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port), ...outputs }, { untilLine: /"msg":"ready"/, beforeSignal: traffic });
       // While it runs, the embedded server is a real JetStream with all the streams.
       const poll = (async () => {
         for (let i = 0; i < 200 && streams.length < 4; i++) {
@@ -99,7 +110,11 @@ describe("adi up with the embedded nats-server", () => {
       expect(r.sawLine).toBe(true);
       expect(r.code).toBe(0);
       const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["embedded nats-server started", "ready", "capture stopped"]));
+      expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["embedded nats-server started", "ready", "classifier ready", "mapper ready", "capture stopped"]));
+      const log = readFileSync(outputs.OUTPUT_PATH, "utf8");
+      expect(log).toMatch(/"method":"GET","url":"\/"/);
+      expect(readFileSync(outputs.SERVICE_MAP_PATH, "utf8")).toMatch(/name: curl-cli/);
+      expect(statSync(outputs.OUTPUT_PATH).mode & 0o777).toBe(0o600);
       expect(streams).toEqual(["ADI_DEADLETTER", "ADI_DERIVED", "ADI_FACTS", "ADI_RAW"]);
       expect(existsSync(join(dataDir, "nats", "jetstream"))).toBe(true);
       const after = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).then(
@@ -108,6 +123,7 @@ describe("adi up with the embedded nats-server", () => {
       );
       expect(after).toBe("gone");
     } finally {
+      web.kill();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

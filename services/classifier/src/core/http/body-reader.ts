@@ -80,8 +80,11 @@ export class BodyReader {
   }
 
   private readLine(bytes: Buffer, pos: number): BodyStep {
-    const nl = bytes.indexOf(LF, pos);
-    const end = nl === -1 ? bytes.length : nl + 1;
+    // Never read further than the longest line allowed: what follows a bad one may be the next message.
+    const limit = Math.min(bytes.length, pos + MAX_LINE + 1 - this.line.length);
+    const found = bytes.subarray(pos, limit).indexOf(LF);
+    const nl = found === -1 ? -1 : pos + found;
+    const end = nl === -1 ? limit : nl + 1;
     const piece = bytes.toString("latin1", pos, end);
     this.line += piece;
     this.msg.addWire(piece);

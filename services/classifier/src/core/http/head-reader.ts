@@ -23,6 +23,8 @@ export class HeadReader {
   /** The head so far (latin1), where its current line starts, and what its complete lines parsed to. */
   private text = "";
   private lineStart = 0;
+  /** The current line's text so far, when it spans pushes. */
+  private partial = "";
   private start: StartLine | null = null;
   private headers: HttpHeaderList = [];
   private firstTs = 0n;
@@ -40,6 +42,7 @@ export class HeadReader {
   reset(): void {
     this.text = "";
     this.lineStart = 0;
+    this.partial = "";
     this.start = null;
     this.headers = [];
   }
@@ -51,29 +54,37 @@ export class HeadReader {
       if (pos === bytes.length) return { result: "more", pos };
       this.firstTs = ts;
     }
-    const base = this.text.length;
-    const end = Math.min(bytes.length, pos + this.maxHeadBytes - base);
-    const chunk = bytes.toString("latin1", pos, end);
-    this.text += chunk;
-    if (this.start === null && base < 8 && !couldStartLine(this.kind, this.text.slice(0, 8))) return this.bad(this.text, 1, end);
-    for (let nl = chunk.indexOf("\n"); nl !== -1; nl = chunk.indexOf("\n", nl + 1)) {
+    // Line by line, converting only what belongs to the head: a push may hold many messages and bodies.
+    const limit = Math.min(bytes.length, pos + this.maxHeadBytes - this.text.length);
+    while (pos < limit) {
+      const nl = bytes.subarray(pos, limit).indexOf(LF);
+      const end = nl === -1 ? limit : pos + nl + 1;
+      const piece = bytes.toString("latin1", pos, end);
+      const base = this.text.length;
+      this.text += piece;
+      pos = end;
+      if (this.start === null && base < 8 && !couldStartLine(this.kind, this.text.slice(0, 8))) return this.bad(this.text, 1, pos);
+      if (nl === -1) {
+        this.partial += piece;
+        break;
+      }
       const lineStart = this.lineStart;
-      this.lineStart = base + nl + 1;
-      const verdict = this.line(stripCr(this.text.slice(lineStart, base + nl)));
+      this.lineStart = this.text.length;
+      const verdict = this.line(stripCr((this.partial + piece).slice(0, -1)));
+      this.partial = "";
       if (verdict === "more") continue;
-      const held = this.text.slice(0, base + nl + 1);
       // A bad field line may be the start of the next message (the previous one was cut): re-read from it.
-      if (verdict === "bad") return this.bad(held, Math.max(1, lineStart), pos + nl + 1);
-      const done = { text: held, pos: pos + nl + 1, start: this.start!, headers: this.headers, firstTs: this.firstTs, lastTs: ts };
+      if (verdict === "bad") return this.bad(this.text, Math.max(1, lineStart), pos);
+      const done = { text: this.text, pos, start: this.start!, headers: this.headers, firstTs: this.firstTs, lastTs: ts };
       this.reset();
       return { result: "done", ...done };
     }
-    if (this.start === null && this.text.length > MAX_LINE) return this.bad(this.text, 1, end);
+    if (this.start === null && this.text.length > MAX_LINE) return this.bad(this.text, 1, pos);
     if (this.text.length >= this.maxHeadBytes) {
       this.reset();
-      return { result: "too-big", pos: end };
+      return { result: "too-big", pos };
     }
-    return { result: "more", pos: end };
+    return { result: "more", pos };
   }
 
   private line(line: string): "more" | "end" | "bad" {
