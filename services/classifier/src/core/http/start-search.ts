@@ -2,14 +2,15 @@
 import { MAX_LINE, findStartLine } from "./start-line.ts";
 import type { MessageKind } from "./start-line.ts";
 
-/** Scans at most this much at once, so a large push of garbage costs linear time. */
-const SCAN_WINDOW = 65536;
-
 export type SearchStep =
   /** No start line up to `pos`. */
   | { found: false; pos: number }
   /** A message starts at `pos`, or, when `carry` is set, inside earlier text: read `carry` before bytes[pos..]. */
   | { found: true; pos: number; carry: Buffer | null };
+
+/** Every request and status line holds this. */
+const MARK = Buffer.from("HTTP/1.", "latin1");
+const LF = 0x0a;
 
 export class StartLineSearch {
   private readonly kind: MessageKind;
@@ -26,22 +27,37 @@ export class StartLineSearch {
   }
 
   scan(bytes: Buffer, pos: number): SearchStep {
-    const end = Math.min(bytes.length, pos + SCAN_WINDOW);
+    const len = bytes.length;
     const old = this.text;
-    const text = old + bytes.toString("latin1", pos, end);
-    const at = findStartLine(this.kind, text);
-    if (at >= 0) {
-      this.text = "";
-      if (at >= old.length) return { found: true, pos: pos + at - old.length, carry: null };
-      return { found: true, pos, carry: Buffer.from(old.slice(at), "latin1") };
-    }
-    if (end === bytes.length) {
-      // Start lines are shorter than MAX_LINE, so the tail is all that can still become one.
-      this.text = text.slice(-MAX_LINE);
-      return { found: false, pos: end };
-    }
-    // The next window overlaps this one, so a start line across the boundary is still found.
     this.text = "";
-    return { found: false, pos: end - MAX_LINE };
+    if (old !== "") {
+      // A start line begun in earlier text ends within MAX_LINE more bytes.
+      const end = Math.min(len, pos + MAX_LINE);
+      const text = old + bytes.toString("latin1", pos, end);
+      const at = findStartLine(this.kind, text);
+      if (at >= old.length) return { found: true, pos: pos + at - old.length, carry: null };
+      if (at >= 0) return { found: true, pos, carry: Buffer.from(old.slice(at), "latin1") };
+      if (end === len) {
+        this.text = text.slice(-MAX_LINE);
+        return { found: false, pos: len };
+      }
+    }
+    // Find the mark natively and read only the line around it: garbage costs no text conversion, and many
+    // failed starts in one push each cost a line, not a window.
+    for (let h = bytes.indexOf(MARK, pos); h !== -1; h = bytes.indexOf(MARK, h + 1)) {
+      const after = bytes.subarray(h, Math.min(len, h + MAX_LINE)).indexOf(LF);
+      if (after === -1 && h + MAX_LINE >= len) break; // may still complete in the next push: kept below
+      if (after === -1) continue; // too long to be a start line
+      let lo = h;
+      if (this.kind === "request") {
+        const from = Math.max(pos, h - MAX_LINE);
+        lo = from + bytes.subarray(from, h).lastIndexOf(LF) + 1;
+      }
+      const at = findStartLine(this.kind, bytes.toString("latin1", lo, h + after + 1));
+      if (at >= 0) return { found: true, pos: lo + at, carry: null };
+    }
+    // Start lines are shorter than MAX_LINE, so the tail is all that can still become one.
+    this.text = bytes.toString("latin1", Math.max(pos, len - MAX_LINE), len);
+    return { found: false, pos: len };
   }
 }
