@@ -68,7 +68,7 @@ describe("malformed raw batches", () => {
     expect(derived[0]).toMatchObject({ type: "connection", protocol: "redis", confidence: 90, host: "hostx", pid: 7 });
     const jsm = await jetstreamManager(nc);
     const m = await jsm.streams.getMessage("ADI_DEADLETTER", { seq: 1 });
-    expect(m.header.get("Adi-Error")).toMatch(/bad magic/);
+    expect(m?.header.get("Adi-Error")).toMatch(/bad magic/);
     await nc.close();
   });
 });

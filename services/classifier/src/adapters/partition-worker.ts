@@ -65,13 +65,14 @@ export class PartitionWorker {
         const { header, records } = decodeBatch(Buffer.from(m.data));
         derived = engine.onRecords(hostOfSubject(m.subject), header.bootId, records);
       } catch (err) {
-        if (!(err instanceof WireFormatError)) throw err;
+        // A batch that cannot be decoded, or that the engine chokes on, must not be redelivered forever.
+        if (!(err instanceof WireFormatError)) log.error({ err, seq: m.seq }, "classifier engine failed on a batch");
         counters.deadLetters++;
         const h = headers();
-        h.set("Adi-Error", err.message);
+        h.set("Adi-Error", (err as Error).message);
         h.set("Adi-Source", `${RAW_STREAM}#${m.seq}`);
         await js.publish(deadletterSubject(hostOfSubject(m.subject), "classifier"), m.data, { headers: h });
-        log.warn({ err: err.message, seq: m.seq }, "malformed raw batch sent to the dead-letter stream");
+        log.warn({ err: (err as Error).message, seq: m.seq }, "raw batch sent to the dead-letter stream");
         m.ack();
         return;
       }

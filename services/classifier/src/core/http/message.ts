@@ -32,7 +32,7 @@ export interface MessageLimits {
 }
 
 export class MessageBuilder {
-  readonly start: StartLine;
+  private readonly start: StartLine;
   private readonly headers: HttpHeaderList;
   private readonly trailers: HttpHeaderList = [];
   private readonly limits: MessageLimits;
