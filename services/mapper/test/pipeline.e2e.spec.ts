@@ -159,10 +159,10 @@ describe("output files", () => {
 });
 
 describe("adi replay", () => {
-  const replay = (out: string) =>
+  const replay = (out: string, ...extra: string[]) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const env = testEnv(nats.url, out, { ADI_HOST: pipe.cfg.host, OUTPUT_PATH: pipe.cfg.outputPath, SERVICE_MAP_PATH: pipe.cfg.serviceMapPath! });
-      const child = spawn(process.execPath, [ADI, "replay", "--out", out], { env: { PATH: process.env.PATH!, ...env } });
+      const child = spawn(process.execPath, [ADI, "replay", "--out", out, ...extra], { env: { PATH: process.env.PATH!, ...env } });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));
       child.on("exit", (code) => resolve({ code, stderr }));
@@ -176,5 +176,15 @@ describe("adi replay", () => {
     for (const f of files) expect(readFileSync(join(a, f), "utf8")).toBe(readFileSync(join(b, f), "utf8"));
     expect(readFileSync(join(a, "service-map.yaml"), "utf8")).toBe(mapText);
     expect(readFileSync(join(a, "traffic.log"), "utf8")).toBe(logText);
+  }, 60_000);
+
+  it("limits itself to a time window (--until before the traffic: empty outputs)", async () => {
+    const out = mkdtempSync(join(tmpdir(), "adi-replay-until-"));
+    expect((await replay(out, "--until", "2001-01-01T00:00:00Z")).code).toBe(0);
+    expect(readFileSync(join(out, "traffic.log"), "utf8")).toBe("");
+    expect(parse(readFileSync(join(out, "service-map.yaml"), "utf8"))).toMatchObject({ services: [] });
+    const bad = await replay(out, "--since", "yesterday-ish");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--since "yesterday-ish"/);
   }, 60_000);
 });
