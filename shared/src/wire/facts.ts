@@ -112,11 +112,45 @@ export const ListenersFactSchema = z.object({
   ),
 });
 
-export const FactSchema = z.discriminatedUnion("type", [ProcessFactSchema, AgentStatsFactSchema, ListenersFactSchema]);
+/**
+ * A container as its runtime describes it (Docker, Podman or containerd), published by the enricher when it
+ * is seen (snapshot at start, then runtime events), so a replay needs no runtime to name things.
+ */
+export const ContainerFactSchema = z.object({
+  ...factHeader,
+  type: z.literal("container"),
+  event: z.enum(["snapshot", "start", "die", "destroy"]),
+  runtime: z.enum(["docker", "podman", "containerd"]),
+  namespace: z.string().nullable(),
+  container_id: z.string().min(1),
+  container_name: z.string(),
+  /** With its tag, e.g. myorg/app:1.0 */
+  image: z.string().nullable(),
+  /** com.docker.compose.service */
+  service: z.string().nullable(),
+  /** com.docker.compose.project */
+  project: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  /** Its main process on the host. */
+  pid: pid.nullable(),
+  ips: z.array(z.string()),
+  ports: z.array(
+    z.object({
+      container_port: z.number().int().min(0).max(65535),
+      protocol: z.string(),
+      host_ip: z.string().nullable(),
+      host_port: z.number().int().min(0).max(65535).nullable(),
+    }),
+  ),
+  state: z.string(),
+});
+
+export const FactSchema = z.discriminatedUnion("type", [ProcessFactSchema, AgentStatsFactSchema, ListenersFactSchema, ContainerFactSchema]);
 
 export type ProcessFact = z.infer<typeof ProcessFactSchema>;
 export type AgentStatsFact = z.infer<typeof AgentStatsFactSchema>;
 export type ListenersFact = z.infer<typeof ListenersFactSchema>;
+export type ContainerFact = z.infer<typeof ContainerFactSchema>;
 export type Fact = z.infer<typeof FactSchema>;
 export type FactType = Fact["type"];
 

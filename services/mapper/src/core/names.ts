@@ -29,6 +29,9 @@ export interface ContainerIdentity {
   container_name: string;
   /** Its addresses, to name it as a destination (or as the client of a server-side observation). */
   ips: readonly string[];
+  /** The host whose runtime runs it, and the host ports it publishes (a call to such a port on that host is a call to it). */
+  host?: string;
+  published_ports?: readonly { host_ip: string | null; host_port: number }[];
 }
 
 export type DestinationType = "container" | "external";
@@ -60,6 +63,7 @@ export class NameResolver {
   readonly #processes = new Map<string, { ts: string; rank: number; info: ProcessInfo }>();
   readonly #containers = new Map<string, ContainerIdentity>();
   readonly #containerByIp = new Map<string, string>();
+  readonly #containerByPort = new Map<string, { id: string; ip: string | null }>();
   /** host -> addresses seen as the local end of an observation there. */
   readonly #hostIps = new Map<string, Set<string>>();
   /** "host port" -> ip -> candidate id -> candidate. */
@@ -94,6 +98,9 @@ export class NameResolver {
   addIdentity(identity: ContainerIdentity): void {
     this.#containers.set(identity.container_id, identity);
     for (const ip of identity.ips) this.#containerByIp.set(ip, identity.container_id);
+    for (const p of identity.published_ports ?? []) {
+      if (identity.host !== undefined) this.#containerByPort.set(`${identity.host} ${p.host_port}`, { id: identity.container_id, ip: p.host_ip });
+    }
   }
 
   /** A listening socket on a host, named directly (0.0.0.0 and :: listen on every local address). */
@@ -145,7 +152,7 @@ export class NameResolver {
    * the caller names it after the address or what the client asked for (Host header, TLS server name).
    */
   resolveEndpoint(viewerHost: string, endpoint: Endpoint): ResolvedName | null {
-    const container = this.#containerAt(endpoint.ip);
+    const container = this.#containerAt(endpoint.ip) ?? this.#publishedAt(viewerHost, endpoint);
     if (container) return container;
     for (const host of this.#hostsOwning(viewerHost, endpoint.ip)) {
       const candidate = this.#listenerAt(host, endpoint);
@@ -156,6 +163,16 @@ export class NameResolver {
       return { name: name as string, type: "external", container: null };
     }
     return null;
+  }
+
+  /** A port a container publishes on the viewer's host (docker -p): loopback or any address of that host. */
+  #publishedAt(viewerHost: string, endpoint: Endpoint): ResolvedName | null {
+    const published = this.#containerByPort.get(`${viewerHost} ${endpoint.port}`);
+    if (!published) return null;
+    const local = isLoopback(endpoint.ip) || (this.#hostIps.get(viewerHost)?.has(endpoint.ip) ?? false);
+    const bound = published.ip === null || isWildcard(published.ip) || published.ip === endpoint.ip || (isLoopback(published.ip) && isLoopback(endpoint.ip));
+    const container = local && bound ? this.#containers.get(published.id) : undefined;
+    return container ? { name: container.service, type: "container", container } : null;
   }
 
   #containerAt(ip: string): ResolvedName | null {

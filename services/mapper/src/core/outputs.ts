@@ -34,7 +34,19 @@ export class MapperOutputs {
   addFact(fact: Fact): void {
     if (fact.type === "process") this.#builder.addProcess(fact);
     else if (fact.type === "listeners") this.#builder.addListeners(fact);
-    else return;
+    else if (fact.type === "container") {
+      // Identities only grow: a container that died still names the calls it made while it ran.
+      if (fact.event === "destroy") return;
+      this.#builder.names.addIdentity({
+        container_id: fact.container_id,
+        service: fact.service ?? fact.container_name,
+        image: fact.image,
+        container_name: fact.container_name,
+        ips: fact.ips,
+        host: fact.host,
+        published_ports: fact.ports.filter((p) => p.host_port !== null).map((p) => ({ host_ip: p.host_ip, host_port: p.host_port! })),
+      });
+    } else return;
     this.#version++;
   }
 
