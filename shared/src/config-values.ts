@@ -170,3 +170,9 @@ export function parseByteSize(text: string): number {
   }
   return bytes;
 }
+
+/** DOCKER_HOST as the Docker CLI writes it; only unix sockets (the API over TCP is not spoken here). */
+export const dockerHost = parsed((text) => {
+  const m = /^unix:\/\/(\/.+)$/.exec(text.trim());
+  return m ? m[1] : undefined;
+}, "a unix socket URL, e.g. unix:///var/run/docker.sock");

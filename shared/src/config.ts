@@ -7,6 +7,7 @@ import {
   boolean,
   byteSize,
   containerdNamespace,
+  dockerHost,
   duration,
   integer,
   list,
@@ -68,10 +69,11 @@ const SETTINGS = {
     list,
   ),
   CONTAINERD_SOCKET: optional(
-    "containerd, Docker or Podman socket for container metadata. Unset: no container enrichment.",
+    "containerd, Docker or Podman socket for container metadata (the API is detected). Unset: DOCKER_HOST, else no container enrichment.",
     path,
   ),
-  CONTAINERD_NAMESPACE: setting("default", "containerd namespace to query.", containerdNamespace),
+  CONTAINERD_NAMESPACE: optional("containerd namespace to query. Unset: default, moby and k8s.io.", containerdNamespace),
+  DOCKER_HOST: optional("Docker or Podman API socket, unix:///path (used when CONTAINERD_SOCKET is unset).", dockerHost),
   ENV_REDACT: setting("true", "Redact secrets in collected environments (true, false, 1, 0).", boolean),
   // Ours.
   NATS_URL: optional(
@@ -138,7 +140,10 @@ export interface AdiConfig {
   readonly envPrefixList: readonly string[] | undefined;
   readonly profileAllowed: readonly string[] | undefined;
   readonly containerdSocket: string | undefined;
-  readonly containerdNamespace: string;
+  /** undefined: default, moby and k8s.io. */
+  readonly containerdNamespace: string | undefined;
+  /** DOCKER_HOST's socket path. */
+  readonly dockerSocket: string | undefined;
   readonly envRedact: boolean;
   /** NATS_URL as given (trimmed); undefined: start the embedded server. */
   readonly natsUrl: string | undefined;
@@ -193,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     profileAllowed: v.ADI_PROFILE_ALLOWED,
     containerdSocket: v.CONTAINERD_SOCKET,
     containerdNamespace: v.CONTAINERD_NAMESPACE,
+    dockerSocket: v.DOCKER_HOST,
     envRedact: v.ENV_REDACT,
     natsUrl: v.NATS_URL?.join(","),
     natsServers: v.NATS_URL,

@@ -23,7 +23,8 @@ describe("loadConfig defaults", () => {
     expect(config.envPrefixList).toBeUndefined();
     expect(config.profileAllowed).toBeUndefined();
     expect(config.containerdSocket).toBeUndefined();
-    expect(config.containerdNamespace).toBe("default");
+    expect(config.containerdNamespace).toBeUndefined(); // all of default, moby and k8s.io
+    expect(config.dockerSocket).toBeUndefined();
     expect(config.envRedact).toBe(true);
   });
 
@@ -70,6 +71,7 @@ describe("loadConfig values", () => {
       ADI_PROFILE_ALLOWED: "local,dev",
       CONTAINERD_SOCKET: "/run/containerd/containerd.sock",
       CONTAINERD_NAMESPACE: "k8s.io",
+      DOCKER_HOST: "unix:///run/podman/podman.sock",
       ENV_REDACT: "0",
       NATS_URL: "nats://a:4222, nats://b:4222",
       ADI_DATA_DIR: "/srv/adi",
@@ -95,6 +97,7 @@ describe("loadConfig values", () => {
       profileAllowed: ["local", "dev"],
       containerdSocket: "/run/containerd/containerd.sock",
       containerdNamespace: "k8s.io",
+      dockerSocket: "/run/podman/podman.sock",
       envRedact: false,
       natsUrl: "nats://a:4222,nats://b:4222",
       natsServers: ["nats://a:4222", "nats://b:4222"],
@@ -176,6 +179,7 @@ describe("loadConfig errors", () => {
     ["NATS_URL", "nats://a:4222,"],
     ["ENV_PREFIX_LIST", " , "],
     ["CONTAINERD_NAMESPACE", "-bad"],
+    ["DOCKER_HOST", "tcp://10.0.0.1:2375"],
     ["OUTPUT_PATH", "   "],
   ])("rejects %s=%s", (name, value) => {
     const err = configError({ [name]: value });
@@ -215,6 +219,7 @@ describe("CONFIG_VARIABLES", () => {
         "ADI_PROFILE_ALLOWED",
         "CONTAINERD_SOCKET",
         "CONTAINERD_NAMESPACE",
+        "DOCKER_HOST",
         "ENV_REDACT",
         "NATS_URL",
         "ADI_DATA_DIR",
@@ -247,7 +252,7 @@ describe("CONFIG_VARIABLES", () => {
   it("marks unset-by-default variables with null", () => {
     const unset = CONFIG_VARIABLES.filter((v) => v.default === null).map((v) => v.name);
     expect(unset.sort()).toEqual(
-      ["ADI_PROFILE_ALLOWED", "CONTAINERD_SOCKET", "ENV_PREFIX_LIST", "NATS_URL", "SERVICE_MAP_PATH"].sort(),
+      ["ADI_PROFILE_ALLOWED", "CONTAINERD_NAMESPACE", "CONTAINERD_SOCKET", "DOCKER_HOST", "ENV_PREFIX_LIST", "NATS_URL", "SERVICE_MAP_PATH"].sort(),
     );
   });
 });
