@@ -3,7 +3,8 @@
 import { Command } from "commander";
 import { CONFIG_VARIABLES } from "@adi/shared/config";
 import { runReplay } from "./commands/replay.ts";
-import { runServices } from "./commands/services.ts";
+import { runDemo } from "./commands/demo.ts";
+import { ALL_SERVICES, runServices } from "./commands/services.ts";
 import { die } from "./runtime.ts";
 
 const envHelp = () =>
@@ -35,10 +36,25 @@ program
   .action(() => runServices("map", ["map"]));
 
 program
-  .command("up")
-  .description("Run capture, classifier and mapper together in one process tree, until Ctrl-C.")
+  .command("enrich")
+  .description("Run the enricher: ENV_OUTPUT_PATH (YAML) from the process facts, and container identities from CONTAINERD_SOCKET or DOCKER_HOST.")
   .addHelpText("after", envHelp)
-  .action(() => runServices("up", ["capture", "classify", "map"]));
+  .action(() => runServices("enrich", ["enrich"]));
+
+program
+  .command("up")
+  .description("Run capture, classifier, mapper and enricher together in one process tree, until Ctrl-C.")
+  .addHelpText("after", envHelp)
+  .action(() => runServices("up", ALL_SERVICES));
+
+program
+  .command("demo")
+  .description("Run the whole pipeline and the demo workload (HTTP service, request logger, traffic generator) against local PostgreSQL, Redis and NATS, until Ctrl-C.")
+  .option("--out <dir>", "directory for the three outputs (unless OUTPUT_PATH, ENV_OUTPUT_PATH, SERVICE_MAP_PATH are set)", "adi-demo")
+  .option("--port <port>", "HTTP port of the demo service", "8080")
+  .option("--duration <seconds>", "stop by itself after this many seconds")
+  .addHelpText("after", envHelp)
+  .action((o: { out: string; port: string; duration?: string }) => runDemo(o));
 
 program
   .command("replay")

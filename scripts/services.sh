@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# The real servers the end-to-end tests talk to: installs each from Debian's packages when missing and starts
-# it when nothing answers on its port. Servers already running are used as they are.
-#   PostgreSQL 5432, MariaDB 3306, Redis 6379, RabbitMQ 5672, Memcached 11211, NATS 4222
+# Real servers on their standard ports: installs each from Debian's packages when missing and starts it when
+# nothing answers on its port. Servers already running are used as they are.
+#   scripts/services.sh                   all of them (the end-to-end tests)
+#   scripts/services.sh postgres redis nats   only those (the demo)
+# Names: postgres (5432), mariadb (3306), redis (6379), rabbitmq (5672), memcached (11211), nats (4222).
 set -euo pipefail
+declare -A port_of=([postgres]=5432 [mariadb]=3306 [redis]=6379 [rabbitmq]=5672 [memcached]=11211 [nats]=4222)
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(postgres mariadb redis rabbitmq memcached nats)
+declare -A want=()
+for name in "${wanted[@]}"; do
+  [ -n "${port_of[$name]:-}" ] || { printf 'services: unknown service %s\n' "$name" >&2; exit 2; }
+  want[${port_of[$name]}]=1
+done
 
 say() { printf 'services: %s\n' "$*" >&2; }
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -13,7 +23,7 @@ wait_port() { # port name seconds
 
 declare -A package=([5432]=postgresql [3306]=mariadb-server [6379]=redis-server [5672]=rabbitmq-server [11211]=memcached [4222]=nats-server)
 missing=()
-for port in "${!package[@]}"; do
+for port in "${!want[@]}"; do
   up "$port" && continue
   dpkg-query -W -f='${Status}' "${package[$port]}" 2>/dev/null | grep -q "install ok installed" || missing+=("${package[$port]}")
 done
@@ -27,35 +37,35 @@ if [ ${#missing[@]} -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
-if ! up 5432; then
+if [ -n "${want[5432]:-}" ] && ! up 5432; then
   say "starting PostgreSQL"
   cluster=$(ls /etc/postgresql | sort -V | tail -1)
   pg_ctlcluster --skip-systemctl-redirect "$cluster" main start
   wait_port 5432 postgresql 30
 fi
-if ! up 3306; then
+if [ -n "${want[3306]:-}" ] && ! up 3306; then
   say "starting MariaDB"
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
   wait_port 3306 mariadb 60
 fi
-if ! up 6379; then
+if [ -n "${want[6379]:-}" ] && ! up 6379; then
   say "starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_port 6379 redis 20
 fi
-if ! up 5672; then
+if [ -n "${want[5672]:-}" ] && ! up 5672; then
   say "starting RabbitMQ"
   rabbitmq-server -detached
   wait_port 5672 rabbitmq 90
 fi
-if ! up 11211; then
+if [ -n "${want[11211]:-}" ] && ! up 11211; then
   say "starting Memcached"
   memcached -d -u memcache -l 127.0.0.1 -p 11211 2>/dev/null || memcached -d -u root -l 127.0.0.1 -p 11211
   wait_port 11211 memcached 20
 fi
 
-if ! up 4222; then
+if [ -n "${want[4222]:-}" ] && ! up 4222; then
   say "starting NATS on 4222"
   mkdir -p /var/lib/nats-server
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server
@@ -63,5 +73,5 @@ if ! up 4222; then
 fi
 
 # The tests connect as postgres (trust on loopback) and as MariaDB root without a password, to database test.
-mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS test" >/dev/null 2>&1 || true
-say "PostgreSQL, MariaDB, Redis, RabbitMQ, Memcached and NATS answer"
+[ -z "${want[3306]:-}" ] || mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS test" >/dev/null 2>&1 || true
+say "answering: ${wanted[*]}"

@@ -1,4 +1,5 @@
-// `adi replay --out DIR`: rebuilds every output from the durable streams into DIR with fresh state, without
+// `adi replay --out DIR`: rebuilds every output (traffic log, service map, environment inventory) from the
+// durable streams into DIR with fresh state, without
 // touching the live outputs or the live consumers (ordered consumers leave no state on the server). The raw
 // stream goes through the same classifier engine, and the result through the same mapper fold, as live.
 import { mkdirSync } from "node:fs";
@@ -6,6 +7,7 @@ import { basename, join } from "node:path";
 import { AtomicFileWriter } from "@adi/mapper/adapters/output-file";
 import { MapperOutputs } from "@adi/mapper/core/outputs";
 import { ClassifierEngine } from "@adi/classifier/core/engine";
+import { EnvInventory } from "@adi/enricher/core/env-inventory";
 import { adiError } from "@adi/shared/errors";
 import { readToEnd } from "@adi/shared/nats/consume";
 import { decodeFact } from "@adi/shared/wire/facts";
@@ -34,13 +36,16 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
   try {
     mkdirSync(opts.out, { recursive: true, mode: 0o700 });
     const outputs = new MapperOutputs({ redact: rt.cfg.envRedact });
+    const inventory = new EnvInventory();
     const engine = new ClassifierEngine();
     const progress = (stream: string) => (done: number, pending: number) => rt.log.info({ stream, done, pending }, "replay progress");
     let invalid = 0;
     // Facts first (names), then the raw events: the fold does not depend on the order, the logs read better.
     const facts = await readToEnd(rt.nc, FACTS_STREAM, factsFilter(), (m) => {
       try {
-        outputs.addFact(decodeFact(m.data));
+        const fact = decodeFact(m.data);
+        outputs.addFact(fact);
+        if (fact.type === "process") inventory.add(fact);
       } catch {
         invalid++;
       }
@@ -57,8 +62,14 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
     const files = {
       log: join(opts.out, basename(rt.cfg.outputPath)),
       map: join(opts.out, basename(rt.cfg.serviceMapPath ?? "ebpf_service_map.yaml")),
+      env: join(opts.out, basename(rt.cfg.envOutputPath)),
     };
-    for (const [path, render] of [[files.log, () => outputs.renderLog()], [files.map, () => outputs.renderMap()]] as const) {
+    const renders = [
+      [files.log, () => outputs.renderLog()],
+      [files.map, () => outputs.renderMap()],
+      [files.env, () => inventory.render()],
+    ] as const;
+    for (const [path, render] of renders) {
       const w = new AtomicFileWriter(path, { debounceMs: 0 });
       w.schedule(render);
       await w.close();

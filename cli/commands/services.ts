@@ -1,12 +1,14 @@
-// `adi classify`, `adi map`, and `adi up` (capture + classifier + mapper in one process tree).
+// `adi capture`, `adi classify`, `adi map`, `adi enrich`, and `adi up` (all of them in one process tree).
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { preflight } from "@adi/capture/adapters/kernel";
 import { startCaptureAgent } from "@adi/capture/agent";
 import { startClassifier } from "@adi/classifier";
+import { startEnricher } from "@adi/enricher";
 import { startMapper } from "@adi/mapper";
 import type { AdiConfig } from "@adi/shared/config";
 import { openRuntime, untilSignalled } from "../runtime.ts";
+import type { Runtime } from "../runtime.ts";
 
 type Stoppable = { stop(): Promise<void> };
 type Starter = (cfg: AdiConfig, nc: NatsConnection, log: Logger) => Promise<Stoppable>;
@@ -15,25 +17,38 @@ export const SERVICES = {
   capture: startCaptureAgent as Starter,
   classify: startClassifier as Starter,
   map: startMapper as Starter,
+  enrich: startEnricher as Starter,
 } as const;
+export type ServiceName = keyof typeof SERVICES;
+export const ALL_SERVICES: ServiceName[] = ["capture", "classify", "map", "enrich"];
 
-/** Starts the services in order, stops them in reverse (capture first: what it flushes is still consumed). */
-export async function runServices(name: string, which: (keyof typeof SERVICES)[]): Promise<void> {
+export interface RunningServices {
+  rt: Runtime;
+  /** Stops them in start order (capture first: what it flushes on the way out is still consumed), then NATS. */
+  stop(): Promise<void>;
+}
+
+export async function startServices(name: string, which: readonly ServiceName[]): Promise<RunningServices> {
   const rt = await openRuntime(name, which.includes("capture") ? () => preflight() : undefined);
   const running: Stoppable[] = [];
+  const stopAll = async () => {
+    for (const [i, r] of running.entries()) {
+      await r.stop().catch((err) => rt.log.error({ err }, "error while stopping"));
+      // let the consumers see the last batches capture flushed
+      if (i === 0 && which[0] === "capture" && running.length > 1) await new Promise((res) => setTimeout(res, 1000));
+    }
+    await rt.close();
+  };
   try {
     for (const s of which) running.push(await SERVICES[s](rt.cfg, rt.nc, rt.log.child({ component: s })));
   } catch (err) {
-    for (const r of running.reverse()) await r.stop().catch(() => undefined);
-    await rt.close();
+    await stopAll();
     throw err;
   }
-  await untilSignalled(rt.log, async () => {
-    for (const r of running) {
-      await r.stop().catch((err) => rt.log.error({ err }, "error while stopping"));
-      // let consumers see what capture flushed on its way out
-      if (r === running[0] && running.length > 1) await new Promise((res) => setTimeout(res, 500));
-    }
-    await rt.close();
-  });
+  return { rt, stop: stopAll };
+}
+
+export async function runServices(name: string, which: readonly ServiceName[]): Promise<void> {
+  const services = await startServices(name, which);
+  await untilSignalled(services.rt.log, () => services.stop());
 }

@@ -19,6 +19,7 @@ function observationKey(d: Derived): string {
 export class MapperOutputs {
   readonly #builder = new ServiceMapBuilder();
   readonly #observations = new Map<string, Derived>();
+  readonly #containers = new Map<string, { service: string | null; image: string | null }>();
   readonly #opts: MapperOutputOptions;
   #version = 0;
 
@@ -37,10 +38,16 @@ export class MapperOutputs {
     else if (fact.type === "container") {
       // Identities only grow: a container that died still names the calls it made while it ran.
       if (fact.event === "destroy") return;
+      // The same container can be reported twice (Docker, and containerd's moby namespace without labels):
+      // what one report knows is not forgotten by a poorer one.
+      const known = this.#containers.get(fact.container_id);
+      const service = fact.service ?? known?.service ?? null;
+      const image = fact.image ?? known?.image ?? null;
+      this.#containers.set(fact.container_id, { service, image });
       this.#builder.names.addIdentity({
         container_id: fact.container_id,
-        service: fact.service ?? fact.container_name,
-        image: fact.image,
+        service: service ?? fact.container_name,
+        image,
         container_name: fact.container_name,
         ips: fact.ips,
         host: fact.host,

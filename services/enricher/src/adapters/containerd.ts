@@ -1,0 +1,169 @@
+// containerd's own gRPC API: containers (labels, image) joined with their tasks (pid, status), in each namespace
+// of interest. Docker's containers appear here too, in namespace `moby`, with their Docker ids.
+import { readFile, readlink } from "node:fs/promises";
+import { fromContainerd, parseNetnsAddresses } from "../core/identity.ts";
+import type { ContainerIdentity, ContainerdContainer } from "../core/identity.ts";
+import { ContainerdApi, DEFAULT_CONTAINERD_SOCKET, eventIds, isNotFound } from "./containerd-api.ts";
+import type { ContainerdProcess, Envelope } from "./containerd-api.ts";
+import { keepStreaming, withLog } from "./reconnect.ts";
+import type { ContainerRuntime, RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
+
+/** nerdctl's (default), Docker's (moby) and Kubernetes CRI's (k8s.io). */
+export const DEFAULT_NAMESPACES = ["default", "moby", "k8s.io"] as const;
+
+export interface ContainerdRuntimeOptions {
+  readonly socketPath?: string;
+  /** Default: CONTAINERD_NAMESPACE when set, else DEFAULT_NAMESPACES. */
+  readonly namespaces?: readonly string[];
+  readonly timeoutMs?: number | undefined;
+  /** Where watch() reports errors and reconnections its caller does not handle. */
+  readonly log?: RuntimeLog | undefined;
+}
+
+const TOPICS: Record<string, RuntimeAction> = {
+  "/tasks/start": "start",
+  "/tasks/exit": "die",
+  "/containers/delete": "destroy",
+};
+
+export function namespacesFromEnv(value = process.env.CONTAINERD_NAMESPACE): string[] {
+  const configured = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return configured.length > 0 ? configured : [...DEFAULT_NAMESPACES];
+}
+
+export class ContainerdRuntime implements ContainerRuntime {
+  readonly kind = "containerd" as const;
+  readonly socketPath: string;
+  readonly namespaces: readonly string[];
+  readonly #api: ContainerdApi;
+  readonly #timeoutMs: number;
+  readonly #log: RuntimeLog | undefined;
+
+  constructor(options: ContainerdRuntimeOptions = {}) {
+    this.socketPath = options.socketPath ?? DEFAULT_CONTAINERD_SOCKET;
+    this.namespaces = options.namespaces ?? namespacesFromEnv();
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#log = options.log;
+    this.#api = new ContainerdApi(this.socketPath);
+  }
+
+  async list(): Promise<ContainerIdentity[]> {
+    const perNamespace = await Promise.all(this.namespaces.map((ns) => this.#listNamespace(ns)));
+    return perNamespace.flat();
+  }
+
+  /** Looks in `namespace`, or in each configured namespace in turn. */
+  async inspect(id: string, namespace?: string): Promise<ContainerIdentity | null> {
+    for (const ns of namespace ? [namespace] : this.namespaces) {
+      const container = await this.#getContainer(id, ns);
+      if (!container) continue;
+      return this.#identity(container, await this.#getTask(id, ns), ns);
+    }
+    return null;
+  }
+
+  watch(onEvent: (event: RuntimeEvent) => void, given: WatchOptions = {}): () => void {
+    const options = withLog(given, this.#log, `containerd ${this.socketPath}`);
+    let queue: Promise<void> = Promise.resolve();
+    const handle = (envelope: Envelope) => {
+      const action = TOPICS[envelope.topic];
+      if (!action || !this.namespaces.includes(envelope.namespace) || !envelope.event) return;
+      const { first: id, second: execId } = eventIds(envelope.event.value);
+      // TaskExit is sent for exec'd processes too; only the init process's exit (id = container id) is a death.
+      if (!id || (action === "die" && execId && execId !== id)) return;
+      queue = queue.then(async () => {
+        let identity: ContainerIdentity | null = null;
+        if (action !== "destroy") {
+          try {
+            identity = await this.inspect(id, envelope.namespace);
+          } catch (err) {
+            options.onError?.(err);
+          }
+        }
+        try {
+          onEvent({ action, id, namespace: envelope.namespace, identity });
+        } catch (err) {
+          options.onError?.(err); // a throwing handler must not end the chain that orders events
+        }
+      });
+    };
+
+    return keepStreaming(async (signal) => {
+      // Subscribe's first message may be long in coming: a Version call proves containerd answers now.
+      await this.#api.call(this.#api.version.Version, this.#api.version, {}, null, this.#timeoutMs);
+      const stream = this.#api.events.Subscribe({ filters: Object.keys(TOPICS).map((t) => `topic=="${t}"`) });
+      signal.addEventListener("abort", () => stream.cancel(), { once: true });
+      const lost = new Promise<void>((resolve) => {
+        stream.on("data", handle);
+        stream.on("end", () => resolve());
+        stream.on("error", (err: unknown) => {
+          if (!signal.aborted) options.onError?.(err);
+          resolve();
+        });
+      });
+      return { lost };
+    }, options);
+  }
+
+  close(): void {
+    this.#api.close();
+  }
+
+  async #listNamespace(ns: string): Promise<ContainerIdentity[]> {
+    const [{ containers }, { tasks }] = await Promise.all([
+      this.#api.call(this.#api.containers.List, this.#api.containers, { filters: [] }, ns, this.#timeoutMs),
+      this.#api.call(this.#api.tasks.List, this.#api.tasks, { filter: "" }, ns, this.#timeoutMs),
+    ]);
+    // A task's init process carries the container's id in `id` (container_id is left empty by List).
+    const byContainer = new Map(tasks.map((t) => [t.container_id || t.id, t]));
+    const out: ContainerIdentity[] = [];
+    for (const container of containers) {
+      const task = byContainer.get(container.id);
+      if (task && (task.status === "RUNNING" || task.status === "PAUSED")) out.push(await this.#identity(container, task, ns));
+    }
+    return out;
+  }
+
+  async #getContainer(id: string, ns: string): Promise<ContainerdContainer | null> {
+    try {
+      const res = await this.#api.call(this.#api.containers.Get, this.#api.containers, { id }, ns, this.#timeoutMs);
+      return res.container;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async #getTask(id: string, ns: string): Promise<ContainerdProcess | null> {
+    try {
+      const res = await this.#api.call(this.#api.tasks.Get, this.#api.tasks, { container_id: id }, ns, this.#timeoutMs);
+      return res.process;
+    } catch (err) {
+      if (isNotFound(err)) return null; // created but never started, or its task was deleted
+      throw err;
+    }
+  }
+
+  async #identity(container: ContainerdContainer, task: ContainerdProcess | null, ns: string): Promise<ContainerIdentity> {
+    const running = task && task.pid > 0 && task.status !== "STOPPED";
+    return fromContainerd(container, task, ns, running ? await netnsAddresses(task.pid) : []);
+  }
+}
+
+/**
+ * containerd does not know a container's addresses (its CNI plugins do): read them from the task's network
+ * namespace through /proc. Nothing when that is the host's own namespace (host networking) or unreadable.
+ */
+async function netnsAddresses(pid: number): Promise<string[]> {
+  try {
+    const [theirs, ours] = await Promise.all([readlink(`/proc/${pid}/ns/net`), readlink("/proc/self/ns/net")]);
+    if (theirs === ours) return [];
+    const [fib, inet6] = await Promise.all([
+      readFile(`/proc/${pid}/net/fib_trie`, "utf8"),
+      readFile(`/proc/${pid}/net/if_inet6`, "utf8").catch(() => ""),
+    ]);
+    return parseNetnsAddresses(fib, inet6);
+  } catch {
+    return [];
+  }
+}
