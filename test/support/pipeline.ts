@@ -50,8 +50,8 @@ export async function startPipeline(
   const log = createLogger("pipeline-test", cfg.logLevel);
   const nc = await connectNats({ servers: cfg.natsServers!, name: "adi-test", log });
   const capture = opts.capture === false ? undefined : await startCaptureAgent(cfg, nc, log);
-  const classifiers: Classifier[] = [];
-  for (let i = 0; i < (opts.classifiers ?? 1); i++) classifiers.push(await startClassifier(cfg, nc, log));
+  // Started together, as a stack would: they settle on a split before taking partitions.
+  const classifiers: Classifier[] = await Promise.all(Array.from({ length: opts.classifiers ?? 1 }, () => startClassifier(cfg, nc, log)));
   const mappers: Mapper[] = [];
   for (let i = 0; i < (opts.mappers ?? 1); i++) {
     // Each extra mapper writes its own files, so the test can compare them.

@@ -12,6 +12,9 @@ import { Membership } from "./adapters/membership.ts";
 import { PartitionWorker } from "./adapters/partition-worker.ts";
 import type { WorkerCounters } from "./adapters/partition-worker.ts";
 
+/** Two heartbeats. */
+export const SETTLE_MS = 4_000;
+
 export interface Classifier {
   readonly id: string;
   owned(): number[];
@@ -48,8 +51,19 @@ export async function startClassifier(cfg: AdiConfig, nc: NatsConnection, log: L
       log.info({ partitions: [...workers.keys()].sort((a, b) => a - b) }, "classifier owns partitions");
     });
   };
-  const membership = new Membership(nc, id, log, apply);
+  // Instances started together see each other only after a heartbeat: wait for the membership to settle before
+  // taking partitions, so a stack that starts N classifiers does not hand partitions (and their connections'
+  // state) from one to another in its first seconds.
+  let latest: string[] = [];
+  let settled = false;
+  const membership = new Membership(nc, id, log, (members) => {
+    latest = members;
+    if (settled) apply(members);
+  });
   await membership.start();
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  settled = true;
+  apply(latest);
   await applying;
   log.info({ id }, "classifier ready");
 

@@ -113,7 +113,7 @@ describe("the rule table", () => {
   });
 
   it("marks MySQL and NATS as server-first, read from the server's greeting", () => {
-    expect(RULES.filter((r) => r.speaks === "server-first").map((r) => r.protocol)).toEqual(["mysql", "nats", "nats"]);
+    expect(RULES.filter((r) => r.speaks === "server-first").map((r) => r.protocol)).toEqual(["mysql", "nats", "nats", "nats"]);
     expect(ruleByName("mysql-handshake-v10")?.reads).toBe("server");
     expect(ruleByName("nats-info")?.reads).toBe("server");
   });
@@ -149,5 +149,33 @@ describe("fingerprints, rule by rule", () => {
   it.each(RULES.map((r) => [r.name, r] as const))("%s rejects empty and one-byte input", (_name, rule) => {
     expect(rule.fingerprint(Buffer.alloc(0)).match).toBe(false);
     expect(rule.fingerprint(Buffer.from([0x16])).match).toBe(false);
+  });
+});
+
+describe("mid-connection fingerprints (capture started after the handshake)", () => {
+  it("recognise a NATS client's PUB, HPUB and SUB lines, and nothing else", () => {
+    const rule = ruleByName("nats-client-op")!;
+    for (const line of ["PUB demo.requests 57\r\n{...}", "PUB a.b _INBOX.x 0\r\n\r\n", "HPUB a 12 20\r\n", "SUB demo.requests 1\r\n", "sub q.x workers 7\r\n"]) {
+      expect(rule.fingerprint(Buffer.from(line)).match, line).toBe(true);
+    }
+    for (const line of ["PING\r\n", "*1\r\n$4\r\nPING\r\n", "PUBLISH x\r\n", "SUB\r\n", "GET / HTTP/1.1\r\n"]) {
+      expect(rule.fingerprint(Buffer.from(line)).match, line).toBe(false);
+    }
+  });
+
+  it("recognise a whole Postgres simple Query message, and nothing else", () => {
+    const rule = ruleByName("postgres-query")!;
+    const query = (sql: string, extra = 0) => {
+      const body = Buffer.from(`${sql}\0`);
+      const b = Buffer.alloc(5 + body.length);
+      b[0] = 0x51;
+      b.writeInt32BE(4 + body.length + extra, 1);
+      body.copy(b, 5);
+      return b;
+    };
+    expect(rule.fingerprint(query("SELECT 1")).match).toBe(true);
+    expect(rule.fingerprint(query("SELECT 1", 3)).match).toBe(false); // length past the bytes
+    expect(rule.fingerprint(Buffer.from("Q\0\0\0\x09ab\x01c\0")).match).toBe(false); // not text
+    expect(rule.fingerprint(Buffer.from("QUIT\r\n")).match).toBe(false);
   });
 });

@@ -12,6 +12,9 @@ import { decodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
 import { RAW_STREAM, rawFilter } from "@adi/shared/wire/subjects";
 import type { ClassifierEngine } from "../core/engine.ts";
 
+/** How long a batch held by an instance that went away blocks its partition before it is redelivered. */
+export const ACK_WAIT_NS = 10_000_000_000;
+
 export interface WorkerCounters {
   batches: number;
   derived: number;
@@ -36,6 +39,7 @@ export class PartitionWorker {
   readonly partition: number;
   #messages: ConsumerMessages | undefined;
   #done: Promise<void> | undefined;
+  #stopping = false;
 
   constructor(partition: number) {
     this.partition = partition;
@@ -45,20 +49,22 @@ export class PartitionWorker {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const name = `adi-classifier-p${this.partition}`;
-    await jsm.consumers
-      .add(RAW_STREAM, {
-        durable_name: name,
-        filter_subject: rawFilter(this.partition),
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: 30_000_000_000,
-        max_ack_pending: 1024,
-      })
-      .catch((err: Error) => {
-        if (!/already in use|exists/i.test(err.message)) throw err;
-      });
+    // One batch outstanding at a time: a connection's batches are processed strictly in order, also when the
+    // partition moves to another instance (what this one held is redelivered before anything newer).
+    const config = {
+      durable_name: name,
+      filter_subject: rawFilter(this.partition),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ACK_WAIT_NS,
+      max_ack_pending: 1,
+    };
+    await jsm.consumers.add(RAW_STREAM, config).catch(async (err: Error) => {
+      if (!/already in use|exists/i.test(err.message)) throw err;
+      await jsm.consumers.update(RAW_STREAM, name, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+    });
     const consumer = await js.consumers.get(RAW_STREAM, name);
-    this.#messages = await consumer.consume({ max_messages: 64 });
+    this.#messages = await consumer.consume({ max_messages: 1 });
     const handle = async (m: JsMsg) => {
       let derived: Derived[];
       try {
@@ -83,6 +89,10 @@ export class PartitionWorker {
     };
     this.#done = (async () => {
       for await (const m of this.#messages!) {
+        if (this.#stopping) {
+          m.nak();
+          continue;
+        }
         try {
           await handle(m);
         } catch (err) {
@@ -93,7 +103,9 @@ export class PartitionWorker {
     })();
   }
 
+  /** Stops after the batch in hand; a batch delivered but not started is handed back at once (nak). */
   async stop(): Promise<void> {
+    this.#stopping = true;
     await this.#messages?.close();
     await this.#done;
   }

@@ -67,6 +67,16 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
     description: 'NATS client handshake "CONNECT {json}" (sent after the server\'s INFO)',
   },
   {
+    name: "nats-client-op", protocol: "nats", category: "message_bus", ports: [4222, 6222], speaks: "server-first", reads: "client",
+    fingerprint: messaging.natsClientOp,
+    description: 'NATS client operation "PUB subject [reply] size" / "HPUB" / "SUB subject [queue] sid", seen mid-connection',
+  },
+  {
+    name: "postgres-query", protocol: "postgres", category: "database", ports: [5432], speaks: "client-first", reads: "client",
+    fingerprint: databases.postgresQuery,
+    description: "Postgres simple Query message ('Q', length, NUL-terminated SQL), seen mid-connection",
+  },
+  {
     name: "redis-resp", protocol: "redis", category: "cache", ports: [6379, 26379], speaks: "client-first", reads: "client",
     fingerprint: caches.redisCommand,
     description: 'Redis RESP array "*<n>\\r\\n$", or an inline PING/AUTH/HELLO/SELECT/ECHO/INFO/CLIENT/COMMAND line',

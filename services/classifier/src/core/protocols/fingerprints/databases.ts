@@ -101,3 +101,16 @@ export function mssqlPrelogin(bytes: Buffer): Fingerprint {
   if (token !== undefined && token > TDS_LAST_OPTION_TOKEN && token !== 0xff) return notMatched("unknown PRELOGIN option token");
   return matched("TDS PRELOGIN packet");
 }
+
+/**
+ * A Postgres simple Query message from a connection opened before the capture: 'Q', an int32 length that
+ * covers exactly the NUL-terminated SQL text that follows (printable), the whole message present.
+ */
+export function postgresQuery(bytes: Buffer): Fingerprint {
+  if (bytes.length < 7 || bytes[0] !== 0x51) return notMatched("not a Query message");
+  const len = bytes.readInt32BE(1);
+  if (len < 6 || len + 1 > bytes.length || bytes[len] !== 0) return notMatched("Query length does not fit its text");
+  const sql = bytes.subarray(5, len);
+  for (const b of sql) if (b < 0x09 || (b > 0x0d && b < 0x20)) return notMatched("Query text is not text");
+  return matched("valid Postgres Query message");
+}

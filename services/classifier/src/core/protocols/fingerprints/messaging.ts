@@ -68,3 +68,12 @@ export function natsConnect(bytes: Buffer): Fingerprint {
   const head = bytes.subarray(0, 32).toString("latin1");
   return NATS_CONNECT.test(head) ? matched("NATS CONNECT") : notMatched('no "CONNECT {"');
 }
+
+// Operations of a NATS client already connected (the capture started after its CONNECT):
+// "PUB <subject> [reply] <size>", "HPUB <subject> [reply] <hdr size> <size>", "SUB <subject> [queue] <sid>".
+const NATS_CLIENT_OP = /^(?:H?PUB[ \t]+[^\s]+(?:[ \t]+[^\s]+){1,3}|SUB[ \t]+[^\s]+(?:[ \t]+[^\s]+){1,2})\r\n/i;
+
+export function natsClientOp(bytes: Buffer): Fingerprint {
+  const head = bytes.subarray(0, 256).toString("latin1");
+  return NATS_CLIENT_OP.test(head) && /\d\r\n|\S\r\n/.test(head) ? matched("NATS client PUB/SUB operation") : notMatched("no NATS PUB/HPUB/SUB line");
+}
