@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The container engines the enricher's runtime tests talk to: Debian's docker.io (dockerd, containerd, runc) and
-# busybox-static (the offline test image's only binary). Installs what is missing and starts what does not answer.
+# busybox-static (the offline test image's only binary), docker-compose and debootstrap (the compose test).
+# Installs what is missing and starts what does not answer.
 # No systemd on these machines: the daemons run in the background, logging to /var/log. Idempotent; needs root.
 set -euo pipefail
 
@@ -22,15 +23,15 @@ wait_apt() { # another apt/dpkg (e.g. a setup still installing docker.io) holds 
   say "error: apt is still locked after 10 min"; return 1
 }
 
+# docker-compose (v1 in Debian) and debootstrap: the compose test builds its images offline.
+packages=(docker.io busybox-static docker-compose debootstrap)
 missing=()
-installed docker.io || missing+=(docker.io)
-installed busybox-static || missing+=(busybox-static)
+for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   wait_apt
   # The lock holder may have been installing these very packages.
   missing=()
-  installed docker.io || missing+=(docker.io)
-  installed busybox-static || missing+=(busybox-static)
+  for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"

