@@ -45,26 +45,30 @@ export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig)
 }
 
 /**
- * Runs a long-lived command until SIGINT/SIGTERM, then its stop function, then exits 0. A second signal
- * during shutdown is logged and ignored: shutdown is bounded by the stop functions' own timeouts.
+ * SIGINT/SIGTERM, listened for from the moment this is called: a signal that arrives while services are still
+ * starting is kept, and honoured once they are up (stopping half-started services is worse than waiting).
  */
-export function untilSignalled(log: Logger, stop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn({ signal }, "already stopping");
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, "stopping");
-      stop()
-        .catch((err) => log.error({ err }, "error while stopping"))
-        .finally(resolve);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+export function listenForStop(): { requested: Promise<NodeJS.Signals>; untilStopped(log: Logger, stop: () => Promise<void>): Promise<void> } {
+  let first: (s: NodeJS.Signals) => void = () => undefined;
+  const requested = new Promise<NodeJS.Signals>((resolve) => (first = resolve));
+  let stopping = false;
+  let log: Logger | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) log?.warn({ signal }, "already stopping");
+    stopping = true;
+    first(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    requested,
+    async untilStopped(l, stop) {
+      log = l;
+      const signal = await requested;
+      l.info({ signal }, "stopping");
+      await stop().catch((err) => l.error({ err }, "error while stopping"));
+    },
+  };
 }
 
 /** Prints one line for a fatal error and exits with the registry's code. */

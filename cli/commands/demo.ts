@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startDemo } from "../../demo/run.ts";
-import { untilSignalled } from "../runtime.ts";
+import { listenForStop } from "../runtime.ts";
 import { ALL_SERVICES, startServices } from "./services.ts";
 
 export interface DemoOptions {
@@ -20,6 +20,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.env.OUTPUT_PATH ||= join(out, "ebpf_http_profiler.log");
   process.env.ENV_OUTPUT_PATH ||= join(out, "ebpf_http_env.yaml");
   process.env.SERVICE_MAP_PATH ||= join(out, "ebpf_service_map.yaml");
+  const signals = listenForStop();
   const services = await startServices("demo", ALL_SERVICES);
   const { rt } = services;
   const env = process.env;
@@ -56,5 +57,5 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const timer = setTimeout(() => process.kill(process.pid, "SIGTERM"), seconds * 1000);
     timer.unref();
   }
-  await untilSignalled(rt.log, stop);
+  await signals.untilStopped(rt.log, stop);
 }

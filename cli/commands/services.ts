@@ -7,7 +7,7 @@ import { startClassifier } from "@adi/classifier";
 import { startEnricher } from "@adi/enricher";
 import { startMapper } from "@adi/mapper";
 import type { AdiConfig } from "@adi/shared/config";
-import { openRuntime, untilSignalled } from "../runtime.ts";
+import { listenForStop, openRuntime } from "../runtime.ts";
 import type { Runtime } from "../runtime.ts";
 
 type Stoppable = { stop(): Promise<void> };
@@ -49,6 +49,7 @@ export async function startServices(name: string, which: readonly ServiceName[])
 }
 
 export async function runServices(name: string, which: readonly ServiceName[]): Promise<void> {
+  const signals = listenForStop();
   const services = await startServices(name, which);
-  await untilSignalled(services.rt.log, () => services.stop());
+  await signals.untilStopped(services.rt.log, () => services.stop());
 }
