@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createConnection } from "node:net";
+import { waitForPort } from "@adi/shared/net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { MARKERS } from "./common.ts";
@@ -109,23 +109,6 @@ async function terminate(p: Running): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Resolves once a TCP connection to host:port succeeds (no HTTP request: that would be demo traffic). */
-async function waitForPort(port: number, timeoutMs: number, host = "127.0.0.1"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createConnection({ host, port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`http-service: nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function lastJsonLine(text: string): GeneratorSummary | undefined {
   const line = text.trim().split("\n").pop();
   try {
@@ -158,7 +141,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoHandle> {
     await Promise.all([
       logger.waitFor(MARKERS.subscribed, readyMs),
       http.waitFor(MARKERS.natsConnected, readyMs),
-      waitForPort(opts.httpPort, readyMs),
+      waitForPort(opts.httpPort, "127.0.0.1", readyMs),
     ]);
 
     const generator = launch("traffic-generator", base("traffic-generator", {

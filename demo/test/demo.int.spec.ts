@@ -1,28 +1,18 @@
 // The demo against this machine's real NATS, Redis and PostgreSQL: three processes that opt in to profiling,
 // whose traffic lands where the Go demo's did (request events in Redis, visits in PostgreSQL).
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { startDemo } from "../run.ts";
 import type { DemoHandle, DemoOptions, GeneratorExit } from "../run.ts";
+import { freePort } from "@adi/shared/net";
 
 const NATS_URL = "nats://127.0.0.1:4222";
 const REDIS_URL = "redis://127.0.0.1:6379";
 const PG = { host: "127.0.0.1", port: 5432, user: "postgres", database: "postgres" };
 const HEALTHZ_COUNT = "demo:count:/healthz";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
