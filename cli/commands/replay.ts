@@ -65,7 +65,7 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       env: join(opts.out, basename(rt.cfg.envOutputPath)),
     };
     const renders = [
-      [files.log, () => outputs.renderLog()],
+      [files.log, () => outputs.logLines()],
       [files.map, () => outputs.renderMap()],
       [files.env, () => inventory.render()],
     ] as const;

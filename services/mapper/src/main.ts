@@ -28,7 +28,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   const mapWriter = cfg.serviceMapPath ? new AtomicFileWriter(cfg.serviceMapPath, { onError }) : undefined;
   const counters = { facts: 0, observations: 0, invalid: 0 };
   const changed = () => {
-    logWriter.schedule(() => outputs.renderLog());
+    logWriter.schedule(() => outputs.logLines());
     mapWriter?.schedule(() => outputs.renderMap());
   };
   const abort = new AbortController();

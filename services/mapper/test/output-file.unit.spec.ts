@@ -125,3 +125,25 @@ describe("AtomicFileWriter", () => {
     expect(await readFile(path, "utf8")).toBe("content\n");
   });
 });
+
+describe("AtomicFileWriter with content in pieces", () => {
+  it("writes every piece, in order, atomically and with mode 0600", async () => {
+    const { mkdtempSync, readFileSync, statSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "adi-chunks-"));
+    const path = join(dir, "log.jsonl");
+    const writer = new AtomicFileWriter(path, { debounceMs: 0 });
+    // ~3 MiB in 30,000 lines: written in several 1 MiB writes, never as one string.
+    function* lines() {
+      for (let i = 0; i < 30_000; i++) yield `${JSON.stringify({ i, pad: "x".repeat(90) })}\n`;
+    }
+    writer.schedule(() => lines());
+    await writer.close();
+    const text = readFileSync(path, "utf8");
+    const parsed = text.trim().split("\n").map((l) => JSON.parse(l) as { i: number });
+    expect(parsed).toHaveLength(30_000);
+    expect(parsed.every((l, i) => l.i === i)).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+});

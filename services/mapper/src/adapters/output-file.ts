@@ -3,6 +3,7 @@
 // steady traffic the Go tool's map was never written; here a dirty file is written at least every
 // maxDelayMs.
 import { chmod, open, rename, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 export interface AtomicFileWriterOptions {
@@ -22,7 +23,7 @@ export class AtomicFileWriter {
   readonly #debounceMs: number;
   readonly #maxDelayMs: number;
   readonly #onError: (error: unknown) => void;
-  #render: (() => string) | null = null;
+  #render: (() => Content) | null = null;
   /** When the oldest unwritten update came (Date.now), null when nothing is pending. */
   #dirtySince: number | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -40,7 +41,7 @@ export class AtomicFileWriter {
   }
 
   /** Marks the file out of date; `render` (the latest given) produces its content when the write happens. */
-  schedule(render: () => string): void {
+  schedule(render: () => Content): void {
     if (this.#closed) return;
     this.#render = render;
     this.#dirtySince ??= Date.now();
@@ -105,13 +106,14 @@ export class AtomicFileWriter {
     }
   }
 
-  async #writeAtomically(content: string): Promise<void> {
+  async #writeAtomically(content: Content): Promise<void> {
     const dir = dirname(this.path);
     const temp = join(dir, `.${basename(this.path)}.${process.pid}.${++this.#tempCounter}.tmp`);
     try {
       const file = await open(temp, "w", this.#mode);
       try {
-        await file.writeFile(content, "utf8");
+        if (typeof content === "string") await file.writeFile(content, "utf8");
+        else await writeChunks(file, content);
         await file.chmod(this.#mode); // open's mode passes through the umask: set it exactly
         await file.sync();
       } finally {
@@ -126,6 +128,27 @@ export class AtomicFileWriter {
     }
     await syncDirectory(dir);
   }
+}
+
+/** A file's content: one string, or pieces (a file too large to hold as one string). */
+export type Content = string | Iterable<string>;
+
+const WRITE_SIZE = 1 << 20;
+
+/** Writes the pieces in writes of about 1 MiB: no single string of the whole file is ever built. */
+async function writeChunks(file: FileHandle, chunks: Iterable<string>): Promise<void> {
+  let pending: string[] = [];
+  let size = 0;
+  for (const chunk of chunks) {
+    pending.push(chunk);
+    size += chunk.length;
+    if (size >= WRITE_SIZE) {
+      await file.write(pending.join(""), null, "utf8");
+      pending = [];
+      size = 0;
+    }
+  }
+  if (pending.length > 0) await file.write(pending.join(""), null, "utf8");
 }
 
 /** Makes the rename itself durable; best effort (some filesystems refuse to fsync a directory). */

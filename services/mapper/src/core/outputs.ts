@@ -68,6 +68,11 @@ export class MapperOutputs {
 
   /** OUTPUT_PATH: the Go tool's JSON lines, sorted by capture time (then content) for determinism. */
   renderLog(): string {
+    return [...this.logLines()].join("");
+  }
+
+  /** The same lines one by one, for writing a log too large to hold as one string. */
+  *logLines(): Generator<string> {
     const names = this.#builder.names;
     const lines: { ts: string; json: string }[] = [];
     for (const d of this.#observations.values()) {
@@ -79,7 +84,7 @@ export class MapperOutputs {
       }
     }
     lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.json < b.json ? -1 : a.json > b.json ? 1 : 0));
-    return lines.map((l) => `${l.json}\n`).join("");
+    for (const l of lines) yield `${l.json}\n`;
   }
 
   /** SERVICE_MAP_PATH: the Go tool's YAML service map. */
