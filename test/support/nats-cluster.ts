@@ -45,15 +45,20 @@ export class NatsClusterFixture {
     return f;
   }
 
-  /** JetStream answers only once the cluster has elected a meta leader. */
+  /**
+   * JetStream answers once the cluster has elected a meta leader, but places a 3-replica stream only once every
+   * peer has joined: wait until a probe stream with as many replicas as servers can be created.
+   */
   async #waitForMetaLeader(): Promise<void> {
     const nc = await connect({ servers: this.urls });
     try {
       const deadline = Date.now() + 30_000;
       for (;;) {
         try {
-          const jsm = await jetstreamManager(nc, { timeout: 1000 });
+          const jsm = await jetstreamManager(nc, { timeout: 2000 });
           await jsm.getAccountInfo();
+          await jsm.streams.add({ name: "ADI_CLUSTER_PROBE", subjects: ["adi.cluster.probe"], num_replicas: this.urls.length });
+          await jsm.streams.delete("ADI_CLUSTER_PROBE");
           return;
         } catch (err) {
           if (Date.now() > deadline) throw new Error(`JetStream cluster not ready: ${(err as Error).message}`);

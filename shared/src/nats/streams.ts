@@ -30,8 +30,26 @@ export function streamConfigs(limits: StreamLimits): (Partial<StreamConfig> & { 
   }));
 }
 
-/** Creates the streams, or brings an existing stream's limits to the configured ones. */
-export async function ensureStreams(nc: NatsConnection, limits: StreamLimits): Promise<void> {
+/** A cluster still forming (peers joining, no leader yet) answers these; they pass. */
+const TRANSIENT = /no suitable peers|insufficient resources|timeout|no responders|leader/i;
+
+/**
+ * Creates the streams, or brings an existing stream's limits to the configured ones. Retries for up to
+ * `waitMs` while a JetStream cluster is still forming.
+ */
+export async function ensureStreams(nc: NatsConnection, limits: StreamLimits, waitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await ensureStreamsOnce(nc, limits);
+    } catch (err) {
+      if (!TRANSIENT.test((err as Error).message) || Date.now() + delay > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function ensureStreamsOnce(nc: NatsConnection, limits: StreamLimits): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(limits)) {
     const name = cfg.name;
