@@ -114,6 +114,14 @@ export type HttpExchange = z.infer<typeof HttpExchangeSchema>;
 export type ConnectionObservation = z.infer<typeof ConnectionObservationSchema>;
 export type Derived = z.infer<typeof DerivedSchema>;
 
+/**
+ * The identity of one observation, `<host>.<boot_id>.<conn_id>.h<seq>` or `.c`: the classifier publishes with it
+ * as the message id (the stream drops a repeat) and consumers key observations by it (a redelivery replaces itself).
+ */
+export function observationId(d: Derived): string {
+  return `${d.host}.${d.boot_id}.${d.conn_id}.${d.type === "http_exchange" ? `h${d.seq}` : "c"}`;
+}
+
 const utf8 = new TextDecoder();
 
 export function decodeDerived(data: unknown): Derived {

@@ -6,7 +6,7 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstrea
 import { headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { deadletterSubject, derivedSubject, encodeDerived } from "@adi/shared/wire/derived";
+import { deadletterSubject, derivedSubject, encodeDerived, observationId } from "@adi/shared/wire/derived";
 import type { Derived } from "@adi/shared/wire/derived";
 import { decodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
 import { RAW_STREAM, rawFilter } from "@adi/shared/wire/subjects";
@@ -21,18 +21,13 @@ export interface WorkerCounters {
   deadLetters: number;
 }
 
-export function derivedMsgId(d: Derived): string {
-  const what = d.type === "http_exchange" ? `h${d.seq}` : "c";
-  return `${d.host}.${d.boot_id}.${d.conn_id}.${what}`;
-}
-
 /** Host token of `adi.raw.v1.<host>.<p>`. */
 export function hostOfSubject(subject: string): string {
   return subject.split(".")[3] ?? "_";
 }
 
 export async function publishDerived(js: JetStreamClient, items: readonly Derived[]): Promise<void> {
-  await Promise.all(items.map((d) => js.publish(derivedSubject(d.host, d.type === "http_exchange" ? "http" : "connection"), encodeDerived(d), { msgID: derivedMsgId(d) })));
+  await Promise.all(items.map((d) => js.publish(derivedSubject(d.host, d.type === "http_exchange" ? "http" : "connection"), encodeDerived(d), { msgID: observationId(d) })));
 }
 
 export class PartitionWorker {

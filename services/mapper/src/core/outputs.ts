@@ -1,6 +1,7 @@
 // Everything the mapper writes, as a pure fold over facts and derived observations: the same events, in any
 // order, render the same bytes. The live mapper and `adi replay` both use it, which is why a replay
 // rebuilds exactly what the live pipeline wrote.
+import { observationId } from "@adi/shared/wire/derived";
 import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/wire/derived";
 import type { Fact } from "@adi/shared/wire/facts";
 import { connectionLogLine, httpLogLines } from "./log-lines.ts";
@@ -9,11 +10,6 @@ import { ServiceMapBuilder, toYaml } from "./service-map.ts";
 export interface MapperOutputOptions {
   /** Redact credentials in logged headers (ENV_REDACT). */
   redact: boolean;
-}
-
-/** One key per observation: a redelivered or replayed duplicate replaces itself. */
-function observationKey(d: Derived): string {
-  return `${d.host}|${d.boot_id}|${d.conn_id}|${d.type === "http_exchange" ? `h${d.seq}` : "c"}`;
 }
 
 export class MapperOutputs {
@@ -58,7 +54,7 @@ export class MapperOutputs {
   }
 
   addDerived(d: Derived): void {
-    const key = observationKey(d);
+    const key = observationId(d);
     if (this.#observations.has(key)) return;
     this.#observations.set(key, d);
     if (d.type === "http_exchange") this.#builder.addExchange(d);
