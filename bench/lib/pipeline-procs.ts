@@ -23,7 +23,8 @@ import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { NatsServerFixture } from "../../test/support/nats-server.ts";
-import { DERIVED_STREAM, RAW_STREAM } from "../../shared/src/wire/subjects.ts";
+import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, RAW_STREAM } from "../../shared/src/wire/subjects.ts";
+import { readToEnd } from "../../shared/src/nats/consume.ts";
 import { procUsage } from "./proc.ts";
 import type { ProcUsage } from "./proc.ts";
 
@@ -251,14 +252,29 @@ export async function mapperBacklog(jsm: JetStreamManager): Promise<{ consumers:
   }
 }
 
-/** Messages stored in ADI_DERIVED under `adi.derived.v1.<host|*>.<kind>`. */
-export async function derivedCount(jsm: JetStreamManager, kind: "http" | "connection", host = "*"): Promise<number> {
+/** Messages stored in ADI_DERIVED under `adi.derived.v2.<host|*>.<kind>` (one per raw batch and kind): cheap, from stream info. */
+export async function derivedMessages(jsm: JetStreamManager, kind: "http" | "connection", host = "*"): Promise<number> {
   try {
-    const info = await jsm.streams.info(DERIVED_STREAM, { subjects_filter: `adi.derived.v1.${host}.${kind}` });
+    const info = await jsm.streams.info(DERIVED_STREAM, { subjects_filter: `${DERIVED_SUBJECT_PREFIX}.${host}.${kind}` });
     return Object.values(info.state.subjects ?? {}).reduce((n, c) => n + c, 0);
   } catch {
     return 0;
   }
+}
+
+const EXCHANGE_MARK = Buffer.from('"type":"http_exchange"');
+
+/**
+ * HTTP exchanges stored in ADI_DERIVED: reads every message (call it after the CPU figures are taken) and counts
+ * the marker JSON.stringify writes for each exchange (inside a body it would be escaped, so it cannot match there).
+ */
+export async function derivedExchanges(nc: NatsConnection, host = "*"): Promise<number> {
+  let n = 0;
+  await readToEnd(nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.${host}.http`, (m) => {
+    const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+    for (let at = data.indexOf(EXCHANGE_MARK); at >= 0; at = data.indexOf(EXCHANGE_MARK, at + EXCHANGE_MARK.length)) n++;
+  });
+  return n;
 }
 
 export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<void> {

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
-import { AdiProcess, baseEnv, CLASSIFIER_CONSUMER, classifierBacklog, derivedCount, machineBusyPct, machineJiffies, ROOT, sleep, startBroker, usage } from "../lib/pipeline-procs.ts";
+import { AdiProcess, baseEnv, CLASSIFIER_CONSUMER, classifierBacklog, derivedExchanges, machineBusyPct, machineJiffies, ROOT, sleep, startBroker, usage } from "../lib/pipeline-procs.ts";
 import type { BrokerHandle } from "../lib/pipeline-procs.ts";
 import { publishSyntheticStream } from "../lib/synthetic.ts";
 import type { SyntheticStats } from "../lib/synthetic.ts";
@@ -143,7 +143,7 @@ async function runLive(ctx: Ctx, n: number, nodeArgs: string[] = []): Promise<Li
         const machine = machineJiffies();
         const busy = machineBusyPct(machine0, machine);
         const othersPct = busy - (100 * (classifierCpuS + natsCpuS)) / ((machine.total - machine0.total) / 100);
-        const exchanges = await derivedCount(ctx.broker.jsm, "http");
+        const exchanges = await derivedExchanges(ctx.broker.nc);
         return { seconds, eventsPerS: ctx.stats.events / seconds, classifierCpuS, natsCpuS, exchanges, machineBusyPct: busy, othersPct };
       }
       if (performance.now() - started > timeoutMs) throw new Error(`${n} classifiers did not finish in ${timeoutMs / 1000} s (${b.pending} pending)`);
@@ -225,7 +225,7 @@ export function summariseProfile(profile: CpuProfile, inclusiveOf: readonly stri
 }
 
 /** Functions whose inclusive time tells where a batch's time goes (logged with each profile). */
-const INCLUSIVE_OF = ["decodeBatch", "onRecords", "publishDerived", "encodeDerived", "publish", "addDerived", "decodeDerived", "decodeFact", "renderLog", "renderMap", "writeFile"];
+const INCLUSIVE_OF = ["decodeBatch", "onRecords", "publishDerived", "encodeDerivedBatches", "publish", "addDerived", "decodeDerivedBatch", "takeLogLines", "decodeFact", "renderLog", "renderMap", "writeFile"];
 
 function readProfile(dir: string): CpuProfile {
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));

@@ -3,8 +3,9 @@
 // touching the live outputs or the live consumers (ordered consumers leave no state on the server). The raw
 // stream goes through the same classifier engine, and the result through the same mapper fold, as live.
 import { mkdirSync } from "node:fs";
+import { rename } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { AtomicFileWriter } from "@adi/mapper/adapters/output-file";
+import { AppendingFileWriter, AtomicFileWriter } from "@adi/mapper/adapters/output-file";
 import { MapperOutputs } from "@adi/mapper/core/outputs";
 import { ClassifierEngine } from "@adi/classifier/core/engine";
 import { EnvInventory } from "@adi/enricher/core/env-inventory";
@@ -40,6 +41,16 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
     const engine = new ClassifierEngine();
     const progress = (stream: string) => (done: number, pending: number) => rt.log.info({ stream, done, pending }, "replay progress");
     let invalid = 0;
+    const files = {
+      log: join(opts.out, basename(rt.cfg.outputPath)),
+      map: join(opts.out, basename(rt.cfg.serviceMapPath ?? "ebpf_service_map.yaml")),
+      env: join(opts.out, basename(rt.cfg.envOutputPath)),
+    };
+    // The log is appended as its lines become final (memory holds a window, not the stream) to a temporary file
+    // renamed at the end, so DIR never holds half a log under the real name.
+    const logTemp = join(opts.out, `.${basename(files.log)}.${process.pid}.tmp`);
+    const log = new AppendingFileWriter(logTemp, { debounceMs: 0 });
+    await log.open();
     // Facts first (names), then the raw events: the fold does not depend on the order, the logs read better.
     const facts = await readToEnd(rt.nc, FACTS_STREAM, factsFilter(), (m) => {
       try {
@@ -54,18 +65,16 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       try {
         const { header, records } = decodeBatch(Buffer.from(m.data));
         for (const d of engine.onRecords(hostOfSubject(m.subject), header.bootId, records)) outputs.addDerived(d);
+        log.schedule(() => outputs.takeLogLines());
       } catch (err) {
         if (!(err instanceof WireFormatError)) throw err;
         invalid++;
       }
     }, { since, until, onProgress: progress(RAW_STREAM) });
-    const files = {
-      log: join(opts.out, basename(rt.cfg.outputPath)),
-      map: join(opts.out, basename(rt.cfg.serviceMapPath ?? "ebpf_service_map.yaml")),
-      env: join(opts.out, basename(rt.cfg.envOutputPath)),
-    };
+    log.schedule(() => outputs.takeLogLines(true));
+    await log.close();
+    await rename(logTemp, files.log);
     const renders = [
-      [files.log, () => outputs.logLines()],
       [files.map, () => outputs.renderMap()],
       [files.env, () => inventory.render()],
     ] as const;
@@ -74,7 +83,7 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       w.schedule(render);
       await w.close();
     }
-    rt.log.info({ facts, batches, invalid, ...engine.stats(), files }, "replay done");
+    rt.log.info({ facts, batches, invalid, ...engine.stats(), ...outputs.stats(), files }, "replay done");
   } finally {
     await rt.close();
   }

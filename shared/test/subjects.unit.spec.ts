@@ -16,7 +16,7 @@ describe("subjects", () => {
     expect(STREAMS).toEqual({
       raw: { name: "ADI_RAW", subjects: ["adi.raw.v1.>"] },
       facts: { name: "ADI_FACTS", subjects: ["adi.facts.v1.>"] },
-      derived: { name: "ADI_DERIVED", subjects: ["adi.derived.v1.>"] },
+      derived: { name: "ADI_DERIVED", subjects: ["adi.derived.v2.>"] },
       deadletter: { name: "ADI_DEADLETTER", subjects: ["adi.deadletter.v1.>"] },
     });
   });

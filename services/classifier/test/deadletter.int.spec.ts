@@ -6,7 +6,7 @@ import { createLogger } from "@adi/shared/logger";
 import { loadConfig } from "@adi/shared/config";
 import { connectNats } from "@adi/shared/nats/connect";
 import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, TUPLE_LAYOUT } from "@adi/shared/wire/raw-events";
-import { decodeDerived } from "@adi/shared/wire/derived";
+import { decodeDerivedBatch } from "@adi/shared/wire/derived";
 import { rawSubject } from "@adi/shared/wire/subjects";
 import { NatsServerFixture } from "../../../test/support/nats-server.ts";
 import { sleep } from "../../../test/support/capture.ts";
@@ -63,9 +63,13 @@ describe("malformed raw batches", () => {
     expect(counters).toMatchObject({ deadLetters: 2, batches: 1, observations: 1 });
     const dead = await readStream(nc, "ADI_DEADLETTER");
     expect(dead.map((m) => m.subject)).toEqual(["adi.deadletter.v1.hostx.classifier", "adi.deadletter.v1.hostx.classifier"]);
-    const derived = (await readStream(nc, "ADI_DERIVED")).map((m) => decodeDerived(m.data));
-    expect(derived).toHaveLength(1);
-    expect(derived[0]).toMatchObject({ type: "connection", protocol: "redis", confidence: 90, host: "hostx", pid: 7 });
+    const stored = await readStream(nc, "ADI_DERIVED");
+    expect(stored.map((m) => m.subject)).toEqual(["adi.derived.v2.hostx.connection"]);
+    const batch = decodeDerivedBatch(stored[0]!.data);
+    // The third raw message (stream seq 3) produced it; the first two went to the dead-letter stream.
+    expect(batch).toMatchObject({ v: 2, kind: "connection", source: "ADI_RAW#3" });
+    expect(batch.observations).toHaveLength(1);
+    expect(batch.observations[0]).toMatchObject({ type: "connection", protocol: "redis", confidence: 90, host: "hostx", pid: 7 });
     const jsm = await jetstreamManager(nc);
     const m = await jsm.streams.getMessage("ADI_DEADLETTER", { seq: 1 });
     expect(m?.header.get("Adi-Error")).toMatch(/bad magic/);

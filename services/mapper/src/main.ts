@@ -1,20 +1,20 @@
 // The mapper service: follows the facts and the derived observations from their first message and keeps
-// OUTPUT_PATH and SERVICE_MAP_PATH written (atomically, debounced, mode 0600). Every instance reads every
-// observation, so N instances write the same files as one.
+// OUTPUT_PATH (appended as lines become final) and SERVICE_MAP_PATH (rewritten atomically) written, debounced,
+// mode 0600. Every instance reads every observation, so N instances write the same files as one.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared/config";
 import { follow } from "@adi/shared/nats/consume";
 import { ensureStreams } from "@adi/shared/nats/streams";
-import { decodeDerived } from "@adi/shared/wire/derived";
+import { decodeDerivedBatch } from "@adi/shared/wire/derived";
 import { decodeFact } from "@adi/shared/wire/facts";
 import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire/subjects";
-import { AtomicFileWriter } from "./adapters/output-file.ts";
+import { AppendingFileWriter, AtomicFileWriter } from "./adapters/output-file.ts";
 import { MapperOutputs } from "./core/outputs.ts";
 
 export interface Mapper {
   outputs: MapperOutputs;
-  counters(): { facts: number; observations: number; invalid: number };
+  counters(): { facts: number; batches: number; invalid: number } & ReturnType<MapperOutputs["stats"]>;
   /** Writes both files now (pending changes only). */
   flush(): Promise<void>;
   stop(): Promise<void>;
@@ -24,11 +24,12 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas });
   const outputs = new MapperOutputs({ redact: cfg.envRedact });
   const onError = (err: unknown) => log.error({ err }, "could not write an output file; will retry");
-  const logWriter = new AtomicFileWriter(cfg.outputPath, { onError });
+  const logWriter = new AppendingFileWriter(cfg.outputPath, { onError });
+  await logWriter.open();
   const mapWriter = cfg.serviceMapPath ? new AtomicFileWriter(cfg.serviceMapPath, { onError }) : undefined;
-  const counters = { facts: 0, observations: 0, invalid: 0 };
+  const counters = { facts: 0, batches: 0, invalid: 0 };
   const changed = () => {
-    logWriter.schedule(() => outputs.logLines());
+    logWriter.schedule((quiet) => outputs.takeLogLines(quiet));
     mapWriter?.schedule(() => outputs.renderMap());
   };
   const abort = new AbortController();
@@ -45,8 +46,8 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     }, abort.signal),
     follow(nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.>`, (m) => {
       try {
-        outputs.addDerived(decodeDerived(m.data));
-        counters.observations++;
+        for (const d of decodeDerivedBatch(m.data).observations) outputs.addDerived(d);
+        counters.batches++;
         changed();
       } catch (err) {
         counters.invalid++;
@@ -62,7 +63,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   };
   return {
     outputs,
-    counters: () => ({ ...counters }),
+    counters: () => ({ ...counters, ...outputs.stats() }),
     flush,
     async stop() {
       abort.abort();

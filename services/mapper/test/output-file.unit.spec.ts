@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { AtomicFileWriter } from "../src/adapters/output-file.ts";
+import { AppendingFileWriter, AtomicFileWriter } from "../src/adapters/output-file.ts";
 
 let dir: string;
 
@@ -24,7 +24,7 @@ function renderer() {
   return { render, bump: () => ++version };
 }
 
-async function advance(writer: AtomicFileWriter, ms: number): Promise<void> {
+async function advance(writer: { idle(): Promise<void> }, ms: number): Promise<void> {
   vi.advanceTimersByTime(ms);
   await writer.idle();
 }
@@ -145,5 +145,54 @@ describe("AtomicFileWriter with content in pieces", () => {
     expect(parsed).toHaveLength(30_000);
     expect(parsed.every((l, i) => l.i === i)).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("AppendingFileWriter (the traffic log)", () => {
+  it("empties a log left by an earlier run, mode 0600, then appends what each write takes", async () => {
+    const path = join(dir, "traffic.log");
+    await writeFile(path, "an earlier run's line\n", { mode: 0o644 });
+    const writer = new AppendingFileWriter(path, { debounceMs: 2000, maxDelayMs: 10_000 });
+    await writer.open();
+    expect(await readFile(path, "utf8")).toBe("");
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    let n = 0;
+    const take = vi.fn(() => [`line ${n++}\n`, `line ${n++}\n`]);
+    writer.schedule(take);
+    await advance(writer, 2000);
+    writer.schedule(take);
+    await writer.close();
+    expect(await readFile(path, "utf8")).toBe("line 0\nline 1\nline 2\nline 3\n");
+    writer.schedule(take); // closed: ignored
+    expect(take).toHaveBeenCalledTimes(2);
+  });
+
+  it("tells the take function whether updates went quiet (everything may be final) or the bound ran out", async () => {
+    const path = join(dir, "traffic.log");
+    const writer = new AppendingFileWriter(path, { debounceMs: 2000, maxDelayMs: 10_000 });
+    await writer.open();
+    const quiet: boolean[] = [];
+    const take = (q: boolean) => {
+      quiet.push(q);
+      return [`${q}\n`];
+    };
+    // Steady updates every 500 ms for 12 s: the 10 s bound writes (not quiet); then they stop (quiet).
+    for (let t = 0; t < 12_000; t += 500) {
+      writer.schedule(take);
+      await advance(writer, 500);
+    }
+    await advance(writer, 2000);
+    expect(quiet).toEqual([false, true]);
+    writer.schedule(take);
+    await writer.flush(); // a flush (stop) takes everything
+    expect(quiet).toEqual([false, true, true]);
+    await writer.close();
+    expect(await readFile(path, "utf8")).toBe("false\ntrue\ntrue\n");
+  });
+
+  it("refuses to write before open", async () => {
+    const writer = new AppendingFileWriter(join(dir, "traffic.log"), { debounceMs: 0 });
+    writer.schedule(() => ["x\n"]);
+    await expect(writer.flush()).rejects.toThrow(/not open/);
   });
 });

@@ -64,7 +64,9 @@ async function ensureStreamsOnce(nc: NatsConnection, limits: StreamLimits): Prom
       c.max_age !== updatable.max_age ||
       c.max_bytes !== updatable.max_bytes ||
       c.num_replicas !== updatable.num_replicas ||
-      c.duplicate_window !== updatable.duplicate_window
+      c.duplicate_window !== updatable.duplicate_window ||
+      // A new wire version (adi.derived.v1 -> v2) moves a stream created by an older release onto its subjects.
+      (c.subjects ?? []).join(" ") !== (updatable.subjects ?? []).join(" ")
     ) {
       await jsm.streams.update(name, { ...c, ...updatable });
     }

@@ -1,9 +1,13 @@
 // Derived observations: what the classifier makes of the raw stream, and what the mapper (and anyone else)
-// consumes. JSON, validated with zod on the way in and out, versioned (`v`) like every wire contract.
+// consumes. JSON, versioned like every wire contract, validated with zod where it comes in (decode); the
+// producer builds it from typed values and a round-trip test pins that what it writes validates.
 //
-//   ADI_DERIVED     adi.derived.v1.<host>.http         HttpExchange, one per request/response seen from one side
-//                   adi.derived.v1.<host>.connection   ConnectionObservation, one per classified connection side
+//   ADI_DERIVED     adi.derived.v2.<host>.http         DerivedBatch of HttpExchange: one message per raw batch
+//                   adi.derived.v2.<host>.connection   DerivedBatch of ConnectionObservation: likewise
 //   ADI_DEADLETTER  adi.deadletter.v1.<host>.<source>  what a consumer could not decode (kept for inspection)
+//
+// v2 (this) carries the observations one raw batch produced as one message; v1 carried one observation per
+// message, and one acknowledged publish per observation was half of the classifier's CPU (BENCHMARKS.md).
 import { z } from "zod";
 import { DEADLETTER_SUBJECT_PREFIX, DERIVED_SUBJECT_PREFIX } from "./subjects.ts";
 
@@ -114,6 +118,16 @@ export type HttpExchange = z.infer<typeof HttpExchangeSchema>;
 export type ConnectionObservation = z.infer<typeof ConnectionObservationSchema>;
 export type Derived = z.infer<typeof DerivedSchema>;
 
+/** What the classifier publishes: everything of one kind that one raw batch produced, in order. */
+export const DerivedBatchSchema = z.object({
+  v: z.literal(2),
+  kind: z.enum(DERIVED_KINDS),
+  /** The raw batch it came from (`ADI_RAW#<stream seq>`), for tracing an observation back. */
+  source: z.string(),
+  observations: z.array(DerivedSchema).min(1),
+});
+export type DerivedBatch = z.infer<typeof DerivedBatchSchema>;
+
 /**
  * The identity of one observation, `<host>.<boot_id>.<conn_id>.h<seq>` or `.c`: the classifier publishes with it
  * as the message id (the stream drops a repeat) and consumers key observations by it (a redelivery replaces itself).
@@ -124,12 +138,29 @@ export function observationId(d: Derived): string {
 
 const utf8 = new TextDecoder();
 
-export function decodeDerived(data: unknown): Derived {
-  if (typeof data === "string") return DerivedSchema.parse(JSON.parse(data));
-  if (data instanceof Uint8Array) return DerivedSchema.parse(JSON.parse(utf8.decode(data)));
-  return DerivedSchema.parse(data);
+export function kindOf(d: Derived): DerivedKind {
+  return d.type === "http_exchange" ? "http" : "connection";
 }
 
-export function encodeDerived(d: Derived): string {
-  return JSON.stringify(DerivedSchema.parse(d));
+/** Validates a message from ADI_DERIVED; a batch whose observations are not all of its `kind` is refused. */
+export function decodeDerivedBatch(data: unknown): DerivedBatch {
+  const raw = typeof data === "string" ? JSON.parse(data) : data instanceof Uint8Array ? JSON.parse(utf8.decode(data)) : data;
+  const batch = DerivedBatchSchema.parse(raw);
+  for (const d of batch.observations) {
+    if (kindOf(d) !== batch.kind) throw new z.ZodError([{ code: "custom", path: ["observations"], message: `a ${d.type} in a ${batch.kind} batch`, input: d }]);
+  }
+  return batch;
+}
+
+/**
+ * The messages for what one raw batch produced: one per kind present, in the order produced. Not validated
+ * here (the values are typed; decode validates), because this runs for every batch on the classifier's hot path.
+ */
+export function encodeDerivedBatches(source: string, observations: readonly Derived[]): { kind: DerivedKind; data: string }[] {
+  const out: { kind: DerivedKind; data: string }[] = [];
+  for (const kind of DERIVED_KINDS) {
+    const of = observations.filter((d) => kindOf(d) === kind);
+    if (of.length > 0) out.push({ kind, data: JSON.stringify({ v: 2, kind, source, observations: of } satisfies DerivedBatch) });
+  }
+  return out;
 }

@@ -12,7 +12,7 @@ export const FACT_KINDS = ["process", "agent", "listeners", "container"] as cons
 export type FactKind = (typeof FACT_KINDS)[number];
 
 export const DERIVED_STREAM = "ADI_DERIVED";
-export const DERIVED_SUBJECT_PREFIX = "adi.derived.v1";
+export const DERIVED_SUBJECT_PREFIX = "adi.derived.v2";
 export const DEADLETTER_STREAM = "ADI_DEADLETTER";
 export const DEADLETTER_SUBJECT_PREFIX = "adi.deadletter.v1";
 
