@@ -16,14 +16,19 @@ export const NON_JSON = "non-json";
 /**
  * Array elements are merged into one shape. A shape is a set of kinds (scalars, at most one object
  * shape, at most one array shape), so merging is a plain union: commutative and associative, the order
- * of the elements cannot change the result.
+ * of the elements cannot change the result. Values are added into one accumulating shape (no shape per
+ * element, no copies): this runs for every body the mapper sees.
  */
 interface Shape {
-  scalars: Set<ScalarTypeName>;
+  /** Bit set of SCALARS. */
+  scalars: number;
   object: Map<string, Shape> | null;
   /** present: an array was seen; element null: only empty arrays were seen. */
   array: { element: Shape | null } | null;
 }
+
+const SCALARS: readonly ScalarTypeName[] = ["boolean", "null", "number", "string"]; // sorted: rendered in this order
+const BIT = { boolean: 1, null: 2, number: 4, string: 8 } as const;
 
 export function inferSchema(body: string | null, binary: boolean): BodySchema {
   if (body === null || body.trim() === "") return null;
@@ -35,7 +40,9 @@ export function inferSchema(body: string | null, binary: boolean): BodySchema {
     // Also what a truncated JSON body becomes: the capture cut it, so its structure is unknown.
     return NON_JSON;
   }
-  return render(shapeOf(value));
+  const shape = emptyShape();
+  addValue(shape, value);
+  return render(shape);
 }
 
 /** Canonical text of a schema (keys sorted at every level): two schemas are the same variant iff equal. */
@@ -51,57 +58,40 @@ function stableStringify(value: BodySchema): string {
 }
 
 function emptyShape(): Shape {
-  return { scalars: new Set(), object: null, array: null };
+  return { scalars: 0, object: null, array: null };
 }
 
-function shapeOf(value: unknown): Shape {
-  const shape = emptyShape();
-  if (value === null) shape.scalars.add("null");
-  else if (typeof value === "string") shape.scalars.add("string");
-  else if (typeof value === "number") shape.scalars.add("number");
-  else if (typeof value === "boolean") shape.scalars.add("boolean");
+/** Unions `value`'s shape into `shape`. */
+function addValue(shape: Shape, value: unknown): void {
+  if (value === null) shape.scalars |= BIT.null;
+  else if (typeof value === "string") shape.scalars |= BIT.string;
+  else if (typeof value === "number") shape.scalars |= BIT.number;
+  else if (typeof value === "boolean") shape.scalars |= BIT.boolean;
   else if (Array.isArray(value)) {
-    let element: Shape | null = null;
-    for (const item of value) element = element === null ? shapeOf(item) : merge(element, shapeOf(item));
-    shape.array = { element };
+    shape.array ??= { element: null };
+    for (const item of value) addValue((shape.array.element ??= emptyShape()), item);
   } else if (typeof value === "object") {
-    shape.object = new Map(Object.entries(value).map(([key, child]) => [key, shapeOf(child)]));
-  }
-  return shape;
-}
-
-function merge(a: Shape, b: Shape): Shape {
-  const merged: Shape = { scalars: new Set([...a.scalars, ...b.scalars]), object: null, array: null };
-  if (a.object && b.object) {
+    const fields = (shape.object ??= new Map());
     // Keys missing from some elements are kept: the schema tells every key the array's objects can have.
-    const keys = new Map(a.object);
-    for (const [key, child] of b.object) {
-      const existing = keys.get(key);
-      keys.set(key, existing ? merge(existing, child) : child);
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      let child = fields.get(key);
+      if (child === undefined) fields.set(key, (child = emptyShape()));
+      addValue(child, (value as Record<string, unknown>)[key]);
     }
-    merged.object = keys;
-  } else {
-    merged.object = a.object ?? b.object;
   }
-  if (a.array && b.array) {
-    const [x, y] = [a.array.element, b.array.element];
-    merged.array = { element: x && y ? merge(x, y) : (x ?? y) };
-  } else {
-    merged.array = a.array ?? b.array;
-  }
-  return merged;
 }
 
 function render(shape: Shape): JsonSchema {
   const structures = (shape.object ? 1 : 0) + (shape.array ? 1 : 0);
-  const onlyNull = shape.scalars.size === 0 || (shape.scalars.size === 1 && shape.scalars.has("null"));
+  const onlyNull = (shape.scalars & ~BIT.null) === 0;
   // One structure that is sometimes null keeps its structure: a union string would lose every key in it.
   if (structures === 1 && onlyNull) {
     if (shape.object) return renderObject(shape.object);
     const element = shape.array?.element ?? null;
     return element === null ? [] : [render(element)];
   }
-  const kinds: string[] = [...shape.scalars];
+  const kinds: string[] = SCALARS.filter((name) => (shape.scalars & BIT[name]) !== 0);
   if (shape.object) kinds.push("object");
   if (shape.array) kinds.push("array");
   return kinds.sort().join("|");
