@@ -39,7 +39,7 @@ const volatile __u64 conn_id_base = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 32 << 20); /* resized by user space */
+	__uint(max_entries, 8 << 20); /* resized by user space (ADI_RINGBUF_BYTES) */
 } events SEC(".maps");
 
 struct {

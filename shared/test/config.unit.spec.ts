@@ -35,7 +35,7 @@ describe("loadConfig defaults", () => {
       dataDir: "/var/lib/adi",
       natsPort: 4223,
       payloadLimit: 65536,
-      ringbufBytes: 33554432,
+      ringbufBytes: 8388608,
       partitions: 16,
       streamMaxAgeMs: 24 * 3600 * 1000,
       streamMaxBytes: -1,

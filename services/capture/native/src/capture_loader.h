@@ -18,7 +18,7 @@ namespace adi {
 
 struct LoaderOptions {
   uint32_t payload_limit = 65536;
-  uint32_t ringbuf_bytes = 32u << 20;
+  uint32_t ringbuf_bytes = 8u << 20;
   uint64_t wakeup_bytes = 256 * 1024;
   uint32_t max_batch_bytes = 256 * 1024;
   uint32_t flush_interval_ms = 50;
