@@ -109,6 +109,10 @@ describe("Partitioner.split", () => {
     expect(() => p.split(zero)).toThrow(WireFormatError);
     const shortProc = header(HEADER_LAYOUT.size + 8, RecordKind.procExec, 1);
     expect(() => p.split(shortProc)).toThrow(WireFormatError);
+    // a data record too short to hold its connection id (it would be read from the next record, or past the end)
+    const shortData = header(HEADER_LAYOUT.size + 4, RecordKind.data, 1);
+    expect(() => p.split(Buffer.concat([shortData, data(1n, 2)]))).toThrow(WireFormatError);
+    expect(() => p.split(shortData)).toThrow(WireFormatError);
   });
 
   it("sends the same connection to the same partition, across batches and instances", () => {

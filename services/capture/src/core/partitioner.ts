@@ -1,6 +1,6 @@
 // Splits one batch from the kernel into what goes where: socket records (data, open, close) by connection
 // into partitions, so one consumer sees a whole connection in order; process records to the facts path.
-import { connIdAt, decodeRecord, RecordKind, recordSpans, WireFormatError } from "@adi/shared/wire/raw-events";
+import { DATA_LAYOUT, decodeRecord, HEADER_LAYOUT, RecordKind, WireFormatError } from "@adi/shared/wire/raw-events";
 import type { ConnRecord, ProcRecord } from "@adi/shared/wire/raw-events";
 import { partitionOf } from "@adi/shared/wire/subjects";
 
@@ -23,19 +23,32 @@ const CACHE_LIMIT = 65_536;
 
 export class Partitioner {
   readonly #partitions: number;
-  // Connection ids repeat across batches; the 64-bit mix is BigInt arithmetic, so remember recent answers.
-  #cache = new Map<bigint, number>();
+  // Connection ids repeat across batches and the 64-bit mix is BigInt arithmetic, so recent answers are kept,
+  // keyed by the id's two 32-bit halves (numbers: no BigInt is made for a record whose connection is known).
+  #cache = new Map<number, Map<number, number>>();
+  #cached = 0;
 
   constructor(partitions: number) {
     this.#partitions = partitions;
   }
 
   partitionOf(connId: bigint): number {
-    let p = this.#cache.get(connId);
+    return this.#partitionOfHalves(Number(connId & 0xffff_ffffn), Number((connId >> 32n) & 0xffff_ffffn));
+  }
+
+  #partitionOfHalves(lo: number, hi: number): number {
+    let byLo = this.#cache.get(hi);
+    let p = byLo?.get(lo);
     if (p === undefined) {
-      if (this.#cache.size >= CACHE_LIMIT) this.#cache = new Map();
-      p = partitionOf(connId, this.#partitions);
-      this.#cache.set(connId, p);
+      if (this.#cached >= CACHE_LIMIT) {
+        this.#cache = new Map();
+        this.#cached = 0;
+        byLo = undefined;
+      }
+      if (!byLo) this.#cache.set(hi, (byLo = new Map()));
+      p = partitionOf((BigInt(hi) << 32n) | BigInt(lo), this.#partitions);
+      byLo.set(lo, p);
+      this.#cached++;
     }
     return p;
   }
@@ -43,9 +56,17 @@ export class Partitioner {
   /** Throws WireFormatError when the batch is not a sequence of whole records. */
   split(batch: Buffer): SplitBatch {
     const out: SplitBatch = { partitions: new Map(), proc: [], opens: [], socketRecords: 0, unknown: 0 };
-    for (const { at, size, kind } of recordSpans(batch)) {
+    const end = batch.length;
+    // The record walk of recordSpans (shared/src/wire/raw-events.ts), inlined: this runs for every record.
+    for (let at = 0; at < end; ) {
+      if (at + HEADER_LAYOUT.size > end) throw new WireFormatError(`truncated record header at ${at}`);
+      const size = batch.readUInt32LE(at + HEADER_LAYOUT.size_field);
+      if (size < HEADER_LAYOUT.size || at + size > end) throw new WireFormatError(`record at ${at} claims ${size} bytes of ${end - at}`);
+      const kind = batch.readUInt16LE(at + HEADER_LAYOUT.kind);
       if (kind === RecordKind.data || kind === RecordKind.connOpen || kind === RecordKind.connClose) {
-        const p = this.partitionOf(connIdAt(batch, at));
+        // data and connection records carry the connection id at the same offset
+        if (at + DATA_LAYOUT.conn_id + 8 > at + size) throw new WireFormatError(`record at ${at} is too short for a connection id`);
+        const p = this.#partitionOfHalves(batch.readUInt32LE(at + DATA_LAYOUT.conn_id), batch.readUInt32LE(at + DATA_LAYOUT.conn_id + 4));
         let slice = out.partitions.get(p);
         if (!slice) out.partitions.set(p, (slice = { records: [], bytes: 0 }));
         slice.records.push(batch.subarray(at, at + size));
@@ -61,6 +82,7 @@ export class Partitioner {
       } else {
         out.unknown++;
       }
+      at += size;
     }
     return out;
   }
