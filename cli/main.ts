@@ -2,10 +2,12 @@
 // each command is a thin wrapper around a service's start function.
 import { Command } from "commander";
 import { CONFIG_VARIABLES } from "@adi/shared/config";
-import { runReplay } from "./commands/replay.ts";
-import { runDemo } from "./commands/demo.ts";
 import { ALL_SERVICES, runServices } from "./commands/services.ts";
 import { die } from "./runtime.ts";
+
+// Loaded when run: replay and demo bring the classifier, mapper and enricher cores and the demo workload.
+const runReplay = async (o: { out: string; since?: string; until?: string }) => (await import("./commands/replay.ts")).runReplay(o);
+const runDemo = async (o: { out: string; port: string; duration?: string }) => (await import("./commands/demo.ts")).runDemo(o);
 
 const envHelp = () =>
   "\nEnvironment:\n" +

@@ -314,6 +314,8 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** Partitions (ADI_PARTITIONS). Default 16. */
   partitions?: number;
+  /** Node arguments per service, e.g. { mapper: ["--cpu-prof", "--cpu-prof-dir=/tmp/p"] }. */
+  nodeArgs?: Partial<Record<"capture" | "classifier" | "mapper", string[]>>;
 }
 
 /** Starts a broker and the services as separate processes, and waits until each is ready. */
@@ -361,7 +363,7 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
   try {
     // Capture first: it creates the streams before the consumers bind.
     if (opts.capture !== false) {
-      capture = await AdiProcess.start(["capture"], env, join(dir, "capture.log"));
+      capture = await AdiProcess.start(["capture"], env, join(dir, "capture.log"), opts.nodeArgs?.capture);
       await Promise.race([
         factSeen,
         capture.exited().then((code) => {
@@ -373,8 +375,8 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
       ]);
     }
     const nClassifiers = opts.classifiers ?? 1;
-    for (let i = 0; i < nClassifiers; i++) classifiers.push(await AdiProcess.start(["classify"], env, join(dir, `classify-${i}.log`)));
-    if (opts.mapper !== false) mapper = await AdiProcess.start(["map"], env, join(dir, "map.log"));
+    for (let i = 0; i < nClassifiers; i++) classifiers.push(await AdiProcess.start(["classify"], env, join(dir, `classify-${i}.log`), opts.nodeArgs?.classifier));
+    if (opts.mapper !== false) mapper = await AdiProcess.start(["map"], env, join(dir, "map.log"), opts.nodeArgs?.mapper);
     if (nClassifiers > 0) {
       await waitFor("the classifiers' consumers", async () => {
         for (const c of classifiers) if (!c.running) throw new Error(`adi classify exited: ${tail(c.logPath)}`);

@@ -1,11 +1,6 @@
 // `adi capture`, `adi classify`, `adi map`, `adi enrich`, and `adi up` (all of them in one process tree).
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { preflight } from "@adi/capture/adapters/kernel";
-import { startCaptureAgent } from "@adi/capture/agent";
-import { startClassifier } from "@adi/classifier";
-import { startEnricher } from "@adi/enricher";
-import { startMapper } from "@adi/mapper";
 import type { AdiConfig } from "@adi/shared/config";
 import { listenForStop, openRuntime } from "../runtime.ts";
 import type { Runtime } from "../runtime.ts";
@@ -13,11 +8,13 @@ import type { Runtime } from "../runtime.ts";
 type Stoppable = { stop(): Promise<void> };
 type Starter = (cfg: AdiConfig, nc: NatsConnection, log: Logger) => Promise<Stoppable>;
 
+// Loaded on demand: a process runs only what it starts (the capture agent does not carry the enricher's gRPC and
+// Docker clients, nor the mapper's YAML, in its memory).
 export const SERVICES = {
-  capture: startCaptureAgent as Starter,
-  classify: startClassifier as Starter,
-  map: startMapper as Starter,
-  enrich: startEnricher as Starter,
+  capture: async () => (await import("@adi/capture/agent")).startCaptureAgent as Starter,
+  classify: async () => (await import("@adi/classifier")).startClassifier as Starter,
+  map: async () => (await import("@adi/mapper")).startMapper as Starter,
+  enrich: async () => (await import("@adi/enricher")).startEnricher as Starter,
 } as const;
 export type ServiceName = keyof typeof SERVICES;
 export const ALL_SERVICES: ServiceName[] = ["capture", "classify", "map", "enrich"];
@@ -29,7 +26,8 @@ export interface RunningServices {
 }
 
 export async function startServices(name: string, which: readonly ServiceName[]): Promise<RunningServices> {
-  const rt = await openRuntime(name, which.includes("capture") ? () => preflight() : undefined);
+  const preflight = which.includes("capture") ? (await import("@adi/capture/adapters/kernel")).preflight : undefined;
+  const rt = await openRuntime(name, preflight && (() => preflight()));
   const running: Stoppable[] = [];
   const stopAll = async () => {
     for (const [i, r] of running.entries()) {
@@ -40,7 +38,7 @@ export async function startServices(name: string, which: readonly ServiceName[])
     await rt.close();
   };
   try {
-    for (const s of which) running.push(await SERVICES[s](rt.cfg, rt.nc, rt.log.child({ component: s })));
+    for (const s of which) running.push(await (await SERVICES[s]())(rt.cfg, rt.nc, rt.log.child({ component: s })));
   } catch (err) {
     await stopAll();
     throw err;

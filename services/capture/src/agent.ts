@@ -23,13 +23,10 @@ import type { KernelCapture, KernelStats } from "./adapters/kernel.ts";
 import { ListenerScanner } from "./adapters/listeners.ts";
 import { listPids, readBootId, readProcessSnapshot } from "./adapters/procfs.ts";
 import type { ProcessSnapshot } from "./adapters/procfs.ts";
-import { capYoungGeneration } from "./adapters/young-generation.ts";
 import { Partitioner } from "./core/partitioner.ts";
 import { buildProcessFact } from "./core/process-facts.ts";
 
 export const STATS_INTERVAL_MS = 5000;
-/** V8's new space (both semi-spaces) is kept near this: see adapters/young-generation.ts. */
-export const YOUNG_GENERATION_BYTES = 8 * 1024 * 1024;
 
 const nowIso = () => nsToIso(BigInt(Date.now()) * 1_000_000n);
 
@@ -213,8 +210,6 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     publishFact(stats());
     publishListeners();
   }, STATS_INTERVAL_MS);
-  // Once the modules are loaded and the kernel side is up: the new space they grew is returned, then capped.
-  const youngGeneration = capYoungGeneration(YOUNG_GENERATION_BYTES, 250);
   log.info({ agentId, host, scanned, partitions: cfg.partitions, payloadLimit: cfg.payloadLimit }, "ready");
 
   let stopped = false;
@@ -226,7 +221,6 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       stopped = true;
       clearInterval(statsTimer);
       clearTimeout(rescanTimer);
-      youngGeneration?.stop();
       kernel.stop(); // joins the drain thread after a last flush
       await new Promise((r) => setTimeout(r, 100)); // let the addon deliver the batches it queued
       lastKernelStats = kernel.stats();

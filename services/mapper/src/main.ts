@@ -28,7 +28,11 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   await logWriter.open();
   const mapWriter = cfg.serviceMapPath ? new AtomicFileWriter(cfg.serviceMapPath, { onError }) : undefined;
   const counters = { facts: 0, batches: 0, invalid: 0 };
+  let writtenVersion = outputs.version;
+  // Facts that change nothing (the agent's counters every 5 s) must not re-render the map.
   const changed = () => {
+    if (outputs.version === writtenVersion) return;
+    writtenVersion = outputs.version;
     logWriter.schedule((quiet) => outputs.takeLogLines(quiet));
     mapWriter?.schedule(() => outputs.renderMap());
   };

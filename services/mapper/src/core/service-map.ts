@@ -63,8 +63,13 @@ export interface ServiceMapOptions {
   names?: NameResolver;
   /** Capture-time difference within which a client's and a server's view are the same call. Default 1 s. */
   pairToleranceMs?: number;
-  /** Capture time after which a call's key is settled and its memory freed. Default 2 min. */
+  /**
+   * Capture time after which a call's key is settled and its memory freed. Default 10 s: the two views of a call
+   * arrive from different partitions, whose lag rarely differs by seconds; later than that, a call is counted twice.
+   */
   settleAfterMs?: number;
+  /** Distinct paths one route may list before it is shown once as /items/{id} (tallies.ts). Default 20. */
+  maxPathsPerRoute?: number;
   /** The Go map lists databases, caches and message buses; HTTP calls are its endpoints. */
   connectionCategories?: readonly string[];
 }
@@ -87,13 +92,14 @@ export class ServiceMapBuilder {
   readonly #http: PairingLog<EndpointCall>;
   readonly #connections: PairingLog<ConnectionCall>;
   readonly #categories: ReadonlySet<string>;
-  readonly #settled = new Tallies();
+  readonly #settled: Tallies;
   readonly #schemas = new Map<string, BodySchema>();
   #generatedAt: string | null = null;
 
   constructor(options: ServiceMapOptions = {}) {
     this.names = options.names ?? new NameResolver();
-    const pairing = { toleranceMs: options.pairToleranceMs ?? 1000, settleAfterMs: options.settleAfterMs ?? 120_000 };
+    const pairing = { toleranceMs: options.pairToleranceMs ?? 1000, settleAfterMs: options.settleAfterMs ?? 10_000 };
+    this.#settled = new Tallies(options.maxPathsPerRoute);
     this.#http = new PairingLog(pairing);
     this.#connections = new PairingLog(pairing);
     this.#categories = new Set(options.connectionCategories ?? GO_CATEGORIES);

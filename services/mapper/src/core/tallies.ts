@@ -1,8 +1,13 @@
 // Counts of calls by what identifies their ends, and their resolution into the service map's entries.
 // Two tallies that resolve to the same names (a service restarted: new pid, same name) merge into one entry.
+//
+// Paths are listed as seen (the Go tool's behaviour) until one route (same ends and method, path equal but for
+// id-like segments: /items/1, /items/2) has more than `maxPathsPerRoute` distinct paths; from then on the route
+// is one entry, /items/{id}. That depends only on the set of calls, never on their order, and keeps the map (and
+// the memory behind it) bounded by routes, not by records.
 import type { ResolvedName } from "./names.ts";
 import { processKey } from "./names.ts";
-import { maxIso, minIso } from "./observation.ts";
+import { maxIso, minIso, routeOf } from "./observation.ts";
 import type { BodySchema } from "./schema.ts";
 import type { ConnectionEntry, DestinationRef, EndpointEntry, ServiceEntry, SourceRef } from "./service-map.ts";
 
@@ -44,15 +49,57 @@ interface ServiceDraft {
   connections: Map<string, ConnectionEntry>;
 }
 
+/** The distinct paths of one route and the endpoint tallies under them, until the route is collapsed (null). */
+interface RouteState {
+  route: string;
+  paths: Set<string> | null;
+  keys: Set<string>;
+}
+
+export const DEFAULT_MAX_PATHS_PER_ROUTE = 20;
+
 export class Tallies {
   readonly #endpoints = new Map<string, { call: EndpointCall; seen: Seen }>();
   readonly #connections = new Map<string, { call: ConnectionCall; seen: Seen }>();
+  readonly #routes = new Map<string, RouteState>();
+  readonly #maxPathsPerRoute: number;
+
+  constructor(maxPathsPerRoute = DEFAULT_MAX_PATHS_PER_ROUTE) {
+    this.#maxPathsPerRoute = maxPathsPerRoute;
+  }
 
   addEndpoint(call: EndpointCall): void {
+    const route = routeOf(call.path);
+    if (route === call.path) {
+      this.#tallyEndpoint(call);
+      return;
+    }
+    const routeKey = JSON.stringify([sourceKey(call.source), destinationKey(call.destination), call.method, route]);
+    let state = this.#routes.get(routeKey);
+    if (!state) this.#routes.set(routeKey, (state = { route, paths: new Set(), keys: new Set() }));
+    if (state.paths === null) {
+      this.#tallyEndpoint({ ...call, path: route });
+      return;
+    }
+    state.paths.add(call.path);
+    state.keys.add(this.#tallyEndpoint(call));
+    if (state.paths.size <= this.#maxPathsPerRoute) return;
+    // Too many records behind one route: fold what is tallied under its paths into the route, once.
+    for (const key of state.keys) {
+      const { call: known, seen } = this.#endpoints.get(key)!;
+      this.#endpoints.delete(key);
+      this.#tallyEndpoint({ ...known, path: route }, seen);
+    }
+    state.paths = null;
+    state.keys.clear();
+  }
+
+  /** Tallies `call` (or what `seen` sums up of calls like it) under its own path; returns the key. */
+  #tallyEndpoint(call: EndpointCall, seen?: Seen): string {
     const { source, destination, method, path, requestSchema, responseSchema } = call;
-    const ends = [sourceKey(source), destinationKey(destination)];
-    const key = JSON.stringify([...ends, method, path, requestSchema, responseSchema]);
-    tally(this.#endpoints, key, call);
+    const key = JSON.stringify([sourceKey(source), destinationKey(destination), method, path, requestSchema, responseSchema]);
+    tally(this.#endpoints, key, call, call, seen);
+    return key;
   }
 
   addConnection(call: ConnectionCall): void {
@@ -63,9 +110,10 @@ export class Tallies {
   }
 
   copy(): Tallies {
-    const copy = new Tallies();
+    const copy = new Tallies(this.#maxPathsPerRoute);
     for (const [key, { call, seen }] of this.#endpoints) copy.#endpoints.set(key, { call, seen: { ...seen } });
     for (const [key, { call, seen }] of this.#connections) copy.#connections.set(key, { call, seen: { ...seen } });
+    for (const [key, { route, paths, keys }] of this.#routes) copy.#routes.set(key, { route, paths: paths && new Set(paths), keys: new Set(keys) });
     return copy;
   }
 
@@ -144,10 +192,12 @@ function destinationKey(destination: DestinationRef): string {
   return `${destination.viewerHost} ${destination.server.ip} ${destination.server.port} ${destination.hint ?? ""}`;
 }
 
-/** Counts `call`; `kept` is the call remembered for the key (its fields other than time are the same). */
-function tally<T extends CallBase>(table: Map<string, { call: T; seen: Seen }>, key: string, call: T, kept = call) {
+/**
+ * Counts `call` (or adds `seen`, what several such calls sum up to); `kept` is the call remembered for the key
+ * (its fields other than time are the same).
+ */
+function tally<T extends CallBase>(table: Map<string, { call: T; seen: Seen }>, key: string, call: T, kept = call, seen: Seen = { first_seen: call.ts, last_seen: call.ts, count: 1 }) {
   const known = table.get(key);
-  const seen: Seen = { first_seen: call.ts, last_seen: call.ts, count: 1 };
   table.set(key, { call: kept, seen: known ? mergeSeen(known.seen, seen) : seen });
 }
 
