@@ -3,9 +3,9 @@
 // published once to a fresh nats-server; then, interleaved per repetition: (a) `adi replay --out DIR` (one
 // engine, ordered consumers), wall time; (b) N = 1, 2, 4 `adi classify` processes consuming it from the start
 // through their durable per-partition consumers, from the first consumer's creation until every consumer has
-// nothing pending or unacknowledged. A full run gives (b) 1 million events and (a) a 200,000-event stream of
-// its own, plus one attempt at the million (see REPLAYABLE_EVENTS). Finally one replay and one live classifier
-// run under `node --cpu-prof`, whose top self-time functions and areas are reported.
+// nothing pending or unacknowledged. Both read the same stream: 1 million events in a full run, 200,000 quick.
+// Finally one replay and one live classifier run under `node --cpu-prof`, whose top self-time functions and
+// areas are reported.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -23,11 +23,6 @@ const PARTITIONS = 16;
 const INSTANCES = [1, 2, 4] as const;
 const TARGET_PER_INSTANCE = 200_000;
 const REPLAY = "adi replay --out DIR (1 engine)";
-/**
- * The largest stream `adi replay` is measured on every repetition: it renders each output whole, as one string,
- * and V8's strings stop at 2^29 - 24 characters (~512 MiB): ~200,000 events of this traffic make a ~440 MB log.
- */
-const REPLAYABLE_EVENTS = 200_000;
 const live = (n: number) => `live: ${n} \`adi classify\` process${n > 1 ? "es" : ""}`;
 const MEMBERS_KV_STREAM = "KV_adi_classifiers";
 
@@ -56,6 +51,7 @@ interface ReplayRun {
   exchanges: number;
   /** Size of the traffic log it wrote. */
   logBytes: number;
+  peakRssBytes: number;
   /** Why the replay did not finish (out of memory, a string too long to render, …); undefined when it did. */
   failed?: string;
 }
@@ -70,8 +66,18 @@ async function runReplay(ctx: Ctx, nodeArgs: string[] = [], timeoutMs = 900_000)
     timedOut = true;
     void p.stop(5000);
   }, timeoutMs);
+  // VmHWM only grows: the last reading before the process exits is its peak.
+  let peakRssBytes = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakRssBytes = Math.max(peakRssBytes, usage(p.pid).peakRssBytes);
+    } catch {
+      // exited
+    }
+  }, 100);
   const code = await p.exited();
   clearTimeout(timer);
+  clearInterval(sampler);
   const seconds = (performance.now() - t0) / 1000;
   const logText = readFileSync(logPath, "utf8");
   let logBytes = NaN;
@@ -90,10 +96,10 @@ async function runReplay(ctx: Ctx, nodeArgs: string[] = [], timeoutMs = 900_000)
         : /Invalid string length/.test(logText)
           ? "RangeError: Invalid string length (an output larger than V8's largest string)"
           : `exit ${code}: ${lines.slice(-3).join(" ").slice(0, 200)}`;
-    return { seconds, eventsPerS: NaN, exchanges: NaN, logBytes, failed: `${why} after ${seconds.toFixed(0)} s` };
+    return { seconds, eventsPerS: NaN, exchanges: NaN, logBytes, peakRssBytes, failed: `${why} after ${seconds.toFixed(0)} s` };
   }
   const done = logText.split("\n").filter((l) => l.includes('"replay done"')).map((l) => JSON.parse(l) as { exchanges?: number })[0];
-  return { seconds, eventsPerS: ctx.stats.events / seconds, exchanges: done?.exchanges ?? NaN, logBytes };
+  return { seconds, eventsPerS: ctx.stats.events / seconds, exchanges: done?.exchanges ?? NaN, logBytes, peakRssBytes };
 }
 
 /** Forgets what the previous live run did: its consumers, its observations, its members. */
@@ -239,13 +245,12 @@ export const replayThroughput: Scenario = {
     `synthetic ADI_RAW stream (bench/lib/synthetic.ts: kernel records encoded with raw-events.ts layouts, ~20 exchanges per keep-alive HTTP connection ` +
     `server and client side, Content-Length/chunked/gzip/>16 KiB bodies, 8% Redis/Postgres, 512 connections open at once, batches per partition ` +
     `of ~64 records as capture makes them, ${PARTITIONS} partitions) published once to a fresh nats-server; events = raw records; quick: 200,000 events, full: 1,000,000. ` +
-    `(a) \`node bin/adi.mjs replay --out DIR\`: events / wall time of the process (start-up and output rendering included), on a ${REPLAYABLE_EVENTS}-event stream ` +
-    `(it renders each output as one string: larger streams exceed V8's string limit), plus in a full run one attempt at the 1,000,000; ` +
+    `(a) \`node bin/adi.mjs replay --out DIR\`: events / wall time of the process (start-up and output rendering included), on the same stream (peak RSS of the replay process reported: memory is bounded by a window of traffic, not the stream); ` +
     `(b) N = ${INSTANCES.join(", ")} \`node bin/adi.mjs classify\` processes started together: events / (from the first adi-classifier-p* consumer's creation ` +
     `to every consumer having 0 pending and 0 unacknowledged), consumers, ADI_DERIVED and the members bucket deleted between runs. Interleaved repetitions; ` +
     `ratio = vs live N=1. Then one replay and one live N=1 classifier under node --cpu-prof: top 5 self-time functions and areas (% of non-idle samples; native code charged to its JavaScript caller).`,
   async run({ quick, log }: BenchOptions): Promise<ResultRow[]> {
-    const events = quick ? REPLAYABLE_EVENTS : 1_000_000;
+    const events = quick ? 200_000 : 1_000_000;
     const reps = quick ? 1 : 3;
     const dir = mkdtempSync(join(tmpdir(), "adi-bench-replay-"));
     const brokers: BrokerHandle[] = [];
@@ -261,17 +266,14 @@ export const replayThroughput: Scenario = {
       return { broker, dir, stats, log };
     };
     try {
-      // The live classifiers read the big stream; `adi replay` a stream it can render (see REPLAYABLE_EVENTS),
-      // and, in a full run, makes one attempt at the big one.
       const ctx = await stream(events);
-      const small = events === REPLAYABLE_EVENTS ? ctx : await stream(REPLAYABLE_EVENTS);
       const replays: ReplayRun[] = [];
       const lives = new Map<number, LiveRun[]>(INSTANCES.map((n) => [n, []]));
       for (let rep = 1; rep <= reps; rep++) {
-        const r = await runReplay(small);
-        if (r.failed) throw new Error(`adi replay of ${small.stats.events} events failed: ${r.failed}`);
+        const r = await runReplay(ctx);
+        if (r.failed) throw new Error(`adi replay of ${ctx.stats.events} events failed: ${r.failed}`);
         replays.push(r);
-        log(`${NAME} ${rep}/${reps}: replay of ${small.stats.events} events ${r.seconds.toFixed(2)} s, ${r.eventsPerS.toFixed(0)} events/s, ${r.exchanges} exchanges`);
+        log(`${NAME} ${rep}/${reps}: replay of ${ctx.stats.events} events ${r.seconds.toFixed(2)} s, ${r.eventsPerS.toFixed(0)} events/s, ${r.exchanges} exchanges, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
         for (const n of INSTANCES) {
           const l = await runLive(ctx, n);
           lives.get(n)!.push(l);
@@ -281,18 +283,11 @@ export const replayThroughput: Scenario = {
           );
         }
       }
-      let bigReplay: ReplayRun | undefined;
-      if (small !== ctx) {
-        log(`${NAME}: adi replay of the ${ctx.stats.events}-event stream (one attempt)`);
-        bigReplay = await runReplay(ctx);
-        log(`${NAME}: ${bigReplay.failed ? `failed: ${bigReplay.failed}` : `${bigReplay.eventsPerS.toFixed(0)} events/s`}`);
-      }
-
       // Profiles: where the time goes.
       const profiles: { variant: string; summary: ProfileSummary }[] = [];
       for (const [variant, go] of [
-        ["profile: adi replay", (args: string[]) => runReplay(small, args)],
-        ["profile: live, 1 classifier", (args: string[]) => runLive(small, 1, args)],
+        ["profile: adi replay", (args: string[]) => runReplay(ctx, args)],
+        ["profile: live, 1 classifier", (args: string[]) => runLive(ctx, 1, args)],
       ] as const) {
         const profDir = join(dir, `prof-${profiles.length}`);
         mkdirSync(profDir);
@@ -311,19 +306,9 @@ export const replayThroughput: Scenario = {
       const streamNote = (st: SyntheticStats) => `${st.events} events, ${st.exchanges} exchanges, ${st.batches} batches, ${(st.bytes / 2 ** 20).toFixed(0)} MiB`;
       const rs = summarise(replays.map((r) => r.eventsPerS));
       rows.push({
-        scenario: NAME, variant: `${REPLAY}, ${small.stats.events} events`, metric: "events per second", unit: "events/s", ...rs, ratio: rs.median / base,
-        note: `${streamNote(small.stats)}; exchanges rebuilt ${replays.map((r) => r.exchanges).join(", ")}; traffic log ${(replays[0]!.logBytes / 1e6).toFixed(0)} MB; wall ${replays.map((r) => r.seconds.toFixed(1)).join(", ")} s incl. node start-up and rendering`,
+        scenario: NAME, variant: `${REPLAY}, ${ctx.stats.events} events`, metric: "events per second", unit: "events/s", ...rs, ratio: rs.median / base,
+        note: `${streamNote(ctx.stats)}; exchanges rebuilt ${replays.map((r) => r.exchanges).join(", ")}; traffic log ${(replays[0]!.logBytes / 1e6).toFixed(0)} MB; peak RSS ${replays.map((r) => (r.peakRssBytes / 2 ** 20).toFixed(0)).join(", ")} MB; wall ${replays.map((r) => r.seconds.toFixed(1)).join(", ")} s incl. node start-up and rendering`,
       });
-      if (bigReplay) {
-        const v = bigReplay.eventsPerS;
-        rows.push({
-          scenario: NAME, variant: `${REPLAY}, ${stats.events} events`, metric: "events per second", unit: "events/s", median: v, min: v, max: v, runs: 1,
-          ...(bigReplay.failed ? {} : { ratio: v / base }),
-          note: bigReplay.failed
-            ? `FAILED: ${bigReplay.failed}. The replay keeps every observation in memory and renders each output as one string (the traffic log of ${small.stats.exchanges} exchanges is already ${(replays[0]!.logBytes / 1e6).toFixed(0)} MB; V8 strings end at ~537 M characters)`
-            : `${streamNote(stats)}; exchanges rebuilt ${bigReplay.exchanges}`,
-        });
-      }
       for (const n of INSTANCES) {
         const ls = lives.get(n)!;
         const s = summarise(ls.map((l) => l.eventsPerS));

@@ -2,10 +2,9 @@
 // durable streams into DIR with fresh state, without
 // touching the live outputs or the live consumers (ordered consumers leave no state on the server). The raw
 // stream goes through the same classifier engine, and the result through the same mapper fold, as live.
-import { mkdirSync } from "node:fs";
-import { rename } from "node:fs/promises";
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import { AppendingFileWriter, AtomicFileWriter } from "@adi/mapper/adapters/output-file";
+import { AtomicFileWriter } from "@adi/mapper/adapters/output-file";
 import { MapperOutputs } from "@adi/mapper/core/outputs";
 import { ClassifierEngine } from "@adi/classifier/core/engine";
 import { EnvInventory } from "@adi/enricher/core/env-inventory";
@@ -46,11 +45,14 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       map: join(opts.out, basename(rt.cfg.serviceMapPath ?? "ebpf_service_map.yaml")),
       env: join(opts.out, basename(rt.cfg.envOutputPath)),
     };
-    // The log is appended as its lines become final (memory holds a window, not the stream) to a temporary file
-    // renamed at the end, so DIR never holds half a log under the real name.
+    // The log is appended as its lines become final (memory holds a window, not the stream), synchronously (the
+    // write is the back-pressure), to a temporary file renamed at the end: DIR never holds half a log.
     const logTemp = join(opts.out, `.${basename(files.log)}.${process.pid}.tmp`);
-    const log = new AppendingFileWriter(logTemp, { debounceMs: 0 });
-    await log.open();
+    const logFd = openSync(logTemp, "w", 0o600);
+    const appendFinal = (all = false) => {
+      const lines = outputs.takeLogLines(all);
+      for (let i = 0; i < lines.length; i += 1024) writeSync(logFd, lines.slice(i, i + 1024).join(""));
+    };
     // Facts first (names), then the raw events: the fold does not depend on the order, the logs read better.
     const facts = await readToEnd(rt.nc, FACTS_STREAM, factsFilter(), (m) => {
       try {
@@ -65,15 +67,16 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       try {
         const { header, records } = decodeBatch(Buffer.from(m.data));
         for (const d of engine.onRecords(hostOfSubject(m.subject), header.bootId, records)) outputs.addDerived(d);
-        log.schedule(() => outputs.takeLogLines());
+        appendFinal();
       } catch (err) {
         if (!(err instanceof WireFormatError)) throw err;
         invalid++;
       }
     }, { since, until, onProgress: progress(RAW_STREAM) });
-    log.schedule(() => outputs.takeLogLines(true));
-    await log.close();
-    await rename(logTemp, files.log);
+    appendFinal(true);
+    fsyncSync(logFd);
+    closeSync(logFd);
+    renameSync(logTemp, files.log);
     const renders = [
       [files.map, () => outputs.renderMap()],
       [files.env, () => inventory.render()],

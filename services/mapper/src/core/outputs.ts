@@ -38,7 +38,7 @@ interface RenderedLine {
   json: string;
 }
 
-export const DEFAULT_LOG_SETTLE_MS = 3000;
+export const DEFAULT_LOG_SETTLE_MS = 1000;
 
 export class MapperOutputs {
   readonly #builder = new ServiceMapBuilder();

@@ -93,7 +93,8 @@ export class ServiceMapBuilder {
   readonly #connections: PairingLog<ConnectionCall>;
   readonly #categories: ReadonlySet<string>;
   readonly #settled: Tallies;
-  readonly #schemas = new Map<string, BodySchema>();
+  /** Schema by key; the key string kept is the one every call carries (one copy, not one per call). */
+  readonly #schemas = new Map<string, { key: string; schema: BodySchema }>();
   #generatedAt: string | null = null;
 
   constructor(options: ServiceMapOptions = {}) {
@@ -161,7 +162,7 @@ export class ServiceMapBuilder {
       (source) =>
         source.kind === "process" ? this.names.resolveProcess(source.ref) : this.names.resolveRemote(source.ip),
       (destination) => this.#resolveDestination(destination),
-      (key) => this.#schemas.get(key) ?? null,
+      (key) => this.#schemas.get(key)?.schema ?? null,
     );
     return { generated_at: this.#generatedAt, services };
   }
@@ -172,10 +173,12 @@ export class ServiceMapBuilder {
     return { name: destination.hint ?? formatEndpoint(destination.server), type: "external", container: null };
   }
 
-  /** One copy of each distinct schema; calls carry its key. */
+  /** One copy of each distinct schema and of its key; calls carry the key. */
   #intern(schema: BodySchema): string {
     const key = schemaKey(schema);
-    if (!this.#schemas.has(key)) this.#schemas.set(key, schema);
+    const known = this.#schemas.get(key);
+    if (known) return known.key;
+    this.#schemas.set(key, { key, schema });
     return key;
   }
 }
