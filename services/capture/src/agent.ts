@@ -10,6 +10,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared/config";
+import { readBootId } from "@adi/shared/host";
 import { ensureStreams } from "@adi/shared/nats/streams";
 import { decideOptIn } from "@adi/shared/optin";
 import { encodeFact, nsToIso } from "@adi/shared/wire/facts";
@@ -21,7 +22,7 @@ import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
 import { loadKernelCapture, preflight } from "./adapters/kernel.ts";
 import type { KernelCapture, KernelStats } from "./adapters/kernel.ts";
 import { ListenerScanner } from "./adapters/listeners.ts";
-import { listPids, readBootId, readProcessSnapshot } from "./adapters/procfs.ts";
+import { listPids, readProcessSnapshot } from "./adapters/procfs.ts";
 import type { ProcessSnapshot } from "./adapters/procfs.ts";
 import { Partitioner } from "./core/partitioner.ts";
 import { buildProcessFact } from "./core/process-facts.ts";

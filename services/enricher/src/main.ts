@@ -6,6 +6,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared/config";
 import { follow } from "@adi/shared/nats/consume";
+import { readBootId } from "@adi/shared/host";
 import { ensureStreams } from "@adi/shared/nats/streams";
 import { decodeFact, encodeFact, nsToIso } from "@adi/shared/wire/facts";
 import { FACTS_STREAM, factSubject, factsFilter, sanitizeToken } from "@adi/shared/wire/subjects";
@@ -15,7 +16,6 @@ import { ContainerLedger, containerFact } from "./core/container-facts.ts";
 import type { ContainerEvent } from "./core/container-facts.ts";
 import { openRuntime } from "./adapters/runtime.ts";
 import type { ContainerRuntime } from "./adapters/runtime.ts";
-import { readFileSync } from "node:fs";
 
 export const RESYNC_MS = 30_000;
 
@@ -51,7 +51,7 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
   const ledger = new ContainerLedger();
   const js = jetstream(nc);
   const host = sanitizeToken(cfg.host);
-  const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  const bootId = readBootId();
   const publish = async (identity: Parameters<typeof containerFact>[0], event: ContainerEvent) => {
     if (event !== "destroy" && !ledger.changed(identity)) return;
     if (event === "destroy") ledger.forget(identity.container_id);

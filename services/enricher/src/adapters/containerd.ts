@@ -5,7 +5,7 @@ import { fromContainerd, parseNetnsAddresses } from "../core/identity.ts";
 import type { ContainerIdentity, ContainerdContainer } from "../core/identity.ts";
 import { ContainerdApi, DEFAULT_CONTAINERD_SOCKET, eventIds, isNotFound } from "./containerd-api.ts";
 import type { ContainerdProcess, Envelope } from "./containerd-api.ts";
-import { keepStreaming, withLog } from "./reconnect.ts";
+import { inspectInOrder, keepStreaming, streamLost, withLog } from "./reconnect.ts";
 import type { ContainerRuntime, RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
 
 /** nerdctl's (default), Docker's (moby) and Kubernetes CRI's (k8s.io). */
@@ -64,28 +64,14 @@ export class ContainerdRuntime implements ContainerRuntime {
 
   watch(onEvent: (event: RuntimeEvent) => void, given: WatchOptions = {}): () => void {
     const options = withLog(given, this.#log, `containerd ${this.socketPath}`);
-    let queue: Promise<void> = Promise.resolve();
+    const emit = inspectInOrder((id, ns) => this.inspect(id, ns ?? undefined), onEvent, options.onError);
     const handle = (envelope: Envelope) => {
       const action = TOPICS[envelope.topic];
       if (!action || !this.namespaces.includes(envelope.namespace) || !envelope.event) return;
       const { first: id, second: execId } = eventIds(envelope.event.value);
       // TaskExit is sent for exec'd processes too; only the init process's exit (id = container id) is a death.
       if (!id || (action === "die" && execId && execId !== id)) return;
-      queue = queue.then(async () => {
-        let identity: ContainerIdentity | null = null;
-        if (action !== "destroy") {
-          try {
-            identity = await this.inspect(id, envelope.namespace);
-          } catch (err) {
-            options.onError?.(err);
-          }
-        }
-        try {
-          onEvent({ action, id, namespace: envelope.namespace, identity });
-        } catch (err) {
-          options.onError?.(err); // a throwing handler must not end the chain that orders events
-        }
-      });
+      emit(action, id, envelope.namespace);
     };
 
     return keepStreaming(async (signal) => {
@@ -93,14 +79,8 @@ export class ContainerdRuntime implements ContainerRuntime {
       await this.#api.call(this.#api.version.Version, this.#api.version, {}, null, this.#timeoutMs);
       const stream = this.#api.events.Subscribe({ filters: Object.keys(TOPICS).map((t) => `topic=="${t}"`) });
       signal.addEventListener("abort", () => stream.cancel(), { once: true });
-      const lost = new Promise<void>((resolve) => {
-        stream.on("data", handle);
-        stream.on("end", () => resolve());
-        stream.on("error", (err: unknown) => {
-          if (!signal.aborted) options.onError?.(err);
-          resolve();
-        });
-      });
+      stream.on("data", handle);
+      const lost = streamLost(stream, signal, options.onError);
       return { lost };
     }, options);
   }

@@ -3,7 +3,7 @@
 import Docker from "dockerode";
 import { fromDockerInspect } from "../core/identity.ts";
 import type { ContainerIdentity, DockerInspect } from "../core/identity.ts";
-import { keepStreaming, withLog } from "./reconnect.ts";
+import { inspectInOrder, keepStreaming, streamLost, withLog } from "./reconnect.ts";
 import type { ContainerRuntime, RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
 
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
@@ -75,27 +75,12 @@ export class DockerRuntime implements ContainerRuntime {
 
   watch(onEvent: (event: RuntimeEvent) => void, given: WatchOptions = {}): () => void {
     const options = withLog(given, this.#log, `docker ${this.socketPath}`);
-    // Inspections are chained so events reach the caller in the engine's order.
-    let queue: Promise<void> = Promise.resolve();
+    const emit = inspectInOrder((id) => this.inspect(id), onEvent, options.onError);
     const handle = (message: DockerEventMessage) => {
       const action = (message.Action ?? message.status) as RuntimeAction;
       const id = message.Actor?.ID ?? message.id;
       if ((message.Type ?? "container") !== "container" || !ACTIONS.includes(action) || !id) return;
-      queue = queue.then(async () => {
-        let identity: ContainerIdentity | null = null;
-        if (action !== "destroy") {
-          try {
-            identity = await this.inspect(id);
-          } catch (err) {
-            options.onError?.(err);
-          }
-        }
-        try {
-          onEvent({ action, id, namespace: null, identity });
-        } catch (err) {
-          options.onError?.(err); // a throwing handler must not end the chain that orders events
-        }
-      });
+      emit(action, id, null);
     };
 
     return keepStreaming(async (signal) => {
@@ -104,30 +89,23 @@ export class DockerRuntime implements ContainerRuntime {
         abortSignal: signal,
       } as Docker.GetEventsOptions)) as NodeJS.ReadableStream & { destroy(): void };
       signal.addEventListener("abort", () => stream.destroy(), { once: true });
-      const lost = new Promise<void>((resolve) => {
-        let buffered = "";
-        stream.on("data", (chunk: Buffer) => {
-          // One JSON object per line; a chunk may end mid-object.
-          buffered += chunk.toString("utf8");
-          let nl: number;
-          while ((nl = buffered.indexOf("\n")) >= 0) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (!line) continue;
-            try {
-              handle(JSON.parse(line) as DockerEventMessage);
-            } catch (err) {
-              options.onError?.(err);
-            }
+      let buffered = "";
+      stream.on("data", (chunk: Buffer) => {
+        // One JSON object per line; a chunk may end mid-object.
+        buffered += chunk.toString("utf8");
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (!line) continue;
+          try {
+            handle(JSON.parse(line) as DockerEventMessage);
+          } catch (err) {
+            options.onError?.(err);
           }
-        });
-        stream.on("end", () => resolve());
-        stream.on("close", () => resolve());
-        stream.on("error", (err: unknown) => {
-          if (!signal.aborted) options.onError?.(err);
-          resolve();
-        });
+        }
       });
+      const lost = streamLost(stream, signal, options.onError);
       return { lost };
     }, options);
   }

@@ -1,6 +1,8 @@
-// The reconnect loop the adapters share: engines restart (upgrades, crashes), and an enricher that silently
-// stops hearing about containers is worse than one that fails.
-import type { RuntimeLog, WatchOptions } from "./runtime.ts";
+// What the runtime adapters share around their event streams: the reconnect loop (engines restart: upgrades,
+// crashes; an enricher that silently stops hearing about containers is worse than one that fails), the ordered
+// hand-off of events with their inspection, and noticing that a stream ended.
+import type { ContainerIdentity } from "../core/identity.ts";
+import type { RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
 
 export interface Backoff {
   /** The next delay, doubling from min to max. */
@@ -73,3 +75,44 @@ export function withLog(options: WatchOptions, log: RuntimeLog | undefined, what
   };
 }
 
+
+/**
+ * Hands events on in the engine's order, each with the container's identity inspected first (none for a
+ * destroy). A failed inspection or a throwing handler is reported to onError and never ends the chain.
+ */
+export function inspectInOrder(
+  inspect: (id: string, namespace: string | null) => Promise<ContainerIdentity | null>,
+  onEvent: (event: RuntimeEvent) => void,
+  onError: (err: unknown) => void = () => {},
+): (action: RuntimeAction, id: string, namespace: string | null) => void {
+  let queue: Promise<void> = Promise.resolve();
+  return (action, id, namespace) => {
+    queue = queue.then(async () => {
+      let identity: ContainerIdentity | null = null;
+      if (action !== "destroy") {
+        try {
+          identity = await inspect(id, namespace);
+        } catch (err) {
+          onError(err);
+        }
+      }
+      try {
+        onEvent({ action, id, namespace, identity });
+      } catch (err) {
+        onError(err);
+      }
+    });
+  };
+}
+
+/** Settles when `stream` ends, closes or fails (a failure not caused by `signal` is reported). */
+export function streamLost(stream: NodeJS.EventEmitter, signal: AbortSignal, onError: (err: unknown) => void = () => {}): Promise<void> {
+  return new Promise<void>((resolve) => {
+    stream.on("end", () => resolve());
+    stream.on("close", () => resolve());
+    stream.on("error", (err: unknown) => {
+      if (!signal.aborted) onError(err);
+      resolve();
+    });
+  });
+}
