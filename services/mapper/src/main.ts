@@ -1,10 +1,11 @@
 // The mapper service: follows the facts and the derived observations from their first message and keeps
 // OUTPUT_PATH (appended as lines become final) and SERVICE_MAP_PATH (rewritten atomically) written, debounced,
 // mode 0600. Every instance reads every observation, so N instances write the same files as one.
+import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared/config";
-import { follow } from "@adi/shared/nats/consume";
+import { follow, readToEnd } from "@adi/shared/nats/consume";
 import { ensureStreams } from "@adi/shared/nats/streams";
 import { decodeDerivedBatch } from "@adi/shared/wire/derived";
 import { decodeFact } from "@adi/shared/wire/facts";
@@ -37,17 +38,22 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     mapWriter?.schedule(() => outputs.renderMap());
   };
   const abort = new AbortController();
+  const onFact = (m: JsMsg) => {
+    try {
+      outputs.addFact(decodeFact(m.data));
+      counters.facts++;
+      changed();
+    } catch (err) {
+      counters.invalid++;
+      log.warn({ err: (err as Error).message, seq: m.seq }, "invalid fact skipped");
+    }
+  };
+  // The facts stored so far first: observations caught up from the stream (a restart) would otherwise become final
+  // log lines before the facts that name their processes were read.
+  let factsSeq = 0;
+  await readToEnd(nc, FACTS_STREAM, factsFilter(), onFact, { lastSeq: (seq) => (factsSeq = seq) });
   const following = [
-    follow(nc, FACTS_STREAM, factsFilter(), (m) => {
-      try {
-        outputs.addFact(decodeFact(m.data));
-        counters.facts++;
-        changed();
-      } catch (err) {
-        counters.invalid++;
-        log.warn({ err: (err as Error).message, seq: m.seq }, "invalid fact skipped");
-      }
-    }, abort.signal),
+    follow(nc, FACTS_STREAM, factsFilter(), onFact, abort.signal, factsSeq > 0 ? { seq: factsSeq + 1 } : undefined),
     follow(nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.>`, (m) => {
       try {
         for (const d of decodeDerivedBatch(m.data).observations) outputs.addDerived(d);

@@ -190,6 +190,34 @@ describe("AppendingFileWriter (the traffic log)", () => {
     expect(await readFile(path, "utf8")).toBe("false\ntrue\ntrue\n");
   });
 
+  it("follows a write forced by the bound with a quiet one: no line is left behind when updates stop", async () => {
+    const path = join(dir, "traffic.log");
+    const writer = new AppendingFileWriter(path, { debounceMs: 2000, maxDelayMs: 10_000 });
+    await writer.open();
+    let pending = 0;
+    const take = (quiet: boolean) => {
+      // like MapperOutputs: only part is final unless the stream is quiet
+      const n = quiet ? pending : Math.floor(pending / 2);
+      pending -= n;
+      return Array.from({ length: n }, () => `${quiet}\n`);
+    };
+    // Updates every 1.5 s for exactly 10 s: the bound writes at 10 s, then no update comes again.
+    for (let t = 0; t < 10_000; t += 1500) {
+      pending += 10;
+      writer.schedule(take);
+      await advance(writer, 1500);
+    }
+    await advance(writer, 500);
+    const afterBound = (await readFile(path, "utf8")).split("\n").filter(Boolean);
+    expect(afterBound.length).toBeGreaterThan(0);
+    expect(afterBound.every((l) => l === "false")).toBe(true);
+    expect(pending).toBeGreaterThan(0);
+    await advance(writer, 2000); // quiet now: the rest is taken without any new update
+    expect(pending).toBe(0);
+    expect((await readFile(path, "utf8")).split("\n").filter(Boolean)).toHaveLength(70);
+    await writer.close();
+  });
+
   it("refuses to write before open", async () => {
     const writer = new AppendingFileWriter(join(dir, "traffic.log"), { debounceMs: 0 });
     writer.schedule(() => ["x\n"]);

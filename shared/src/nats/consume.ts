@@ -15,14 +15,20 @@ export interface ReadOptions {
   onProgress?: (done: number, pending: number) => void;
 }
 
-function orderedOptions(filter: string, since?: Date) {
-  return since
-    ? { filter_subjects: filter, deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() }
-    : { filter_subjects: filter, deliver_policy: DeliverPolicy.All };
+/** Where an ordered consumer starts: a stream sequence, a store time, or the first message. */
+export type StartAt = Date | { seq: number } | undefined;
+
+function orderedOptions(filter: string, start?: StartAt) {
+  if (start instanceof Date) return { filter_subjects: filter, deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.toISOString() };
+  if (start) return { filter_subjects: filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.seq };
+  return { filter_subjects: filter, deliver_policy: DeliverPolicy.All };
 }
 
-/** Every message of `stream` matching `filter` stored now, in stream order; resolves with the count. */
-export async function readToEnd(nc: NatsConnection, stream: string, filter: string, handle: MessageHandler, opts: ReadOptions = {}): Promise<number> {
+/**
+ * Every message of `stream` matching `filter` stored now, in stream order; resolves with the count. `lastSeq`, when
+ * given, is told the stream sequence of the last message read (to follow on from there).
+ */
+export async function readToEnd(nc: NatsConnection, stream: string, filter: string, handle: MessageHandler, opts: ReadOptions & { lastSeq?: (seq: number) => void } = {}): Promise<number> {
   const js = jetstream(nc);
   const consumer = await js.consumers.get(stream, orderedOptions(filter, opts.since));
   const info = await consumer.info(true);
@@ -33,6 +39,7 @@ export async function readToEnd(nc: NatsConnection, stream: string, filter: stri
   try {
     for await (const m of messages) {
       if (untilNs === undefined || BigInt(m.info.timestampNanos) <= untilNs) await handle(m);
+      opts.lastSeq?.(m.seq);
       done++;
       if (done % 1000 === 0) opts.onProgress?.(done, m.info.pending);
       if (m.info.pending === 0) break;
@@ -44,10 +51,10 @@ export async function readToEnd(nc: NatsConnection, stream: string, filter: stri
   return done;
 }
 
-/** Follows `stream` from its first message (or `since`) until `signal` aborts. */
-export async function follow(nc: NatsConnection, stream: string, filter: string, handle: MessageHandler, signal: AbortSignal, since?: Date): Promise<void> {
+/** Follows `stream` from its first message (or `start`) until `signal` aborts. */
+export async function follow(nc: NatsConnection, stream: string, filter: string, handle: MessageHandler, signal: AbortSignal, start?: StartAt): Promise<void> {
   const js = jetstream(nc);
-  const consumer = await js.consumers.get(stream, orderedOptions(filter, since));
+  const consumer = await js.consumers.get(stream, orderedOptions(filter, start));
   const messages = await consumer.consume({ max_messages: 256 });
   const stop = () => void messages.close();
   signal.addEventListener("abort", stop, { once: true });

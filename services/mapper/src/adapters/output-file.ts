@@ -28,7 +28,8 @@ class DebouncedWrites {
   readonly #debounceMs: number;
   readonly #maxDelayMs: number;
   readonly #onError: (error: unknown) => void;
-  readonly #write: (quiet: boolean) => Promise<void>;
+  /** Resolves true when the write left something for a later, quiet one (the traffic log's lines not final yet). */
+  readonly #write: (quiet: boolean) => Promise<boolean | void>;
   /** When the oldest unwritten update came (Date.now), null when nothing is pending. */
   #dirtySince: number | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -36,7 +37,7 @@ class DebouncedWrites {
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(options: AtomicFileWriterOptions, write: (quiet: boolean) => Promise<void>) {
+  constructor(options: AtomicFileWriterOptions, write: (quiet: boolean) => Promise<boolean | void>) {
     this.#debounceMs = options.debounceMs ?? 2000;
     this.#maxDelayMs = options.maxDelayMs ?? 10_000;
     this.#onError = options.onError ?? (() => {});
@@ -100,7 +101,11 @@ class DebouncedWrites {
     // Taken before writing: an update during the write marks the file dirty again.
     this.#dirtySince = null;
     try {
-      await this.#write(quiet);
+      // Written because the bound ran out, with more to come once updates stop: stay dirty for that quiet write.
+      if ((await this.#write(quiet)) === true && !quiet) {
+        this.#dirtySince ??= Date.now();
+        if (!this.#closed) this.#arm();
+      }
     } catch (error) {
       // Still pending: retried after the debounce, the bound counting from this failure (no tight loop).
       this.#dirtySince = Date.now();
@@ -223,7 +228,8 @@ export class AppendingFileWriter {
     return this.#writes.idle();
   }
 
-  async #append(quiet: boolean): Promise<void> {
+  /** Resolves true unless this was a quiet write: `take` may have left lines to be final later. */
+  async #append(quiet: boolean): Promise<boolean> {
     if (this.#file === null) throw new Error(`${this.path}: not open`);
     if (this.#take !== null) this.#unwritten.push(...toBuffers(this.#take(quiet)));
     while (this.#unwritten.length > 0) {
@@ -232,6 +238,7 @@ export class AppendingFileWriter {
       if (bytesWritten < buffer.length) this.#unwritten[0] = buffer.subarray(bytesWritten);
       else this.#unwritten.shift();
     }
+    return !quiet;
   }
 }
 
