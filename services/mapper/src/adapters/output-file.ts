@@ -231,7 +231,7 @@ export class AppendingFileWriter {
   /** Resolves true unless this was a quiet write: `take` may have left lines to be final later. */
   async #append(quiet: boolean): Promise<boolean> {
     if (this.#file === null) throw new Error(`${this.path}: not open`);
-    if (this.#take !== null) this.#unwritten.push(...toBuffers(this.#take(quiet)));
+    if (this.#take !== null) this.#unwritten.push(...chunked(this.#take(quiet)));
     while (this.#unwritten.length > 0) {
       const buffer = this.#unwritten[0] as Buffer;
       const { bytesWritten } = await this.#file.write(buffer, 0, buffer.length, null);
@@ -242,43 +242,29 @@ export class AppendingFileWriter {
   }
 }
 
-/** Pieces joined into buffers of about 1 MiB. */
-function toBuffers(pieces: Iterable<string>): Buffer[] {
-  const out: Buffer[] = [];
+/** A file's content: one string, or pieces (a file too large to hold as one string). */
+export type Content = string | Iterable<string>;
+
+const WRITE_SIZE = 1 << 20;
+
+/** Pieces joined into buffers of about 1 MiB, one at a time: no single string of the whole file is ever built. */
+function* chunked(pieces: Iterable<string>): Generator<Buffer> {
   let pending: string[] = [];
   let size = 0;
   for (const piece of pieces) {
     pending.push(piece);
     size += piece.length;
     if (size >= WRITE_SIZE) {
-      out.push(Buffer.from(pending.join(""), "utf8"));
+      yield Buffer.from(pending.join(""), "utf8");
       pending = [];
       size = 0;
     }
   }
-  if (pending.length > 0) out.push(Buffer.from(pending.join(""), "utf8"));
-  return out;
+  if (pending.length > 0) yield Buffer.from(pending.join(""), "utf8");
 }
 
-/** A file's content: one string, or pieces (a file too large to hold as one string). */
-export type Content = string | Iterable<string>;
-
-const WRITE_SIZE = 1 << 20;
-
-/** Writes the pieces in writes of about 1 MiB: no single string of the whole file is ever built. */
-async function writeChunks(file: FileHandle, chunks: Iterable<string>): Promise<void> {
-  let pending: string[] = [];
-  let size = 0;
-  for (const chunk of chunks) {
-    pending.push(chunk);
-    size += chunk.length;
-    if (size >= WRITE_SIZE) {
-      await file.write(pending.join(""), null, "utf8");
-      pending = [];
-      size = 0;
-    }
-  }
-  if (pending.length > 0) await file.write(pending.join(""), null, "utf8");
+async function writeChunks(file: FileHandle, pieces: Iterable<string>): Promise<void> {
+  for (const chunk of chunked(pieces)) await file.write(chunk);
 }
 
 /** Makes the rename itself durable; best effort (some filesystems refuse to fsync a directory). */
