@@ -26,6 +26,21 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // The capture e2e files again, with the agent forced onto the syscall-tracepoint fallback
+        // (ADI_CAPTURE_HOOKS=syscall through test/support/capture.ts), so CI covers both kernel paths. Files of
+        // projects with fileParallelism false (and the default sequence.groupOrder) share vitest's one sequential
+        // group: they run one at a time, after the parallel projects, never beside an "e2e" file.
+        test: {
+          name: "e2e-syscall",
+          include: ["services/capture/test/**/*.e2e.spec.ts"],
+          exclude: ["**/node_modules/**"],
+          env: { ADI_TEST_CAPTURE_HOOKS: "syscall" },
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

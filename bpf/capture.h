@@ -13,19 +13,24 @@
 #ifndef __ADI_CAPTURE_H
 #define __ADI_CAPTURE_H
 
-#define ADI_WIRE_VERSION 1
+#define ADI_WIRE_VERSION 2
 
 #define ADI_TASK_COMM_LEN 16
 /* Payload bytes carried by one data record; a syscall that moved more is cut into chunks. */
 #define ADI_CHUNK_MAX 16384
 /* Upper bound for the configurable per-syscall payload limit. */
 #define ADI_PAYLOAD_LIMIT_MAX (1024 * 1024)
-/* Entries of an iovec array followed per syscall. */
-#define ADI_IOV_MAX 64
+/* Entries of an iovec array followed per syscall: the kernel's own limit (UIO_MAXIOV), so every iovec is walked. */
+#define ADI_IOV_MAX 1024
 #define ADI_PROFILE_LEN 64
 #define ADI_CMDLINE_LEN 512
-/* Environment entries examined at exec (ADI_PROFILE must be among them). */
-#define ADI_ENV_ENTRIES_MAX 1024
+/*
+ * Reads of at most 255 bytes the exec hook makes to walk a new environment: 65536 reads cover 16 MiB, more than
+ * the kernel lets an exec pass (a quarter of the stack limit, 2 MiB by default). An environment that is longer
+ * still is not decided in the kernel: the exec record says ADI_OPTIN_UNDECIDED and user space decides from
+ * /proc/PID/environ (logged and counted).
+ */
+#define ADI_ENV_READS_MAX 65536
 /* USER_HZ: /proc/PID/stat reports start times in these ticks. */
 #define ADI_USER_HZ 100
 
@@ -56,18 +61,39 @@ enum adi_syscall {
 	ADI_SYS_ACCEPT = 10,
 	ADI_SYS_ACCEPT4 = 11,
 	ADI_SYS_CLOSE = 12,
+	ADI_SYS_SENDFILE = 13, /* payload not captured: the bytes come from a file */
+	ADI_SYS_SPLICE = 14, /* payload not captured: the bytes come from a pipe */
+	ADI_SYS_IO_URING = 15, /* payload not captured: the buffers are in the ring's submissions */
+	ADI_SYS_SENDMMSG = 16, /* payload not captured: which message of the vector is not known */
+	ADI_SYS_RECVMMSG = 17,
+	ADI_SYS_OTHER = 18, /* a socket send/receive the syscall of which was not recognised */
+	ADI_SYS_TCP_STATE = 19, /* connection events from the TCP state machine (sock:inet_sock_set_state) */
+	ADI_SYS_TCP_DESTROY = 20, /* connection end from tcp:tcp_destroy_sock */
+	ADI_SYS_EXIT = 21, /* connection end swept when its last owner exited (UDP) */
+};
+
+/* Which hooks feed the data path (the loader picks one at start; ADI_CAPTURE_HOOKS forces it). */
+enum adi_hooks {
+	ADI_HOOKS_SOCKET = 1, /* tp_btf sock:sock_send_length / sock_recv_length (Linux 6.3+) */
+	ADI_HOOKS_SYSCALL = 2, /* syscalls:sys_enter_* / sys_exit_* (every kernel with BTF) */
 };
 
 enum adi_conn_role {
-	ADI_ROLE_UNKNOWN = 0, /* first seen mid-life (it existed before capture started) */
-	ADI_ROLE_CLIENT = 1, /* opened by connect() */
-	ADI_ROLE_SERVER = 2, /* opened by accept()/accept4() */
+	ADI_ROLE_UNKNOWN = 0, /* UDP sockets: no connection, no side */
+	ADI_ROLE_CLIENT = 1, /* TCP: opened by connect() (SYN_SENT), or its local port is not a listening port */
+	ADI_ROLE_SERVER = 2, /* TCP: accepted, or its local port is listening in its network namespace */
 };
 
 /* adi_data_event.flags */
 #define ADI_DATA_TRUNCATED 0x1 /* the syscall moved more than the payload limit */
 #define ADI_DATA_LAST_CHUNK 0x2 /* last record of this syscall */
 #define ADI_DATA_READ_FAILED 0x4 /* the payload could not be read: len is 0 */
+/*
+ * Bytes [offset + len, total_len) of this syscall were not captured: there is no user buffer to read (sendfile,
+ * splice, io_uring, sendmmsg), an iovec could not be read, or a receive was longer than its buffer. Set on the
+ * last record of the syscall, so a reader can skip the gap by length.
+ */
+#define ADI_DATA_GAP 0x8
 
 /* adi_proc_event.optin */
 enum adi_optin_verdict {
@@ -75,6 +101,7 @@ enum adi_optin_verdict {
 	ADI_OPTIN_YES = 1,
 	ADI_OPTIN_DISABLED = 2, /* ADI_PROFILE_DISABLED=1 */
 	ADI_OPTIN_NOT_ALLOWED = 3, /* value outside ADI_PROFILE_ALLOWED */
+	ADI_OPTIN_UNDECIDED = 4, /* the environment was longer than the kernel walks: user space decides */
 };
 
 /* Indexes of the per-CPU drop counters (map `drops`). */
@@ -83,12 +110,14 @@ enum adi_drop_reason {
 	ADI_DROP_PAYLOAD_READ = 1,
 	ADI_DROP_CONN_TABLE_FULL = 2,
 	ADI_DROP_ARGS_TABLE_FULL = 3,
-	ADI_DROP_REASONS = 4,
+	ADI_DROP_NO_TUPLE = 4, /* bytes moved on a TCP socket that had already lost its ports when first seen */
+	ADI_DROP_REASONS = 5,
 };
 
 struct adi_event_header {
 	__u64 ts_ns; /* kernel: CLOCK_BOOTTIME; the addon rewrites it to UTC wall clock */
 	__u64 start_ticks; /* process start (USER_HZ ticks since boot): pid + start is the identity */
+	__u64 cgroup_id; /* cgroup v2 id of the process (the inode of its cgroup directory): known after it exited */
 	__u32 size; /* whole record in bytes, header included */
 	__u16 kind; /* enum adi_event_kind */
 	__u16 cpu;
@@ -143,6 +172,13 @@ struct adi_proc_event {
 	char profile[ADI_PROFILE_LEN]; /* ADI_PROFILE value, NUL-terminated */
 	char profile_name[ADI_PROFILE_LEN]; /* ADI_PROFILE_NAME value */
 	char cmdline[ADI_CMDLINE_LEN];
+};
+
+/* Key of the listening-ports map: a TCP port listening in a network namespace (inode of /proc/PID/ns/net). */
+struct adi_listen_key {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
 };
 
 /* Value of the opt-in map (key: tgid). User space adds pre-existing processes. */

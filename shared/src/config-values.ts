@@ -70,6 +70,14 @@ export const logLevel = parsed((text) => {
   return (LOG_LEVELS as readonly string[]).includes(t) ? (t as LogLevel) : undefined;
 }, `one of ${LOG_LEVELS.join(", ")}`);
 
+/** Data paths of the kernel side (bpf/capture.bpf.c): socket-layer BTF tracepoints, or syscall tracepoints. */
+export const CAPTURE_HOOKS = ["auto", "socket", "syscall"] as const;
+export type CaptureHooks = (typeof CAPTURE_HOOKS)[number];
+export const captureHooks = parsed((text) => {
+  const t = text.trim().toLowerCase();
+  return (CAPTURE_HOOKS as readonly string[]).includes(t) ? (t as CaptureHooks) : undefined;
+}, `one of ${CAPTURE_HOOKS.join(", ")}`);
+
 const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];
 /** One or more servers, comma-separated: `nats://host:4222` (also tls, ws, wss) or bare `host:port`. */
 export const natsServers = parsed((text) => {

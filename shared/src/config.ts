@@ -6,6 +6,8 @@ import type { z } from "zod";
 import {
   boolean,
   byteSize,
+  captureHooks,
+  type CaptureHooks,
   containerdNamespace,
   dockerHost,
   duration,
@@ -94,6 +96,11 @@ const SETTINGS = {
     "Kernel ring buffer size: a power of two, at least 4096. Resident twice (mapped twice); 8 MiB holds ~0.4 s of 10,000 HTTP exchanges/s.",
     powerOfTwoSize(4096, 1024 * 1024 * 1024),
   ),
+  ADI_CAPTURE_HOOKS: setting(
+    "auto",
+    "Kernel data path: socket (BTF tracepoints sock:sock_send_length/sock_recv_length, Linux 6.3+: no syscall tracepoint, processes that did not opt in pay nothing on non-socket syscalls), syscall (syscall tracepoints: older kernels), or auto (socket where the kernel has it). The choice is logged at start.",
+    captureHooks,
+  ),
   ADI_PARTITIONS: setting("16", "Raw-event partitions (subjects per host), 1 to 1024.", integer(1, 1024)),
   ADI_STREAM_MAX_AGE: setting("24h", "Retention of the JetStream streams (e.g. 30m, 24h, 7d).", duration),
   ADI_STREAM_MAX_BYTES: setting(
@@ -154,6 +161,7 @@ export interface AdiConfig {
   readonly host: string;
   readonly payloadLimit: number;
   readonly ringbufBytes: number;
+  readonly captureHooks: CaptureHooks;
   readonly partitions: number;
   readonly streamMaxAgeMs: number;
   /** -1: unlimited. */
@@ -207,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     host: v.ADI_HOST,
     payloadLimit: v.ADI_PAYLOAD_LIMIT,
     ringbufBytes: v.ADI_RINGBUF_BYTES,
+    captureHooks: v.ADI_CAPTURE_HOOKS,
     partitions: v.ADI_PARTITIONS,
     streamMaxAgeMs: v.ADI_STREAM_MAX_AGE,
     streamMaxBytes: v.ADI_STREAM_MAX_BYTES,

@@ -1,7 +1,11 @@
 // The Go tool's opt-in rules, as one pure function, for processes found in /proc (the kernel applies
 // the same rules at exec: see enum adi_optin_verdict in bpf/capture.h).
 
-export const OPTIN_VERDICTS = ["none", "yes", "disabled", "not_allowed"] as const;
+/**
+ * "undecided": the kernel could not walk the whole environment at exec (it is longer than ADI_ENV_READS_MAX
+ * reads) and /proc/PID/environ could not be read either (the process was gone): nothing was captured from it.
+ */
+export const OPTIN_VERDICTS = ["none", "yes", "disabled", "not_allowed", "undecided"] as const;
 export type OptInVerdict = (typeof OPTIN_VERDICTS)[number];
 
 /** The kernel's numeric verdict (adi_proc_event.optin) to its name. */
@@ -10,6 +14,7 @@ export const OPTIN_VERDICT_BY_KERNEL_CODE = {
   1: "yes", // ADI_OPTIN_YES
   2: "disabled", // ADI_OPTIN_DISABLED
   3: "not_allowed", // ADI_OPTIN_NOT_ALLOWED
+  4: "undecided", // ADI_OPTIN_UNDECIDED
 } as const satisfies Record<number, OptInVerdict>;
 
 export function optinVerdictFromKernel(code: number): OptInVerdict {

@@ -35,7 +35,7 @@ const agentFact: AgentStatsFact = {
   boot_id: "3c5e5b0e-8f4a-4c1e-9b7a-2f0d6c1e4a11",
   agent_id: "node-1:4242",
   uptime_s: 12.5,
-  kernel: { events: 100, bytes: 4096, drops: { ringbuf_full: 1, payload_read: 0, conn_table_full: 0, args_table_full: 0 }, drops_by_cpu: { "1": { ringbuf_full: 1, payload_read: 0, conn_table_full: 0, args_table_full: 0 } } },
+  kernel: { events: 100, bytes: 4096, drops: { ringbuf_full: 1, payload_read: 0, conn_table_full: 0, args_table_full: 0, no_tuple: 0 }, drops_by_cpu: { "1": { ringbuf_full: 1, payload_read: 0, conn_table_full: 0, args_table_full: 0, no_tuple: 0 } } },
   user: {
     batches_published: 3,
     events_published: 99,
@@ -46,6 +46,7 @@ const agentFact: AgentStatsFact = {
     publish_retries: 2,
     process_events: 3,
     malformed: 0,
+    optin_undecided: 0,
   },
 };
 

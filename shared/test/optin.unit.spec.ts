@@ -75,12 +75,12 @@ describe("decideOptIn", () => {
 
 describe("kernel verdicts", () => {
   it("maps enum adi_optin_verdict", () => {
-    expect(OPTIN_VERDICT_BY_KERNEL_CODE).toEqual({ 0: "none", 1: "yes", 2: "disabled", 3: "not_allowed" });
-    expect([0, 1, 2, 3].map(optinVerdictFromKernel)).toEqual(["none", "yes", "disabled", "not_allowed"]);
+    expect(OPTIN_VERDICT_BY_KERNEL_CODE).toEqual({ 0: "none", 1: "yes", 2: "disabled", 3: "not_allowed", 4: "undecided" });
+    expect([0, 1, 2, 3, 4].map(optinVerdictFromKernel)).toEqual(["none", "yes", "disabled", "not_allowed", "undecided"]);
     expect(new Set(Object.values(OPTIN_VERDICT_BY_KERNEL_CODE))).toEqual(new Set(OPTIN_VERDICTS));
   });
 
   it("rejects unknown codes", () => {
-    expect(() => optinVerdictFromKernel(4)).toThrow(RangeError);
+    expect(() => optinVerdictFromKernel(5)).toThrow(RangeError);
   });
 });

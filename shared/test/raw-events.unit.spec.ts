@@ -7,6 +7,7 @@ import {
   decodeRecord,
   encodeBatch,
   HEADER_LAYOUT,
+  LAYOUTS_V1,
   PROC_LAYOUT,
   RecordKind,
   TUPLE_LAYOUT,
@@ -15,7 +16,7 @@ import {
 import type { DataRecord } from "../src/wire/raw-events.ts";
 
 // A test-local encoder: writes fields at the offsets of the layout tables, nothing shared with the decoder.
-interface Head { ts?: bigint; startTicks?: bigint; cpu?: number; pid?: number; tid?: number }
+interface Head { ts?: bigint; startTicks?: bigint; cgroupId?: bigint; cpu?: number; pid?: number; tid?: number }
 interface TupleSpec { family: 2 | 10; protocol: 6 | 17; laddr: Buffer; raddr: Buffer; lport: number; rport: number }
 interface DataSpec extends Head {
   connId: bigint; tuple: TupleSpec; totalLen: number; offset: number; fd: number;
@@ -29,6 +30,7 @@ const TUPLE4: TupleSpec = { family: 2, protocol: 6, laddr: v4("10.0.0.5"), raddr
 function writeHeader(b: Buffer, kind: number, h: Head): void {
   b.writeBigUInt64LE(h.ts ?? 1_700_000_000_123_456_789n, HEADER_LAYOUT.ts_ns);
   b.writeBigUInt64LE(h.startTicks ?? 4242n, HEADER_LAYOUT.start_ticks);
+  b.writeBigUInt64LE(h.cgroupId ?? 0x1234_5678n, HEADER_LAYOUT.cgroup_id);
   b.writeUInt32LE(b.length, HEADER_LAYOUT.size_field);
   b.writeUInt16LE(kind, HEADER_LAYOUT.kind);
   b.writeUInt16LE(h.cpu ?? 3, HEADER_LAYOUT.cpu);
@@ -100,9 +102,10 @@ describe("decodeRecord", () => {
   it("decodes a data record over IPv4 TCP", () => {
     const r = decodeRecord(dataRecord(DATA), 0) as DataRecord;
     expect(r).toMatchObject({
-      type: "data", tsNs: 1_700_000_000_123_456_789n, startTicks: 4242, size: 109, kind: 1, cpu: 3, pid: 1234, tid: 1235,
+      type: "data", tsNs: 1_700_000_000_123_456_789n, startTicks: 4242, cgroupId: 0x1234_5678n, size: DATA_LAYOUT.size + 5,
+      kind: 1, cpu: 3, pid: 1234, tid: 1235,
       connId: 0xdead_beef_0000_0001n, totalLen: 5, offset: 0, fd: 7, syscall: "write", direction: "egress",
-      truncated: false, lastChunk: true, readFailed: false,
+      truncated: false, lastChunk: true, readFailed: false, gap: false,
       tuple: { family: 4, protocol: "tcp", laddr: "10.0.0.5", lport: 41000, raddr: "192.168.1.200", rport: 8080 },
     });
     expect(r.payload.toString()).toBe("hello");
@@ -168,7 +171,7 @@ describe("batches", () => {
   it("round trips the header and records", () => {
     const recs = [dataRecord(DATA), connRecord(RecordKind.connOpen, TUPLE4, 1, 9), procRecord(RecordKind.procExec, "sh", "", "sh\0")];
     const { header, records } = decodeBatch(batch(recs));
-    expect(header).toMatchObject({ version: 1, recordCount: 3, partition: 7, flags: 0, seq: 2n ** 63n + 5n, bootId: BOOT });
+    expect(header).toMatchObject({ version: 2, recordCount: 3, partition: 7, flags: 0, seq: 2n ** 63n + 5n, bootId: BOOT });
     expect(records.map((r) => r.type)).toEqual(["data", "conn_open", "proc_exec"]);
   });
 
@@ -182,13 +185,40 @@ describe("batches", () => {
     expect(() => decodeBatch(batch([dataRecord(DATA)], 0))).toThrow(WireFormatError);
   });
 
+  it("still reads a version 1 batch (no cgroup id), so a retained stream replays", () => {
+    const L = LAYOUTS_V1;
+    const rec = Buffer.alloc(L.data.size + 3);
+    rec.writeBigUInt64LE(1_700_000_000_000_000_000n, L.header.ts_ns);
+    rec.writeBigUInt64LE(77n, L.header.start_ticks);
+    rec.writeUInt32LE(rec.length, L.header.size_field);
+    rec.writeUInt16LE(RecordKind.data, L.header.kind);
+    rec.writeUInt32LE(4321, L.header.pid);
+    rec.writeBigUInt64LE(9n, L.data.conn_id);
+    writeTuple(rec, L.data.tuple, TUPLE4);
+    rec.writeUInt32LE(3, L.data.total_len);
+    rec.writeUInt32LE(3, L.data.len);
+    rec.writeUInt16LE(2, L.data.syscall);
+    rec[L.data.direction] = 1;
+    rec[L.data.flags] = 0x2;
+    Buffer.from("abc").copy(rec, L.data.payload);
+    const { header, records } = decodeBatch(encodeBatch({ recordCount: 1, partition: 0, flags: 0, seq: 1n, bootId: BOOT }, [rec], 1));
+    expect(header.version).toBe(1);
+    expect(records[0]).toMatchObject({ type: "data", pid: 4321, startTicks: 77, cgroupId: 0n, connId: 9n, totalLen: 3, gap: false, lastChunk: true });
+    expect((records[0] as DataRecord).payload.toString()).toBe("abc");
+  });
+
+  it("decodes a gap record: the bytes after it up to total_len were not captured", () => {
+    const r = decodeRecord(dataRecord({ ...DATA, totalLen: 4096, flags: 0x2 | 0x8, syscall: 13, payload: Buffer.alloc(0) }), 0) as DataRecord;
+    expect(r).toMatchObject({ gap: true, lastChunk: true, truncated: false, totalLen: 4096, offset: 0, syscall: "sendfile" });
+  });
+
   it("rejects bad magic, version and truncated batches", () => {
     const good = batch([dataRecord(DATA)]);
     expect(() => decodeBatch(good.subarray(0, 39))).toThrow(WireFormatError);
     expect(() => decodeBatch(good.subarray(0, good.length - 1))).toThrow(WireFormatError);
     const badMagic = Buffer.from(good); badMagic.writeUInt32LE(0x42494442, 0);
     expect(() => decodeBatch(badMagic)).toThrow(/magic/);
-    const badVersion = Buffer.from(good); badVersion.writeUInt16LE(2, 4);
+    const badVersion = Buffer.from(good); badVersion.writeUInt16LE(3, 4);
     expect(() => decodeBatch(badVersion)).toThrow(/version/);
   });
 
@@ -250,7 +280,7 @@ describe("batches", () => {
             type: "data", tsNs: s.ts, startTicks: Number(s.startTicks), cpu: s.cpu, pid: s.pid, tid: s.tid,
             size: DATA_LAYOUT.size + s.payload.length + s.extra, connId: s.connId, totalLen: s.totalLen, offset: s.offset,
             fd: s.fd, syscall: syscalls[s.syscall], direction: s.direction === 1 ? "egress" : "ingress",
-            truncated: (s.flags & 1) !== 0, lastChunk: (s.flags & 2) !== 0, readFailed: (s.flags & 4) !== 0,
+            truncated: (s.flags & 1) !== 0, lastChunk: (s.flags & 2) !== 0, readFailed: (s.flags & 4) !== 0, gap: (s.flags & 8) !== 0,
           });
           expect(r.tuple).toMatchObject({ family: fam, protocol: s.tuple.protocol === 6 ? "tcp" : "udp", lport: s.tuple.lport, rport: s.tuple.rport });
           for (const [str, bytes] of [[r.tuple.laddr, s.tuple.laddr], [r.tuple.raddr, s.tuple.raddr]] as const) {

@@ -17,9 +17,22 @@ export interface RunningCapture {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the agent with `env` over the test defaults. ADI_TEST_CAPTURE_HOOKS, when set (the e2e-syscall vitest
+ * project sets it to "syscall"), becomes the agent's ADI_CAPTURE_HOOKS unless the test passes its own: CI runs
+ * the capture suite on each kernel path.
+ */
 export async function startCapture(natsUrl: string, env: Record<string, string> = {}): Promise<RunningCapture> {
   const host = `t${randomBytes(4).toString("hex")}`;
-  const cfg = loadConfig({ NATS_URL: natsUrl, ADI_HOST: host, LOG_LEVEL: "warn", ADI_FLUSH_INTERVAL_MS: "20", ...env });
+  const hooks = process.env.ADI_TEST_CAPTURE_HOOKS;
+  const cfg = loadConfig({
+    NATS_URL: natsUrl,
+    ADI_HOST: host,
+    LOG_LEVEL: "warn",
+    ADI_FLUSH_INTERVAL_MS: "20",
+    ...(hooks ? { ADI_CAPTURE_HOOKS: hooks } : {}),
+    ...env,
+  });
   const log = createLogger("capture-test", cfg.logLevel);
   const nc = await connectNats({ servers: cfg.natsServers!, name: "adi-test", log });
   const agent = await startCaptureAgent(cfg, nc, log);

@@ -37,6 +37,8 @@ export function testEnv(natsUrl: string, dir: string, env: Record<string, string
     ADI_FLUSH_INTERVAL_MS: "20",
     OUTPUT_PATH: join(dir, "traffic.log"),
     SERVICE_MAP_PATH: join(dir, "service-map.yaml"),
+    // The e2e-syscall vitest project runs capture e2e files again on the syscall-tracepoint path.
+    ...(process.env.ADI_TEST_CAPTURE_HOOKS ? { ADI_CAPTURE_HOOKS: process.env.ADI_TEST_CAPTURE_HOOKS } : {}),
     ...env,
   };
 }

@@ -15,15 +15,17 @@ import { ensureStreams } from "@adi/shared/nats/streams";
 import { decideOptIn } from "@adi/shared/optin";
 import { encodeFact, nsToIso } from "@adi/shared/wire/facts";
 import type { AgentStatsFact, ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
-import { encodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
+import { encodeBatch, OptinVerdict, WireFormatError } from "@adi/shared/wire/raw-events";
 import type { ProcRecord } from "@adi/shared/wire/raw-events";
 import { factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire/subjects";
 import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
 import { loadKernelCapture, preflight } from "./adapters/kernel.ts";
 import type { KernelCapture, KernelStats } from "./adapters/kernel.ts";
 import { ListenerScanner } from "./adapters/listeners.ts";
+import { scanListeningPorts } from "./adapters/listening-ports.ts";
 import { listPids, readProcessSnapshot } from "./adapters/procfs.ts";
 import type { ProcessSnapshot } from "./adapters/procfs.ts";
+import { openCgroupResolver } from "./adapters/cgroupfs.ts";
 import { Partitioner } from "./core/partitioner.ts";
 import { buildProcessFact } from "./core/process-facts.ts";
 
@@ -54,7 +56,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     log,
   });
   const partitioner = new Partitioner(cfg.partitions);
-  const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0, procRecords: 0 };
+  const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0, procRecords: 0, undecidedOptins: 0 };
   let batchSeq = 0n;
 
   const publishFact = (fact: ProcessFact | AgentStatsFact | ListenersFact) => {
@@ -67,6 +69,9 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     }
   };
 
+  // The kernel's cgroup id of each record, resolved to its path: a process gone before /proc is read still gets
+  // its cgroup and container (walked once here, again on a miss at most every 200 ms).
+  const cgroups = openCgroupResolver(log);
   const onProcRecord = (r: ProcRecord) => {
     const kernelInfo = {
       pid: r.pid,
@@ -77,6 +82,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       profile: r.profile || null,
       profileName: r.profileName || null,
       optin: r.optin,
+      cgroupPath: cgroups.resolve(r.cgroupId),
     };
     const event = r.type === "proc_exec" ? "exec" : r.type === "proc_fork" ? "fork" : "exit";
     let snapshot: ProcessSnapshot | undefined;
@@ -98,6 +104,21 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     } catch (err) {
       log.error({ err, pid: r.pid }, "could not build a process fact");
     }
+  };
+
+  // An environment longer than the kernel walks at exec: decided here from /proc/PID/environ. The kernel
+  // captured nothing of it meanwhile (never a process that opted out); one that is already gone stays undecided.
+  const decideUndecided = (r: ProcRecord) => {
+    counters.undecidedOptins++;
+    let verdict = "undecided";
+    try {
+      const snapshot = readProcessSnapshot(r.pid);
+      verdict = decideOptIn(snapshot.environ, cfg.profileAllowed).verdict;
+      if (verdict === "yes") kernel.optIn(r.pid, snapshot.startTicks);
+    } catch (err) {
+      verdict = `undecided (${(err as Error).message})`;
+    }
+    log.warn({ pid: r.pid, comm: r.comm, verdict }, "environment too long for the kernel's opt-in walk: decided from /proc");
   };
 
   // Listeners: published when the set changes; rescanned on a timer and as soon as a connection goes to or
@@ -148,7 +169,10 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       }
     }
     counters.procRecords += split.proc.length;
-    for (const r of split.proc) onProcRecord(r);
+    for (const r of split.proc) {
+      if (r.type === "proc_exec" && r.optin === OptinVerdict.undecided) decideUndecided(r);
+      onProcRecord(r);
+    }
   };
 
   const kernel: KernelCapture = loadKernelCapture({
@@ -161,7 +185,14 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     selfPid: process.pid,
     connIdBase: BigInt(Math.floor(startedAt / 1000)) << 24n,
     allowedProfiles: cfg.profileAllowed ?? [],
+    hooks: cfg.captureHooks,
   });
+  // Ports that were listening before we attached (the kernel follows listen() and close from now on).
+  try {
+    kernel.addListening(scanListeningPorts());
+  } catch (err) {
+    log.warn({ err }, "could not seed the listening ports: connections older than the agent may be given the client side");
+  }
   kernel.start(onBatch);
 
   // Processes that were running before we attached: the kernel only decides at exec.
@@ -203,6 +234,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
         publish_retries: p.retries,
         process_events: counters.procRecords,
         malformed: counters.malformedBatches + counters.unknownRecords,
+        optin_undecided: counters.undecidedOptins,
       },
     };
   };
@@ -211,7 +243,22 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     publishFact(stats());
     publishListeners();
   }, STATS_INTERVAL_MS);
-  log.info({ agentId, host, scanned, partitions: cfg.partitions, payloadLimit: cfg.payloadLimit }, "ready");
+  const hooks = kernel.hooks();
+  log.info(
+    {
+      agentId,
+      host,
+      scanned,
+      partitions: cfg.partitions,
+      payloadLimit: cfg.payloadLimit,
+      hooks,
+      hooksDetail:
+        hooks === "socket"
+          ? "tp_btf sock:sock_send_length/sock_recv_length (no syscall tracepoints)"
+          : `syscall tracepoints (${cfg.captureHooks === "syscall" ? "forced by ADI_CAPTURE_HOOKS" : "this kernel has no socket-layer BTF tracepoints"})`,
+    },
+    "ready",
+  );
 
   let stopped = false;
   return {

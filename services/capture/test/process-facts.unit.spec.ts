@@ -182,3 +182,60 @@ describe("buildProcessFact consistency", () => {
     expect(() => buildProcessFact({ ...base, ts: "yesterday", kernel }, opts)).toThrow();
   });
 });
+
+describe("buildProcessFact: the cgroup from the kernel's cgroup id", () => {
+  const OTHER = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const error = "open /proc/12345/cgroup: no such file or directory";
+
+  it("names the container of a process gone before /proc was read (issue 9: short-lived wget)", () => {
+    const fact = buildProcessFact({ ...base, kernel: { ...kernel, cgroupPath: `/system.slice/docker-${CONTAINER}.scope` }, error }, opts);
+    expect(fact).toMatchObject({ cgroup: `/system.slice/docker-${CONTAINER}.scope`, container_id: CONTAINER, error });
+    expect(ProcessFactSchema.safeParse(fact).success).toBe(true);
+  });
+
+  it("reads a hybrid host's unified path (cgroupfs driver) the same way", () => {
+    const fact = buildProcessFact({ ...base, kernel: { ...kernel, cgroupPath: `/docker/${CONTAINER}` }, error }, opts);
+    expect(fact).toMatchObject({ cgroup: `/docker/${CONTAINER}`, container_id: CONTAINER });
+  });
+
+  it("takes the kernel's view over /proc's: it is the cgroup the record was made in", () => {
+    const fact = buildProcessFact(
+      { ...base, snapshot: snapshot({ ADI_PROFILE: "local" }, { cgroupText: `0::/system.slice/docker-${OTHER}.scope\n` }), kernel: { ...kernel, cgroupPath: `/system.slice/docker-${CONTAINER}.scope` } },
+      opts,
+    );
+    expect(fact).toMatchObject({ cgroup: `/system.slice/docker-${CONTAINER}.scope`, container_id: CONTAINER, error: null });
+  });
+
+  it("reports the kernel's path when neither names a container", () => {
+    const fact = buildProcessFact(
+      { ...base, snapshot: snapshot({ ADI_PROFILE: "local" }, { cgroupText: "0::/user.slice/session-1.scope\n" }), kernel: { ...kernel, cgroupPath: "/user.slice/session-2.scope" } },
+      opts,
+    );
+    expect(fact).toMatchObject({ cgroup: "/user.slice/session-2.scope", container_id: null });
+  });
+
+  it("keeps /proc's container when only its v1 lines name one (runtime outside the unified hierarchy)", () => {
+    const cgroupText = `4:memory:/docker/${CONTAINER}\n1:name=systemd:/docker/${CONTAINER}\n0::/\n`;
+    const fact = buildProcessFact({ ...base, snapshot: snapshot({ ADI_PROFILE: "local" }, { cgroupText }), kernel: { ...kernel, cgroupPath: "/" } }, opts);
+    expect(fact).toMatchObject({ cgroup: `/docker/${CONTAINER}`, container_id: CONTAINER });
+  });
+
+  it("falls back on /proc when the id did not resolve", () => {
+    for (const cgroupPath of [null, undefined, ""]) {
+      const fact = buildProcessFact({ ...base, snapshot: snapshot({ ADI_PROFILE: "local" }), kernel: { ...kernel, cgroupPath } }, opts);
+      expect(fact).toMatchObject({ cgroup: `/system.slice/docker-${CONTAINER}.scope`, container_id: CONTAINER });
+    }
+  });
+
+  it("uses the kernel's cgroup when the pid was reused before /proc was read", () => {
+    const reused = snapshot({ ADI_PROFILE: "prod" }, { startTicks: 9999, cgroupText: `0::/system.slice/docker-${OTHER}.scope\n` });
+    const fact = buildProcessFact({ ...base, snapshot: reused, kernel: { ...kernel, cgroupPath: `/system.slice/docker-${CONTAINER}.scope` } }, opts);
+    expect(fact).toMatchObject({ start_ticks: 5555, container_id: CONTAINER });
+    expect(fact.error).toMatch(/^process 12345 was replaced/);
+  });
+
+  it("records the cgroup of an exit", () => {
+    const fact = buildProcessFact({ ...base, event: "exit", kernel: { ...kernel, cgroupPath: `/kubepods.slice/cri-containerd-${CONTAINER}.scope` }, exitCode: 0 }, opts);
+    expect(fact).toMatchObject({ event: "exit", container_id: CONTAINER, exit_code: 0 });
+  });
+});

@@ -9,7 +9,7 @@ import { ClassifierEngine } from "../src/core/engine.ts";
 const BOOT = "00000000-0000-0000-0000-000000000001";
 const T0 = 1_790_000_000_000_000_000n;
 const clientTuple: Tuple = { family: 4, protocol: "tcp", laddr: "127.0.0.1", lport: 40000, raddr: "127.0.0.1", rport: 5432 };
-const head = { startTicks: 100, size: 0, kind: 0, cpu: 0, pid: 42, tid: 42 };
+const head = { startTicks: 100, cgroupId: 0n, size: 0, kind: 0, cpu: 0, pid: 42, tid: 42 };
 
 function open(connId: bigint, tuple: Tuple, role: ConnRecord["role"], ts = T0): ConnRecord {
   return { ...head, tsNs: ts, type: "conn_open", connId, tuple, fd: 3, ret: 0, syscall: "connect", role };
@@ -17,7 +17,7 @@ function open(connId: bigint, tuple: Tuple, role: ConnRecord["role"], ts = T0): 
 function data(connId: bigint, tuple: Tuple, direction: "egress" | "ingress", payload: Buffer, ts: bigint, extra: Partial<DataRecord> = {}): DataRecord {
   return {
     ...head, tsNs: ts, type: "data", connId, tuple, totalLen: payload.length, offset: 0, fd: 3, syscall: "write",
-    direction, truncated: false, lastChunk: true, readFailed: false, payload, ...extra,
+    direction, truncated: false, lastChunk: true, readFailed: false, gap: false, payload, ...extra,
   };
 }
 function close(connId: bigint, tuple: Tuple, ts: bigint): RawRecord {
@@ -72,6 +72,55 @@ describe("ClassifierEngine", () => {
     ]);
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ response: { status: 200, body_truncated: true, body_size: 100 } });
+  });
+
+  it("frames a response whose body was sent without a user buffer (sendfile): a gap record of its true length", () => {
+    const t: Tuple = { family: 4, protocol: "tcp", laddr: "127.0.0.1", lport: 8080, raddr: "127.0.0.1", rport: 40100 };
+    const e = new ClassifierEngine();
+    const head = Buffer.from("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n");
+    const gapRecord = (ts: bigint, total: number) =>
+      data(9n, t, "egress", Buffer.alloc(0), ts, { totalLen: total, offset: 0, syscall: "sendfile", gap: true, lastChunk: true });
+    const out = e.onRecords("h", BOOT, [
+      open(9n, t, "server"),
+      data(9n, t, "ingress", Buffer.from("GET /f HTTP/1.1\r\nHost: x\r\n\r\n"), T0 + 1n),
+      data(9n, t, "egress", head, T0 + 2n),
+      gapRecord(T0 + 3n, 65536),
+      gapRecord(T0 + 4n, 34464),
+      data(9n, t, "ingress", Buffer.from("GET /g HTTP/1.1\r\nHost: x\r\n\r\n"), T0 + 5n),
+      data(9n, t, "egress", Buffer.from("HTTP/1.1 204 No Content\r\n\r\n"), T0 + 6n),
+    ]);
+    const x = out.filter((d) => d.type === "http_exchange");
+    expect(x.map((d) => [d.request.target, d.response?.status, d.response?.body_size])).toEqual([
+      ["/f", 200, 100000],
+      ["/g", 204, 0],
+    ]);
+    expect(x[0]).toMatchObject({ side: "server", response: { body_truncated: true } });
+  });
+
+  it("keeps a TCP connection's first tuple: a later record with port 0 (a reset socket, older agents) changes nothing", () => {
+    const t: Tuple = { ...clientTuple, rport: 8080 };
+    const zero: Tuple = { ...t, lport: 0 };
+    const e = new ClassifierEngine();
+    const out = e.onRecords("h", BOOT, [
+      open(10n, t, "client"),
+      data(10n, t, "egress", Buffer.from("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"), T0 + 1n),
+      data(10n, zero, "ingress", Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), T0 + 2n),
+    ]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ local: { port: 40000 }, remote: { port: 8080 }, client: { port: 40000 }, server: { port: 8080 } });
+  });
+
+  it("names the process that moved the bytes: a socket accepted by one process and used by another (inetd)", () => {
+    const t: Tuple = { family: 4, protocol: "tcp", laddr: "127.0.0.1", lport: 8080, raddr: "127.0.0.1", rport: 40200 };
+    const e = new ClassifierEngine();
+    const handler = { pid: 777, tid: 777, startTicks: 555 };
+    const out = e.onRecords("h", BOOT, [
+      open(11n, t, "server"), // by the acceptor, pid 42
+      { ...data(11n, t, "ingress", Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), T0 + 1n), ...handler, fd: 0 },
+      { ...data(11n, t, "egress", Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), T0 + 2n), ...handler, fd: 1 },
+    ]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ pid: 777, start_ticks: 555, side: "server" });
   });
 
   it("finishes the oldest connection when over its limit, and counts it", () => {

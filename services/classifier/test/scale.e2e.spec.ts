@@ -83,7 +83,7 @@ describe("three mappers", () => {
     const out = mkdtempSync(join(tmpdir(), "adi-scale-replay-"));
     const env = testEnv(nats.url, out, { ADI_HOST: pipe.cfg.host, ADI_PARTITIONS: "8" });
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/adi.mjs"), "replay", "--out", out], { env: { PATH: process.env.PATH!, ...env }, stdio: "ignore" });
+      const child = spawn(join(ROOT, "bin/adi"), ["replay", "--out", out], { env: { PATH: process.env.PATH!, ...env }, stdio: "ignore" });
       child.on("exit", resolve);
     });
     expect(code).toBe(0);

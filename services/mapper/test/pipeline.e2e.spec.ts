@@ -14,7 +14,7 @@ import type { Pipeline } from "../../../test/support/pipeline.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CLIENTS = join(ROOT, "test/support/clients");
-const ADI = join(ROOT, "bin/adi.mjs");
+const ADI = join(ROOT, "bin/adi");
 
 let nats: NatsServerFixture;
 let pipe: Pipeline;
@@ -162,7 +162,7 @@ describe("adi replay", () => {
   const replay = (out: string, ...extra: string[]) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const env = testEnv(nats.url, out, { ADI_HOST: pipe.cfg.host, OUTPUT_PATH: pipe.cfg.outputPath, SERVICE_MAP_PATH: pipe.cfg.serviceMapPath! });
-      const child = spawn(process.execPath, [ADI, "replay", "--out", out, ...extra], { env: { PATH: process.env.PATH!, ...env } });
+      const child = spawn(ADI, ["replay", "--out", out, ...extra], { env: { PATH: process.env.PATH!, ...env } });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));
       child.on("exit", (code) => resolve({ code, stderr }));

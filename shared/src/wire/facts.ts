@@ -61,6 +61,8 @@ const kernelDrops = z.object({
   payload_read: count,
   conn_table_full: count,
   args_table_full: count,
+  // Bytes on a TCP socket first seen after it had lost its ports (wire v2 agents; absent before).
+  no_tuple: count.default(0),
 });
 
 export const AgentStatsFactSchema = z.object({
@@ -89,6 +91,8 @@ export const AgentStatsFactSchema = z.object({
     process_events: count,
     /** Batches or records this build could not decode, skipped. */
     malformed: count,
+    /** Execs whose environment was longer than the kernel walks: decided from /proc (each one logged). */
+    optin_undecided: count.default(0),
   }),
 });
 

@@ -2,8 +2,13 @@
 // bpf/capture.h lays them out. The layout tables below are the only copy of
 // that header in TypeScript; shared/test/raw-layout.int.spec.ts checks them against
 // the BTF of the compiled BPF object, so they cannot drift.
+//
+// Version 2 (this build's) added the cgroup id to every record header; batches of version 1 (retained in a stream
+// written by an older agent) are still read, with the version 1 layouts below and cgroupId 0.
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
+/** Wire versions this build decodes. */
+export const READABLE_WIRE_VERSIONS = [1, 2] as const;
 
 export const RecordKind = {
   data: 1,
@@ -29,41 +34,92 @@ export const SYSCALL_NAMES = [
   "accept",
   "accept4",
   "close",
+  "sendfile",
+  "splice",
+  "io_uring",
+  "sendmmsg",
+  "recvmmsg",
+  "other",
+  "tcp_state",
+  "tcp_destroy",
+  "exit",
 ] as const;
 
 export const DIRECTIONS = { 1: "egress", 2: "ingress" } as const;
 export const CONN_ROLES = ["unknown", "client", "server"] as const;
 
-export const DataFlags = { truncated: 0x1, lastChunk: 0x2, readFailed: 0x4 } as const;
+/**
+ * Data record flags. `gap`: bytes [offset + len, total_len) of the syscall were not captured (no user buffer:
+ * sendfile, splice, io_uring, sendmmsg; an unreadable iovec; a receive longer than its buffer); set on its last
+ * record, so a reader skips the gap by length.
+ */
+export const DataFlags = { truncated: 0x1, lastChunk: 0x2, readFailed: 0x4, gap: 0x8 } as const;
+
+/** Exec-time opt-in verdicts (enum adi_optin_verdict); `undecided`: the environment was longer than the kernel walks. */
+export const OptinVerdict = { none: 0, yes: 1, disabled: 2, notAllowed: 3, undecided: 4 } as const;
 
 /** Field offsets (bytes) of each record struct; sizes are implied by the reader used. */
-export const HEADER_LAYOUT = { size: 32, ts_ns: 0, start_ticks: 8, size_field: 16, kind: 20, cpu: 22, pid: 24, tid: 28 } as const;
+export const HEADER_LAYOUT = {
+  size: 40,
+  ts_ns: 0,
+  start_ticks: 8,
+  cgroup_id: 16,
+  size_field: 24,
+  kind: 28,
+  cpu: 30,
+  pid: 32,
+  tid: 36,
+} as const;
 export const TUPLE_LAYOUT = { size: 40, laddr: 0, raddr: 16, lport: 32, rport: 34, family: 36, protocol: 38 } as const;
 export const DATA_LAYOUT = {
-  size: 104,
-  conn_id: 32,
-  tuple: 40,
-  total_len: 80,
-  offset: 84,
-  len: 88,
-  fd: 92,
-  syscall: 96,
-  direction: 98,
-  flags: 99,
-  payload: 104,
+  size: 112,
+  conn_id: 40,
+  tuple: 48,
+  total_len: 88,
+  offset: 92,
+  len: 96,
+  fd: 100,
+  syscall: 104,
+  direction: 106,
+  flags: 107,
+  payload: 112,
 } as const;
-export const CONN_LAYOUT = { size: 96, conn_id: 32, tuple: 40, fd: 80, ret: 84, syscall: 88, role: 90 } as const;
+export const CONN_LAYOUT = { size: 104, conn_id: 40, tuple: 48, fd: 88, ret: 92, syscall: 96, role: 98 } as const;
 export const PROC_LAYOUT = {
-  size: 704,
-  ppid: 32,
-  optin: 36,
-  exit_code: 40,
-  cmdline_len: 44,
-  comm: 48,
-  profile: 64,
-  profile_name: 128,
-  cmdline: 192,
+  size: 712,
+  ppid: 40,
+  optin: 44,
+  exit_code: 48,
+  cmdline_len: 52,
+  comm: 56,
+  profile: 72,
+  profile_name: 136,
+  cmdline: 200,
 } as const;
+
+interface Layouts {
+  header: { size: number; ts_ns: number; start_ticks: number; cgroup_id: number | null; size_field: number; kind: number; cpu: number; pid: number; tid: number };
+  data: { [K in keyof typeof DATA_LAYOUT]: number };
+  conn: { [K in keyof typeof CONN_LAYOUT]: number };
+  proc: { [K in keyof typeof PROC_LAYOUT]: number };
+}
+
+const LAYOUTS_V2: Layouts = { header: HEADER_LAYOUT, data: DATA_LAYOUT, conn: CONN_LAYOUT, proc: PROC_LAYOUT };
+
+/** Version 1 (no cgroup id): kept so that a stream written by an older agent still replays. */
+export const LAYOUTS_V1: Layouts = {
+  header: { size: 32, ts_ns: 0, start_ticks: 8, cgroup_id: null, size_field: 16, kind: 20, cpu: 22, pid: 24, tid: 28 },
+  data: { size: 104, conn_id: 32, tuple: 40, total_len: 80, offset: 84, len: 88, fd: 92, syscall: 96, direction: 98, flags: 99, payload: 104 },
+  conn: { size: 96, conn_id: 32, tuple: 40, fd: 80, ret: 84, syscall: 88, role: 90 },
+  proc: { size: 704, ppid: 32, optin: 36, exit_code: 40, cmdline_len: 44, comm: 48, profile: 64, profile_name: 128, cmdline: 192 },
+};
+
+/** The record layouts of a wire version; throws WireFormatError for one this build cannot read. */
+export function layoutsFor(version: number): Layouts {
+  if (version === 2) return LAYOUTS_V2;
+  if (version === 1) return LAYOUTS_V1;
+  throw new WireFormatError(`batch wire version ${version}, this build reads ${READABLE_WIRE_VERSIONS.join(" and ")}`);
+}
 export const PROC_STRING_LENGTHS = { comm: 16, profile: 64, profile_name: 64, cmdline: 512 } as const;
 
 /** The batch envelope: one NATS message on the raw stream. */
@@ -83,6 +139,8 @@ export const BATCH_HEADER_LAYOUT = {
 export interface RecordHeader {
   tsNs: bigint;
   startTicks: number;
+  /** cgroup v2 id of the process (inode of its cgroup directory), as the kernel knew it; 0n when unknown (wire v1). */
+  cgroupId: bigint;
   size: number;
   kind: number;
   cpu: number;
@@ -111,6 +169,8 @@ export interface DataRecord extends RecordHeader {
   truncated: boolean;
   lastChunk: boolean;
   readFailed: boolean;
+  /** Bytes after this record's payload up to totalLen were not captured (see DataFlags.gap). */
+  gap: boolean;
   payload: Buffer;
 }
 
@@ -184,21 +244,26 @@ function readTuple(buf: Buffer, at: number): Tuple {
   };
 }
 
-export function readHeader(buf: Buffer, at: number): RecordHeader {
+export function readHeader(buf: Buffer, at: number, L: Layouts["header"] = HEADER_LAYOUT): RecordHeader {
   return {
-    tsNs: buf.readBigUInt64LE(at + HEADER_LAYOUT.ts_ns),
-    startTicks: Number(buf.readBigUInt64LE(at + HEADER_LAYOUT.start_ticks)),
-    size: buf.readUInt32LE(at + HEADER_LAYOUT.size_field),
-    kind: buf.readUInt16LE(at + HEADER_LAYOUT.kind),
-    cpu: buf.readUInt16LE(at + HEADER_LAYOUT.cpu),
-    pid: buf.readUInt32LE(at + HEADER_LAYOUT.pid),
-    tid: buf.readUInt32LE(at + HEADER_LAYOUT.tid),
+    tsNs: buf.readBigUInt64LE(at + L.ts_ns),
+    startTicks: Number(buf.readBigUInt64LE(at + L.start_ticks)),
+    cgroupId: L.cgroup_id === null ? 0n : buf.readBigUInt64LE(at + L.cgroup_id),
+    size: buf.readUInt32LE(at + L.size_field),
+    kind: buf.readUInt16LE(at + L.kind),
+    cpu: buf.readUInt16LE(at + L.cpu),
+    pid: buf.readUInt32LE(at + L.pid),
+    tid: buf.readUInt32LE(at + L.tid),
   };
 }
 
-/** Decodes the record at `at`; throws WireFormatError when it does not fit its declared size. */
-export function decodeRecord(buf: Buffer, at: number): RawRecord | null {
-  const h = readHeader(buf, at);
+/**
+ * Decodes the record at `at` (layouts of this build's wire version unless given); throws WireFormatError when it
+ * does not fit its declared size. Null for a kind this build does not know (skip it by its size).
+ */
+export function decodeRecord(buf: Buffer, at: number, L: Layouts = LAYOUTS_V2): RawRecord | null {
+  const h = readHeader(buf, at, L.header);
+  const DATA_LAYOUT = L.data, CONN_LAYOUT = L.conn, PROC_LAYOUT = L.proc;
   const need = (n: number) => {
     if (h.size < n || at + n > buf.length) throw new WireFormatError(`record of kind ${h.kind} at ${at}: ${h.size} bytes, ${n} needed`);
   };
@@ -221,6 +286,7 @@ export function decodeRecord(buf: Buffer, at: number): RawRecord | null {
         truncated: (flags & DataFlags.truncated) !== 0,
         lastChunk: (flags & DataFlags.lastChunk) !== 0,
         readFailed: (flags & DataFlags.readFailed) !== 0,
+        gap: (flags & DataFlags.gap) !== 0,
         payload: buf.subarray(at + DATA_LAYOUT.payload, at + DATA_LAYOUT.payload + len),
       };
     }
@@ -264,13 +330,13 @@ export function decodeRecord(buf: Buffer, at: number): RawRecord | null {
 }
 
 /** Walks whole records of a buffer without decoding them: [offset, size, kind, connId?]. */
-export function* recordSpans(buf: Buffer, start = 0): Generator<{ at: number; size: number; kind: number }> {
+export function* recordSpans(buf: Buffer, start = 0, L: Layouts["header"] = HEADER_LAYOUT): Generator<{ at: number; size: number; kind: number }> {
   let at = start;
   while (at < buf.length) {
-    if (at + HEADER_LAYOUT.size > buf.length) throw new WireFormatError(`truncated record header at ${at}`);
-    const size = buf.readUInt32LE(at + HEADER_LAYOUT.size_field);
-    if (size < HEADER_LAYOUT.size || at + size > buf.length) throw new WireFormatError(`record at ${at} claims ${size} bytes of ${buf.length - at}`);
-    yield { at, size, kind: buf.readUInt16LE(at + HEADER_LAYOUT.kind) };
+    if (at + L.size > buf.length) throw new WireFormatError(`truncated record header at ${at}`);
+    const size = buf.readUInt32LE(at + L.size_field);
+    if (size < L.size || at + size > buf.length) throw new WireFormatError(`record at ${at} claims ${size} bytes of ${buf.length - at}`);
+    yield { at, size, kind: buf.readUInt16LE(at + L.kind) };
     at += size;
   }
 }
@@ -292,10 +358,11 @@ function bootIdString(b: Buffer): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-export function encodeBatch(h: Omit<BatchHeader, "version">, records: readonly Buffer[]): Buffer {
+/** One raw-stream message: the batch header, then the records as given (their layout must match `version`). */
+export function encodeBatch(h: Omit<BatchHeader, "version">, records: readonly Buffer[], version: number = WIRE_VERSION): Buffer {
   const head = Buffer.alloc(BATCH_HEADER_LAYOUT.size);
   head.writeUInt32LE(BATCH_MAGIC, BATCH_HEADER_LAYOUT.magic);
-  head.writeUInt16LE(WIRE_VERSION, BATCH_HEADER_LAYOUT.version);
+  head.writeUInt16LE(version, BATCH_HEADER_LAYOUT.version);
   head.writeUInt16LE(BATCH_HEADER_LAYOUT.size, BATCH_HEADER_LAYOUT.header_size);
   head.writeUInt32LE(h.recordCount, BATCH_HEADER_LAYOUT.record_count);
   head.writeUInt16LE(h.partition, BATCH_HEADER_LAYOUT.partition);
@@ -309,7 +376,7 @@ export function decodeBatchHeader(buf: Buffer): BatchHeader & { headerSize: numb
   if (buf.length < BATCH_HEADER_LAYOUT.size) throw new WireFormatError(`batch of ${buf.length} bytes is shorter than its header`);
   if (buf.readUInt32LE(BATCH_HEADER_LAYOUT.magic) !== BATCH_MAGIC) throw new WireFormatError("not an adi batch (bad magic)");
   const version = buf.readUInt16LE(BATCH_HEADER_LAYOUT.version);
-  if (version !== WIRE_VERSION) throw new WireFormatError(`batch wire version ${version}, this build reads ${WIRE_VERSION}`);
+  layoutsFor(version); // refuses a version this build cannot read
   const headerSize = buf.readUInt16LE(BATCH_HEADER_LAYOUT.header_size);
   if (headerSize < BATCH_HEADER_LAYOUT.size || headerSize > buf.length) throw new WireFormatError(`bad batch header size ${headerSize}`);
   return {
@@ -326,11 +393,12 @@ export function decodeBatchHeader(buf: Buffer): BatchHeader & { headerSize: numb
 /** Decodes a whole batch; unknown record kinds are skipped, malformed ones throw WireFormatError. */
 export function decodeBatch(buf: Buffer): { header: BatchHeader; records: RawRecord[] } {
   const header = decodeBatchHeader(buf);
+  const L = layoutsFor(header.version);
   const records: RawRecord[] = [];
   let spans = 0;
-  for (const span of recordSpans(buf, header.headerSize)) {
+  for (const span of recordSpans(buf, header.headerSize, L.header)) {
     spans++;
-    const r = decodeRecord(buf, span.at);
+    const r = decodeRecord(buf, span.at, L);
     if (r) records.push(r);
   }
   if (spans !== header.recordCount) throw new WireFormatError(`batch says ${header.recordCount} records, holds ${spans}`);

@@ -31,7 +31,9 @@ class Capture : public Napi::ObjectWrap<Capture> {
                        {InstanceMethod<&Capture::Start>("start"), InstanceMethod<&Capture::Stop>("stop"),
                         InstanceMethod<&Capture::Close>("close"),
                         InstanceMethod<&Capture::OptIn>("optIn"), InstanceMethod<&Capture::OptOut>("optOut"),
-                        InstanceMethod<&Capture::OptedIn>("optedIn"), InstanceMethod<&Capture::Stats>("stats")});
+                        InstanceMethod<&Capture::OptedIn>("optedIn"), InstanceMethod<&Capture::Stats>("stats"),
+                        InstanceMethod<&Capture::AddListening>("addListening"),
+                        InstanceMethod<&Capture::Hooks>("hooks")});
   }
 
   explicit Capture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Capture>(info) {
@@ -55,6 +57,8 @@ class Capture : public Napi::ObjectWrap<Capture> {
       bool lossless = true;
       opts.conn_id_base = base.As<Napi::BigInt>().Uint64Value(&lossless);
     }
+    auto hooks = o.Get("hooks");
+    if (hooks.IsString()) opts.hooks = hooks.As<Napi::String>().Utf8Value();
     auto allowed = o.Get("allowedProfiles");
     if (allowed.IsArray()) {
       auto arr = allowed.As<Napi::Array>();
@@ -130,6 +134,26 @@ class Capture : public Napi::ObjectWrap<Capture> {
     return arr;
   }
 
+  // addListening([{ netns, port, sockets }])
+  Napi::Value AddListening(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "addListening(ports): array expected");
+    auto arr = info[0].As<Napi::Array>();
+    std::vector<adi::ListeningPort> ports;
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      auto p = arr.Get(i).As<Napi::Object>();
+      ports.push_back({p.Get("netns").As<Napi::Number>().Uint32Value(),
+                       static_cast<uint16_t>(p.Get("port").As<Napi::Number>().Uint32Value()),
+                       p.Get("sockets").IsNumber() ? p.Get("sockets").As<Napi::Number>().Uint32Value() : 1});
+    }
+    Loader(env).AddListening(ports);
+    return env.Undefined();
+  }
+
+  Napi::Value Hooks(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), Loader(info.Env()).hooks());
+  }
+
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& loader = Loader(env);
@@ -141,6 +165,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
       o.Set("payload_read", num(d[1]));
       o.Set("conn_table_full", num(d[2]));
       o.Set("args_table_full", num(d[3]));
+      o.Set("no_tuple", num(d[4]));
       return o;
     };
     auto drops = dropsObject(k.drops);
@@ -148,7 +173,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     auto byCpu = Napi::Object::New(env);
     for (size_t cpu = 0; cpu < k.drops_per_cpu.size(); cpu++) {
       const auto& d = k.drops_per_cpu[cpu];
-      if (d[0] || d[1] || d[2] || d[3]) byCpu.Set(std::to_string(cpu), dropsObject(d.data()));
+      if (d[0] || d[1] || d[2] || d[3] || d[4]) byCpu.Set(std::to_string(cpu), dropsObject(d.data()));
     }
     auto out = Napi::Object::New(env);
     out.Set("records", num(k.records));

@@ -1,6 +1,7 @@
 #include "capture_loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include <poll.h>
@@ -53,6 +54,18 @@ int64_t ClockNs(clockid_t id) {
   return int64_t(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
+// The socket-layer path needs the BTF tracepoints sock:sock_send_length and sock:sock_recv_length (Linux 6.3+).
+bool KernelHasSocketHooks() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool has = btf__find_by_name_kind(vmlinux, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
+             btf__find_by_name_kind(vmlinux, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
+  btf__free(vmlinux);
+  return has;
+}
+
+bool StartsWith(const char* s, const char* prefix) { return s && strncmp(s, prefix, strlen(prefix)) == 0; }
+
 uint64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -73,6 +86,23 @@ CaptureLoader::CaptureLoader(const LoaderOptions& opts) : opts_(opts) {
   skel_->rodata->self_tgid = opts.self_pid;
   skel_->rodata->conn_id_base = opts.conn_id_base;
   skel_->rodata->allowlist_enabled = !opts.allowed_profiles.empty();
+  // Pick the data path; the other path's programs are not loaded (nor attached).
+  bool socket_hooks = KernelHasSocketHooks();
+  if (opts.hooks == "socket" && !socket_hooks) {
+    capture_bpf__destroy(skel_);
+    throw std::runtime_error(
+        "ADI_CAPTURE_HOOKS=socket: this kernel has no sock:sock_send_length/sock_recv_length BTF tracepoints "
+        "(Linux 6.3+); use auto or syscall");
+  }
+  hooks_ = opts.hooks == "syscall" || !socket_hooks ? "syscall" : "socket";
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    const char* sec = bpf_program__section_name(prog);
+    bool syscall_prog = StartsWith(sec, "tracepoint/syscalls/");
+    bool socket_prog = StartsWith(sec, "tp_btf/sock_send_length") || StartsWith(sec, "tp_btf/sock_recv_length");
+    if ((hooks_ == "socket" && syscall_prog) || (hooks_ == "syscall" && socket_prog))
+      bpf_program__set_autoload(prog, false);
+  }
   int err = bpf_map__set_max_entries(skel_->maps.events, opts.ringbuf_bytes);
   if (err) {
     capture_bpf__destroy(skel_);
@@ -203,6 +233,17 @@ std::vector<uint32_t> CaptureLoader::OptedIn() const {
     prev = &key;
   }
   return pids;
+}
+
+void CaptureLoader::AddListening(const std::vector<ListeningPort>& ports) {
+  for (const auto& p : ports) {
+    adi_listen_key key{};
+    key.netns = p.netns;
+    key.port = p.port;
+    uint32_t n = p.sockets ? p.sockets : 1;
+    // BPF_NOEXIST: a count the kernel already keeps (a listen() seen live) is not overwritten.
+    bpf_map__update_elem(skel_->maps.listening, &key, sizeof(key), &n, sizeof(n), BPF_NOEXIST);
+  }
 }
 
 KernelCounters CaptureLoader::ReadCounters() const {

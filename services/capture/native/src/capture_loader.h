@@ -25,12 +25,21 @@ struct LoaderOptions {
   uint32_t self_pid = 0;
   uint64_t conn_id_base = 0;
   std::vector<std::string> allowed_profiles;
+  // "auto" (socket-layer hooks when the kernel has them), "socket" or "syscall" (ADI_CAPTURE_HOOKS).
+  std::string hooks = "auto";
+};
+
+// A listening TCP port in a network namespace (inode of /proc/PID/ns/net), known before capture started.
+struct ListeningPort {
+  uint32_t netns;
+  uint16_t port;
+  uint32_t sockets;
 };
 
 struct KernelCounters {
   uint64_t records = 0;
   uint64_t payload_bytes = 0;
-  uint64_t drops[4] = {0, 0, 0, 0};  // indexed by enum adi_drop_reason, summed over CPUs
+  uint64_t drops[5] = {0, 0, 0, 0, 0};  // indexed by enum adi_drop_reason, summed over CPUs
   std::vector<std::vector<uint64_t>> drops_per_cpu;  // [cpu][reason]
 };
 
@@ -52,6 +61,10 @@ class CaptureLoader {
   void OptIn(uint32_t pid, uint64_t start_ticks);
   void OptOut(uint32_t pid);
   std::vector<uint32_t> OptedIn() const;
+  // Seeds the listening-ports map (the kernel keeps it from then on): it tells a server's end from a client's.
+  void AddListening(const std::vector<ListeningPort>& ports);
+  // Which data path was loaded: "socket" or "syscall".
+  const std::string& hooks() const { return hooks_; }
 
   KernelCounters ReadCounters() const;
   uint64_t batches() const { return batches_.load(); }
@@ -67,6 +80,7 @@ class CaptureLoader {
   void RefreshClock();
 
   LoaderOptions opts_;
+  std::string hooks_;
   capture_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
   BatchSink sink_;

@@ -20,6 +20,15 @@ export interface KernelCaptureOptions {
   selfPid: number;
   connIdBase: bigint;
   allowedProfiles: readonly string[];
+  /** ADI_CAPTURE_HOOKS: the data path to load ("auto": socket-layer where the kernel has it). */
+  hooks: "auto" | "socket" | "syscall";
+}
+
+/** A TCP port listening in a network namespace (inode of /proc/PID/ns/net) when capture started. */
+export interface ListeningPort {
+  netns: number;
+  port: number;
+  sockets: number;
 }
 
 export interface KernelDrops {
@@ -27,6 +36,7 @@ export interface KernelDrops {
   payload_read: number;
   conn_table_full: number;
   args_table_full: number;
+  no_tuple: number;
 }
 
 export interface KernelStats {
@@ -52,6 +62,10 @@ export interface KernelCapture {
   optOut(pid: number): void;
   optedIn(): number[];
   stats(): KernelStats;
+  /** Seeds the kernel's listening-ports map (it keeps it up to date from then on): servers are told from clients by it. */
+  addListening(ports: readonly ListeningPort[]): void;
+  /** The data path that was loaded. */
+  hooks(): "socket" | "syscall";
 }
 
 const CAP_SYS_ADMIN = 21n;

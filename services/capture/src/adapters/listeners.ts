@@ -2,7 +2,7 @@
 // The fd walk is the expensive part, so it runs only when a listening socket appears that no known
 // process owns.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { parseProcNetTcp } from "../core/net-listeners.ts";
+import { isListeningPort, parseProcNetTcp } from "../core/net-listeners.ts";
 import { parseStat } from "./procfs.ts";
 
 export interface Listener {
@@ -29,10 +29,10 @@ function readOrEmpty(path: string): string {
   }
 }
 
-function ownerOf(pid: number): Owner | null {
+function ownerOf(procRoot: string, pid: number): Owner | null {
   try {
-    const stat = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
-    const env = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    const stat = parseStat(readFileSync(`${procRoot}/${pid}/stat`, "utf8"));
+    const env = readFileSync(`${procRoot}/${pid}/environ`, "latin1").split("\0");
     const name = env.find((e) => e.startsWith("ADI_PROFILE_NAME="))?.slice("ADI_PROFILE_NAME=".length) || null;
     return { pid, startTicks: stat.startTicks, comm: stat.comm, name };
   } catch {
@@ -42,28 +42,34 @@ function ownerOf(pid: number): Owner | null {
 
 export class ListenerScanner {
   #owners = new Map<number, Owner>(); // socket inode -> owner
+  readonly #proc: string;
+
+  /** `procRoot`: where /proc is (tests point it at a fixture). */
+  constructor(procRoot = "/proc") {
+    this.#proc = procRoot;
+  }
 
   #resolve(inodes: Set<number>): void {
     const wanted = new Set([...inodes].filter((i) => !this.#owners.has(i)));
     if (wanted.size === 0) return;
-    for (const entry of readdirSync("/proc")) {
+    for (const entry of readdirSync(this.#proc)) {
       if (!/^\d+$/.test(entry)) continue;
       let fds: string[];
       try {
-        fds = readdirSync(`/proc/${entry}/fd`);
+        fds = readdirSync(`${this.#proc}/${entry}/fd`);
       } catch {
         continue;
       }
       for (const fd of fds) {
         let link: string;
         try {
-          link = readlinkSync(`/proc/${entry}/fd/${fd}`);
+          link = readlinkSync(`${this.#proc}/${entry}/fd/${fd}`);
         } catch {
           continue;
         }
         const m = /^socket:\[(\d+)\]$/.exec(link);
         if (!m || !wanted.has(Number(m[1]))) continue;
-        const owner = ownerOf(Number(entry));
+        const owner = ownerOf(this.#proc, Number(entry));
         if (owner) this.#owners.set(Number(m[1]), owner);
         wanted.delete(Number(m[1]));
       }
@@ -74,8 +80,8 @@ export class ListenerScanner {
   /** The current listeners, sorted (so two scans of the same state compare equal). */
   scan(): Listener[] {
     const sockets = [
-      ...parseProcNetTcp(readOrEmpty("/proc/net/tcp"), 4),
-      ...parseProcNetTcp(readOrEmpty("/proc/net/tcp6"), 6),
+      ...parseProcNetTcp(readOrEmpty(`${this.#proc}/net/tcp`), 4),
+      ...parseProcNetTcp(readOrEmpty(`${this.#proc}/net/tcp6`), 6),
     ];
     const inodes = new Set(sockets.map((s) => s.inode));
     for (const inode of this.#owners.keys()) if (!inodes.has(inode)) this.#owners.delete(inode);
@@ -83,6 +89,7 @@ export class ListenerScanner {
     const seen = new Set<string>();
     const out: Listener[] = [];
     for (const s of sockets) {
+      if (!isListeningPort(s.port)) continue; // never a "port 0 listener": a destination would be named after it
       const key = `${s.ip}|${s.port}`;
       if (seen.has(key)) continue; // SO_REUSEPORT: one entry per address
       seen.add(key);

@@ -1,5 +1,5 @@
 // Parses /proc/net/tcp and /proc/net/tcp6: the kernel's table of TCP sockets, addresses in hex, each
-// 32-bit word in host (little-endian) order. Only listening sockets (state 0A) are kept.
+// 32-bit word in host (little-endian) order. Only listening sockets (state 0A) on a port are kept.
 const LISTEN = "0A";
 
 export interface ListeningSocket {
@@ -31,15 +31,25 @@ function ipv6(hex: string): string {
   return `${text.slice(0, longest.index)}::${text.slice(longest.index! + longest[0].length)}`;
 }
 
-/** Listening sockets of one table; malformed lines are skipped. */
+/**
+ * A listener anyone can connect to has a port in 1..65535. Port 0 is a socket that has none (any more): a
+ * destination must never be named after whoever holds it.
+ */
+export function isListeningPort(port: number): boolean {
+  return Number.isInteger(port) && port > 0 && port <= 0xffff;
+}
+
+/** Listening sockets of one table; malformed lines and sockets without a port (0) are skipped. */
 export function parseProcNetTcp(text: string, family: 4 | 6): ListeningSocket[] {
   const out: ListeningSocket[] = [];
   for (const line of text.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || f[3] !== LISTEN) continue;
-    const [addr, port] = f[1]!.split(":");
-    if (!addr || !port || addr.length !== (family === 4 ? 8 : 32)) continue;
-    out.push({ ip: family === 4 ? ipv4(addr) : ipv6(addr), port: Number.parseInt(port, 16), inode: Number(f[9]) });
+    const [addr, portHex] = f[1]!.split(":");
+    if (!addr || !portHex || addr.length !== (family === 4 ? 8 : 32) || !/^[0-9A-Fa-f]{1,4}$/.test(portHex)) continue;
+    const port = Number.parseInt(portHex, 16);
+    if (!isListeningPort(port)) continue;
+    out.push({ ip: family === 4 ? ipv4(addr) : ipv6(addr), port, inode: Number(f[9]) });
   }
   return out;
 }

@@ -1,10 +1,11 @@
 // Turns what /proc showed (preferred: complete) and what the kernel reported (the fallback when the
-// process was gone before /proc could be read) into one validated ProcessFact.
+// process was gone before /proc could be read) into one validated ProcessFact. The cgroup is the kernel's
+// when it knows it: the cgroup the process was in when the record was made, whether or not /proc could be read.
 import { decideOptIn, optinVerdictFromKernel, type OptInVerdict } from "@adi/shared/optin";
 import { filterAndRedactEnv } from "@adi/shared/redact";
 import { nsToIso, ProcessFactSchema, type ProcessFact } from "@adi/shared/wire/facts";
 import type { ProcessSnapshot } from "../adapters/procfs.ts";
-import { parseCgroupFile } from "./cgroup.ts";
+import { parseCgroupFile, parseCgroupPath, type CgroupInfo } from "./cgroup.ts";
 
 /** What a process event from the kernel carries (adi_proc_event), decoded. */
 export interface KernelProcessInfo {
@@ -19,6 +20,11 @@ export interface KernelProcessInfo {
   readonly profileName: string | null;
   /** Verdict name, or the kernel's number (enum adi_optin_verdict). */
   readonly optin: OptInVerdict | number;
+  /**
+   * The cgroup v2 path the record's cgroup id resolved to (adapters/cgroupfs.ts), as /proc/PID/cgroup shows
+   * it; null or absent when the id was 0 or did not resolve.
+   */
+  readonly cgroupPath?: string | null | undefined;
 }
 
 export interface ProcessFactInput {
@@ -61,7 +67,7 @@ export function buildProcessFact(input: ProcessFactInput, opts: ProcessFactOptio
     snapshot && optIn.verdict === "yes"
       ? filterAndRedactEnv(snapshot.environ, { prefixes: opts.prefixes, redact: opts.redact })
       : {};
-  const cgroup = snapshot ? parseCgroupFile(snapshot.cgroupText) : null;
+  const cgroup = pickCgroup(kernel?.cgroupPath ? parseCgroupPath(kernel.cgroupPath) : null, snapshot ? parseCgroupFile(snapshot.cgroupText) : null);
 
   return ProcessFactSchema.parse({
     v: 1,
@@ -87,6 +93,17 @@ export function buildProcessFact(input: ProcessFactInput, opts: ProcessFactOptio
     error,
     exit_code: input.exitCode ?? null,
   } satisfies ProcessFact);
+}
+
+/**
+ * The kernel's cgroup, unless only /proc names a container: the kernel's id is the cgroup v2 one, and on a hybrid
+ * host a runtime may keep containers in the v1 hierarchies only (the v2 path is then the root, /proc's v1 lines
+ * name the container). Otherwise the kernel's path, else /proc's.
+ */
+function pickCgroup(fromKernel: CgroupInfo | null, fromProc: CgroupInfo | null): CgroupInfo | null {
+  if (fromKernel?.containerId) return fromKernel;
+  if (fromProc?.containerId) return fromProc;
+  return fromKernel ?? fromProc;
 }
 
 function kernelCmdline(kernel: KernelProcessInfo | undefined): string {

@@ -65,10 +65,13 @@ function assumeSide(t: Tuple): "client" | "server" {
   return t.lport < t.rport ? "server" : "client";
 }
 
-/** Bytes the syscall moved that this record's chunk stream does not carry (capture limit or read failure). */
+/**
+ * Bytes the syscall moved that this record's chunk stream does not carry: the capture limit (truncated), a read
+ * failure, or a gap the kernel marked (sendfile/splice/io_uring bytes, an unreadable iovec).
+ */
 function gapAfter(r: DataRecord): number {
   if (r.readFailed) return r.lastChunk ? r.totalLen - r.offset : Math.min(16384, r.totalLen - r.offset);
-  return r.lastChunk && r.truncated ? Math.max(0, r.totalLen - (r.offset + r.payload.length)) : 0;
+  return r.lastChunk && (r.truncated || r.gap) ? Math.max(0, r.totalLen - (r.offset + r.payload.length)) : 0;
 }
 
 export class ClassifierEngine {
@@ -133,7 +136,15 @@ export class ClassifierEngine {
 
   #data(host: string, bootId: string, r: DataRecord, out: Derived[]): void {
     const s = this.#conns.get(`${host}|${bootId}|${r.connId}`) ?? this.#state(host, bootId, r, "unknown", out);
-    if (r.tuple.rport !== 0) s.tuple = r.tuple; // unconnected UDP: the peer of this datagram
+    // Unconnected UDP: the peer of this datagram. A TCP connection keeps the tuple it was opened with (a socket
+    // reset by its peer loses its local port; an older agent reported that as port 0).
+    if (r.tuple.protocol === "udp" && r.tuple.rport !== 0) s.tuple = r.tuple;
+    // The observer is the process that moves the bytes: a socket accepted by one process (inetd, a pre-fork
+    // server's parent) or passed to another is used by that other one.
+    if (r.pid !== s.pid || r.startTicks !== s.startTicks) {
+      s.pid = r.pid;
+      s.startTicks = r.startTicks;
+    }
     const gap = gapAfter(r);
     if (s.mode === "http") {
       s.http!.onData(r.direction, r.payload, r.tsNs, gap);
