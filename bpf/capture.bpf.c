@@ -24,13 +24,11 @@
 #include <bpf/bpf_endian.h>
 #include "capture.h"
 #include "common/maps.h"
+#include "common/fd.h"
 #include "common/optin.h"
 #include "common/conn.h"
 #include "common/payload.h"
 #include "common/syscall_regs.h"
-
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 
 /* Keep every record type in the object's BTF: the codec's layout test reads the layouts from there. */
 const struct adi_data_event *unused_data_event __attribute__((unused));
@@ -47,7 +45,7 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, int flags, __u
 	if (!o || ret <= 0)
 		return 0;
 	struct io_req a = { .start_ticks = o->start_ticks, .flags = flags };
-	io_from_syscall(&a, dir);
+	io_from_syscall(&a, dir, sk);
 	emit_data(sk, &a, ret);
 	return 0;
 }
@@ -73,25 +71,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct io_req);
 } active SEC(".maps");
-
-/* task -> files -> fdtable -> file -> socket -> sock, or NULL when fd is not a socket. */
-static __always_inline struct sock *sock_from_fd(int fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	if (!file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
-}
 
 static __always_inline int enter_io(struct io_req *a)
 {

@@ -29,6 +29,14 @@ enum {
 #error "adi: syscall numbers for this architecture are missing in bpf/common/syscall_regs.h"
 #endif
 
+/* Whether the task has an io_uring context (CONFIG_IO_URING kernels; CO-RE: false where the field is absent). */
+static __always_inline bool uses_io_uring(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(task->io_uring))
+		return false;
+	return BPF_CORE_READ(task, io_uring) != NULL;
+}
+
 struct syscall_regs {
 	long nr;
 	__u64 arg[5];
@@ -64,10 +72,13 @@ static __always_inline bool current_syscall(struct task_struct *task, struct sys
 }
 
 /*
- * Describes the send (dir EGRESS) or receive (INGRESS) the socket layer reports, from the syscall that made it.
- * A receive's sockaddr is written back only after the socket layer returns: its UDP peer is not known here.
+ * Describes the send (dir EGRESS) or receive (INGRESS) on `sk` the socket layer reports, from the syscall that
+ * made it. The syscall's registers are trusted only when its fd argument is this very socket: io_uring completes
+ * a receive armed on poll as task work on the way out of whatever syscall the task is in (a read(2) of an eventfd,
+ * say), whose buffer holds other bytes. A receive's sockaddr is written back only after the socket layer returns:
+ * its UDP peer is not known here.
  */
-static __always_inline void io_from_syscall(struct io_req *a, __u8 dir)
+static __always_inline void io_from_syscall(struct io_req *a, __u8 dir, struct sock *sk)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct syscall_regs r = {};
@@ -85,6 +96,14 @@ static __always_inline void io_from_syscall(struct io_req *a, __u8 dir)
 		return;
 	}
 	a->fd = (int)r.arg[0];
+	bool own_fd = sock_from_fd(a->fd) == sk;
+	if (!own_fd && r.nr != NR_sendfile && r.nr != NR_splice) {
+		/* not this socket's syscall: bytes of io_uring task work, or of a kernel path we do not know */
+		a->syscall = r.nr == NR_io_uring_enter || uses_io_uring(task) ? ADI_SYS_IO_URING : ADI_SYS_OTHER;
+		a->nocopy = 1;
+		a->fd = -1;
+		return;
+	}
 	switch (r.nr) {
 	case NR_read:
 	case NR_write:
@@ -128,6 +147,7 @@ static __always_inline void io_from_syscall(struct io_req *a, __u8 dir)
 	case NR_io_uring_enter:
 		a->syscall = ADI_SYS_IO_URING;
 		a->nocopy = 1;
+		a->fd = -1; /* arg0 is the ring's fd */
 		break;
 	default:
 		a->syscall = ADI_SYS_OTHER;
