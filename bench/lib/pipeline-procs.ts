@@ -1,7 +1,7 @@
 // The pipeline as separate processes, for benchmarks that charge CPU and memory to each: a nats-server
 // (NatsServerFixture), `adi capture`, `adi classify` (N of them) and `adi map`, each started as a user would
-// (`node bin/adi.mjs <cmd>`, configured by environment variables), measured through its real process (bin/adi.mjs
-// re-executes a child node: that child is the one measured). Also the workload: an opted-in HTTP server
+// (`bin/adi <cmd>`, configured by environment variables), measured through its real process (bin/adi execs the
+// node that runs the command: the pid spawned is the one measured). Also the workload: an opted-in HTTP server
 // (node:http, keep-alive, ~1 KiB JSON, counting what it serves) and a fixed-rate keep-alive client, both run
 // as `node bench/lib/pipeline-procs.ts serve|client`, and wrk for saturation.
 //
@@ -30,7 +30,7 @@ import type { ProcUsage } from "./proc.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const ADI_BIN = join(ROOT, "bin", "adi.mjs");
+export const ADI_BIN = join(ROOT, "bin", "adi");
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,17 +45,6 @@ export function childrenOf(pid: number): number[] {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
-  }
-}
-
-/** The node process bin/adi.mjs re-executes (its only child). */
-export async function adiChildPid(wrapperPid: number, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [child] = childrenOf(wrapperPid);
-    if (child) return child;
-    if (Date.now() > deadline) throw new Error(`bin/adi.mjs (pid ${wrapperPid}) started no child in ${timeoutMs} ms`);
-    await sleep(10);
   }
 }
 
@@ -122,9 +111,10 @@ function tail(path: string, bytes = 1500): string {
   }
 }
 
-/** One `node bin/adi.mjs <cmd>` process; `pid` is the measured child. */
+/** One `bin/adi <cmd>` process; `pid` is the measured process (the one spawned: bin/adi execs node). */
 export class AdiProcess {
   readonly cmd: string;
+  /** The process spawned (bin/adi execs node in it, so its pid is `pid`). */
   readonly wrapper: ChildProcess;
   readonly logPath: string;
   pid = 0;
@@ -137,22 +127,16 @@ export class AdiProcess {
     this.#exited = new Promise((resolve) => wrapper.once("exit", (code) => resolve(code)));
   }
 
-  /** `args` after bin/adi.mjs, e.g. ["classify"] or ["replay", "--out", dir]. `nodeArgs` go to the real process. */
+  /** `args` after bin/adi, e.g. ["classify"] or ["replay", "--out", dir]. `nodeArgs` go to the real process. */
   static async start(args: string[], env: NodeJS.ProcessEnv, logPath: string, nodeArgs: string[] = []): Promise<AdiProcess> {
     const fd = openSync(logPath, "a");
-    // With node arguments (e.g. --cpu-prof) the CLI is run directly, as bin/adi.mjs would run it.
-    const argv = nodeArgs.length ? [...nodeArgs, "--disable-warning=ExperimentalWarning", join(ROOT, "cli", "main.ts"), ...args] : [ADI_BIN, ...args];
-    const wrapper = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ["ignore", fd, fd] });
+    // With node arguments (e.g. --cpu-prof) the CLI is run directly, as bin/adi would run it.
+    const wrapper = nodeArgs.length
+      ? spawn(process.execPath, [...nodeArgs, "--disable-warning=ExperimentalWarning", join(ROOT, "cli", "main.ts"), ...args], { cwd: ROOT, env, stdio: ["ignore", fd, fd] })
+      : spawn(ADI_BIN, args, { cwd: ROOT, env, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     const p = new AdiProcess(args[0]!, wrapper, logPath);
-    if (nodeArgs.length) p.pid = wrapper.pid!;
-    else {
-      const early = p.#exited.then((code) => {
-        throw new Error(`adi ${args[0]} exited (${code}) at start: ${tail(logPath)}`);
-      });
-      p.pid = await Promise.race([adiChildPid(wrapper.pid!), early]);
-      early.catch(() => undefined);
-    }
+    p.pid = wrapper.pid!;
     return p;
   }
 
@@ -164,18 +148,11 @@ export class AdiProcess {
     return this.#exited;
   }
 
-  /** SIGTERM (bin/adi.mjs passes it on), then SIGKILL to both after `timeoutMs`. */
+  /** SIGTERM, then SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 20_000): Promise<void> {
     if (!this.running) return;
     this.wrapper.kill("SIGTERM");
-    const t = setTimeout(() => {
-      try {
-        if (this.pid && this.pid !== this.wrapper.pid) process.kill(this.pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-      this.wrapper.kill("SIGKILL");
-    }, timeoutMs);
+    const t = setTimeout(() => this.wrapper.kill("SIGKILL"), timeoutMs);
     await this.#exited;
     clearTimeout(t);
   }

@@ -1,6 +1,6 @@
 // The processes a workload benchmark runs besides the load generator: the workload HTTP server (this file is
-// also its program: `node bench/lib/servers.ts --serve`), and adi itself as separate processes (`node
-// bin/adi.mjs up`, or capture / classify / map / enrich one process each) so their CPU can be charged by pid.
+// also its program: `node bench/lib/servers.ts --serve`), and adi itself as separate processes (`bin/adi up`,
+// or capture / classify / map / enrich one process each) so their CPU can be charged by pid.
 import { spawn } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -177,17 +177,18 @@ function serve(): void {
 // adi, as a user runs it.
 
 /**
- * What `startAdi` runs: `adi up` (the four services in one process), `adi capture` alone (what has to run on
- * the traced host; the consumers can run anywhere that reaches NATS), or the four services one process each.
+ * What `startAdi` runs: `adi up` (the consumers in one process, its capture agent in a child of it), `adi capture`
+ * alone (what has to run on the traced host; the consumers can run anywhere that reaches NATS), or the four
+ * services one process each.
  */
 export type AdiLayout = "up" | "capture" | "split";
 
 const READY_LINES: Record<string, string> = { capture: "ready", classify: "classifier ready", map: "mapper ready", enrich: "enricher ready" };
 
 export interface AdiProcess {
-  /** The adi command (capture, up, ...). */
+  /** The adi command (capture, up, ...); `up:capture` for the capture agent `adi up` runs as its child. */
   command: string;
-  /** The node process that runs the services (the child bin/adi.mjs spawns), whose CPU is adi's. */
+  /** The node process that runs the services (bin/adi execs it: the pid spawned), whose CPU is adi's. */
   pid: number;
 }
 
@@ -196,11 +197,11 @@ export interface RunningAdi {
   host: string;
   dir: string;
   processes: AdiProcess[];
-  /** Every pid of this adi: the services' node processes and the bin/adi.mjs wrappers that started them. */
+  /** Every pid of this adi: the services' node processes (`adi up`'s capture child included). */
   pids(): number[];
   /** CPU seconds of every adi node process so far, by command. */
   cpu(): Record<string, number>;
-  /** SIGTERM to each bin/adi.mjs (it passes the signal on), capture first; waits for them to exit. */
+  /** SIGTERM to each adi process (`adi up` stops its capture child first), capture first; waits for them to exit. */
   stop(): Promise<void>;
 }
 
@@ -216,14 +217,16 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
-async function findChild(pid: number, timeoutMs = 5000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [c] = childPids(pid);
-    if (c !== undefined) return c;
-    if (Date.now() > deadline) throw new Error(`process ${pid} started no child`);
-    await new Promise((r) => setTimeout(r, 20));
+/** The capture agent `adi up` (pid) started as its child, found by its command line. */
+function captureChildOf(pid: number): number {
+  for (const c of childPids(pid)) {
+    try {
+      if (readFileSync(`/proc/${c}/cmdline`, "utf8").split("\0").includes("capture")) return c;
+    } catch {
+      // gone
+    }
   }
+  throw new Error(`adi up (pid ${pid}) has no capture child`);
 }
 
 /**
@@ -249,12 +252,13 @@ export async function startAdi(natsUrl: string, layout: AdiLayout, profile: stri
     layout === "up" ? [["up", all]] : layout === "capture" ? [["capture", ["capture"]]] : all.map((c) => [c, [c]] as const);
   const children: { command: string; child: ChildProcess; pid: number }[] = [];
   const stopAll = async () => {
-    for (const c of children) await stopChild(c.child, "SIGTERM", 30_000);
+    for (const child of new Set(children.map((c) => c.child))) await stopChild(child, "SIGTERM", 30_000);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (const [command, services] of commands) {
-      const child = spawnTracked(process.execPath, [join(ROOT, "bin", "adi.mjs"), command], { cwd: ROOT, env: childEnv(vars), stdio: ["ignore", "pipe", "pipe"] });
+      // bin/adi execs the node that runs the command: the pid spawned is the measured process.
+      const child = spawnTracked(join(ROOT, "bin", "adi"), [command], { cwd: ROOT, env: childEnv(vars), stdio: ["ignore", "pipe", "pipe"] });
       let stderr = "";
       child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString("utf8")).slice(-4000)));
       const waiting = new Set(services.map((s) => READY_LINES[s]!));
@@ -274,18 +278,11 @@ export async function startAdi(natsUrl: string, layout: AdiLayout, profile: stri
         () => stderr,
       );
       await ready.catch(async (err: unknown) => {
-        const node = childPids(child.pid!);
-        await stopChild(child, "SIGTERM", 10_000); // the wrapper passes it on
-        for (const pid of node) {
-          try {
-            process.kill(pid, "SIGKILL"); // still there only if it ignored SIGTERM
-          } catch {
-            // gone
-          }
-        }
+        await stopChild(child, "SIGTERM", 10_000); // a capture child of `adi up` dies with it
         throw err;
       });
-      children.push({ command, child, pid: await findChild(child.pid!) });
+      children.push({ command, child, pid: child.pid! });
+      if (command === "up") children.push({ command: "up:capture", child, pid: captureChildOf(child.pid!) });
       child.stdout!.resume(); // keep draining its logs
     }
   } catch (err) {
@@ -296,7 +293,7 @@ export async function startAdi(natsUrl: string, layout: AdiLayout, profile: stri
     host,
     dir,
     processes: children.map((c) => ({ command: c.command, pid: c.pid })),
-    pids: () => children.flatMap((c) => [c.pid, c.child.pid!]),
+    pids: () => children.map((c) => c.pid),
     cpu() {
       const out: Record<string, number> = {};
       for (const c of children) {

@@ -43,7 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * at exit, when bytes moved, the first 16 bytes are copied and counted by content (in a kernel map, so the
  * bpftrace process does next to nothing per event).
  */
-const BPF_SCRIPT = `
+export const BPF_SCRIPT = `
 BEGIN { printf("tracing\\n"); }
 tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write /pid == $1 || pid == $2/ { @ptr[tid] = args->buf; }
 tracepoint:syscalls:sys_enter_sendto /pid == $1 || pid == $2/ { @ptr[tid] = args->buff; }
@@ -59,7 +59,7 @@ tracepoint:syscalls:sys_exit_readv, tracepoint:syscalls:sys_exit_writev, tracepo
 `;
 
 /** A tool watching the workload: its pids (CPU charged to it) and how to stop it (returns a note). */
-interface Tool {
+export interface Tool {
   pids(): number[];
   stop(): Promise<string>;
 }
@@ -107,7 +107,7 @@ async function startTshark(port: number): Promise<Tool> {
   };
 }
 
-async function startBpftrace(serverPid: number, clientPid: number): Promise<Tool> {
+export async function startBpftrace(serverPid: number, clientPid: number): Promise<Tool> {
   const { child, out } = await spawnTool("bpftrace", ["-e", BPF_SCRIPT, String(serverPid), String(clientPid)], /^tracing$/m);
   return {
     pids: () => [child.pid!],
@@ -147,7 +147,7 @@ export const alternatives: Scenario = {
     `wrk -t1 -c${WRK_CONNECTIONS} at saturation), watched in turn, interleaved within every repetition, by: nothing; ` +
     `tshark -i lo -f "tcp port N" -Y http -q -z io,stat (CPU of tshark + its dumpcap); bpftrace on sys_enter/exit of ` +
     `read/write/sendto/recvfrom/readv/writev/sendmsg/recvmsg filtered to the server and client pids, copying 16 bytes per call into a ` +
-    `kernel map (the kernel-side floor); adi's capture agent (\`node bin/adi.mjs capture\`, the part that must run on the traced host; ` +
+    `kernel map (the kernel-side floor); adi's capture agent (\`bin/adi capture\`, the part that must run on the traced host; ` +
     `consumers can run elsewhere) publishing to a nats-server of its own, server and client opted in. Tool CPU is read from /proc from ` +
     `the start of the load until the tool is idle again, per 1,000 exchanges completed (incl. warm-up). In-kernel probe time is charged ` +
     `to the traced processes, not to the tool: see server CPU per 1,000 exchanges. 2 cores shared by load generator, server and tool. ` +

@@ -213,7 +213,7 @@ const sustained = (rs: StepResult[], stepSeconds: number) =>
 export const pipelineCost: Scenario = {
   name: NAME,
   method:
-    `per step a fresh pipeline of separate processes (nats-server, \`node bin/adi.mjs capture|classify|map\`, measured in their real node child), ` +
+    `per step a fresh pipeline of separate processes (nats-server, \`bin/adi capture|classify|map\`, measured in their node process), ` +
     `an opted-in node:http keep-alive server (~1 KiB JSON; the agent's ADI_PROFILE_ALLOWED admits only it) and a load client NOT opted in (each exchange captured once, server side): ` +
     `fixed-rate raw-socket keep-alive client (${CONNECTIONS} connections) at rising rates, then wrk -t1 -c${CONNECTIONS}; ` +
     `after a warm-up (${WARMUP_RATE} req/s, caught up), CPU (/proc utime+stime) from load start until the consumers caught up and the mapper wrote its files, per 1,000 exchanges served; ` +

@@ -245,8 +245,8 @@ export const replayThroughput: Scenario = {
     `synthetic ADI_RAW stream (bench/lib/synthetic.ts: kernel records encoded with raw-events.ts layouts, ~20 exchanges per keep-alive HTTP connection ` +
     `server and client side, Content-Length/chunked/gzip/>16 KiB bodies, 8% Redis/Postgres, 512 connections open at once, batches per partition ` +
     `of ~64 records as capture makes them, ${PARTITIONS} partitions) published once to a fresh nats-server; events = raw records; quick: 200,000 events, full: 1,000,000. ` +
-    `(a) \`node bin/adi.mjs replay --out DIR\`: events / wall time of the process (start-up and output rendering included), on the same stream (peak RSS of the replay process reported: memory is bounded by a window of traffic, not the stream); ` +
-    `(b) N = ${INSTANCES.join(", ")} \`node bin/adi.mjs classify\` processes started together: events / (from the first adi-classifier-p* consumer's creation ` +
+    `(a) \`bin/adi replay --out DIR\`: events / wall time of the process (start-up and output rendering included), on the same stream (peak RSS of the replay process reported: memory is bounded by a window of traffic, not the stream); ` +
+    `(b) N = ${INSTANCES.join(", ")} \`bin/adi classify\` processes started together: events / (from the first adi-classifier-p* consumer's creation ` +
     `to every consumer having 0 pending and 0 unacknowledged), consumers, ADI_DERIVED and the members bucket deleted between runs. Interleaved repetitions; ` +
     `ratio = vs live N=1. Then one replay and one live N=1 classifier under node --cpu-prof: top 5 self-time functions and areas (% of non-idle samples; native code charged to its JavaScript caller).`,
   async run({ quick, log }: BenchOptions): Promise<ResultRow[]> {

@@ -52,7 +52,7 @@ export const workloadOverhead: Scenario = {
     `node:http keep-alive server (GET /item, ~1 KiB JSON, own process, fresh per variant) loaded by a fixed-rate node client ` +
     `(${RATE} req/s on a timetable after a warm-up, ${FIXED_CONNECTIONS} keep-alive connections, latency from each request's scheduled send time) ` +
     `then by wrk -t1 -c${WRK_CONNECTIONS} --latency (saturation); variants ${VARIANTS.join(" / ")} interleaved in every repetition ` +
-    `(A B C A B C ...); adi = \`node bin/adi.mjs up\` (capture, classify, map, enrich in one process) against a nats-server of its own, ` +
+    `(A B C A B C ...); adi = \`bin/adi up\` (classify, map, enrich in one process, capture in its child; CPU of both) against a nats-server of its own, ` +
     `both fresh per repetition, started before B and stopped after C; opted in = ADI_PROFILE on server and client (adi restricted to that ` +
     `value with ADI_PROFILE_ALLOWED). Median/min/max over repetitions; ratio = median of per-repetition ratios to untraced. ` +
     `The machine's 2 cores are shared by the load generator, the server, adi and nats-server: saturation figures include contention for them. ` +

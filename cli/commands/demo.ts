@@ -57,5 +57,5 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const timer = setTimeout(() => process.kill(process.pid, "SIGTERM"), seconds * 1000);
     timer.unref();
   }
-  await signals.untilStopped(rt.log, stop);
+  await signals.untilStopped(rt.log, stop, services.failed);
 }

@@ -19,7 +19,7 @@ let result: { code: number | null; stderr: string };
 
 function adi(args: string[]) {
   return new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/adi.mjs"), ...args], { env: { PATH: process.env.PATH!, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(join(ROOT, "bin/adi"), args, { env: { PATH: process.env.PATH!, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     child.on("exit", (code) => resolve({ code, stderr }));

@@ -1,8 +1,9 @@
 // The capture agent: kernel batches in, JetStream messages out.
 //
-//   ring buffer ──(addon thread, one call per batch)──► Partitioner
-//        ├─ socket records ─► one binary batch per partition ─► adi.raw.v1.<host>.<p>
-//        └─ process records ─► /proc read ─► ProcessFact (JSON) ─► adi.facts.v1.<host>.process
+//   ring buffer ──(addon drain thread: partitioned by connection, coalesced; one call per batch)
+//        ├─ raw messages (one partition's socket records) ─► adi.raw.v1.<host>.<p>, as they are
+//        └─ side batches: process records ─► /proc read ─► ProcessFact (JSON) ─► adi.facts.v1.<host>.process
+//                         connection opens ─► listener rescan
 //   every few seconds: counters ─► AgentStatsFact ─► adi.facts.v1.<host>.agent
 //
 // Nothing here blocks the drain thread: the addon drops (and counts) batches when JavaScript falls behind,
@@ -15,7 +16,7 @@ import { ensureStreams } from "@adi/shared/nats/streams";
 import { decideOptIn } from "@adi/shared/optin";
 import { encodeFact, nsToIso } from "@adi/shared/wire/facts";
 import type { AgentStatsFact, ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
-import { encodeBatch, OptinVerdict, WireFormatError } from "@adi/shared/wire/raw-events";
+import { OptinVerdict, WireFormatError } from "@adi/shared/wire/raw-events";
 import type { ProcRecord } from "@adi/shared/wire/raw-events";
 import { factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire/subjects";
 import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
@@ -26,7 +27,7 @@ import { scanListeningPorts } from "./adapters/listening-ports.ts";
 import { listPids, readProcessSnapshot } from "./adapters/procfs.ts";
 import type { ProcessSnapshot } from "./adapters/procfs.ts";
 import { openCgroupResolver } from "./adapters/cgroupfs.ts";
-import { Partitioner } from "./core/partitioner.ts";
+import { readKernelBatch } from "./core/kernel-batches.ts";
 import { buildProcessFact } from "./core/process-facts.ts";
 
 export const STATS_INTERVAL_MS = 5000;
@@ -55,9 +56,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     maxInflight: cfg.publishMaxInflight,
     log,
   });
-  const partitioner = new Partitioner(cfg.partitions);
   const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0, procRecords: 0, undecidedOptins: 0 };
-  let batchSeq = 0n;
 
   const publishFact = (fact: ProcessFact | AgentStatsFact | ListenersFact) => {
     const kind = fact.type === "process" ? "process" : fact.type === "listeners" ? "listeners" : "agent";
@@ -143,22 +142,24 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
   };
   const LOCAL = /^(127\.|::1$|0\.0\.0\.0$|::$)/;
 
+  // The addon's drain thread partitions and coalesces the socket records (one message per partition and
+  // ADI_BATCH_MAX_BYTES, or per ADI_FLUSH_INTERVAL_MS): a raw message is published as it comes. Side batches
+  // carry the process records and a copy of each connection open.
   const onBatch = (batch: Buffer) => {
     let split;
     try {
-      split = partitioner.split(batch);
+      split = readKernelBatch(batch);
     } catch (err) {
       if (!(err instanceof WireFormatError)) throw err;
       counters.malformedBatches++;
       log.error({ err: err.message, bytes: batch.length }, "malformed batch from the kernel dropped");
       return;
     }
-    counters.unknownRecords += split.unknown;
-    for (const [partition, slice] of split.partitions) {
-      batchSeq++;
-      const data = encodeBatch({ recordCount: slice.records.length, partition, flags: 0, seq: batchSeq, bootId }, slice.records);
-      publisher.enqueue(rawSubject(host, partition), data, slice.records.length);
+    if (split.kind === "raw") {
+      publisher.enqueue(rawSubject(host, split.partition), batch, split.recordCount);
+      return;
     }
+    counters.unknownRecords += split.unknown;
     for (const o of split.opens) {
       const localPort = o.role === "server" ? o.tuple.lport : LOCAL.test(o.tuple.raddr) ? o.tuple.rport : 0;
       if (localPort && !listenerPorts.has(localPort) && !rescanTimer) {
@@ -186,6 +187,8 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     connIdBase: BigInt(Math.floor(startedAt / 1000)) << 24n,
     allowedProfiles: cfg.profileAllowed ?? [],
     hooks: cfg.captureHooks,
+    partitions: cfg.partitions,
+    bootId,
   });
   // Ports that were listening before we attached (the kernel follows listen() and close from now on).
   try {

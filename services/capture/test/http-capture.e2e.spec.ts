@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataRecord } from "@adi/shared/wire/raw-events";
+import { partitionOf } from "@adi/shared/wire/subjects";
 import type { ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
 import { byteStream, readAllAndClose, readFacts } from "../../../test/support/stream.ts";
@@ -127,6 +128,23 @@ describe("HTTP over IPv4, seen from both ends", () => {
     const accepted = raw.records.find((r) => r.type === "conn_open" && r.connId === serverConn("GET /small.json").conn);
     // The syscall path sees accept(); the socket path opens it at its first receive. Either way the kernel says server.
     expect(accepted).toMatchObject({ role: "server", pid: pids.server, syscall: expect.stringMatching(/^(accept4?|read|recvfrom|recvmsg|readv)$/) });
+  });
+});
+
+describe("raw messages", () => {
+  it("hold one partition each, every socket record in its connection's partition (the addon's split = partitionOf)", () => {
+    expect(raw.batches.length).toBeGreaterThan(0);
+    for (const b of raw.batches) {
+      expect(b.subject.split(".").at(-1), b.subject).toBe(String(b.header.partition));
+      expect(b.header.version).toBe(2);
+      for (const r of b.records) {
+        if (r.type === "data" || r.type === "conn_open" || r.type === "conn_close") expect(partitionOf(r.connId, 16)).toBe(b.header.partition);
+        else throw new Error(`${r.type} record in a raw message`);
+      }
+    }
+    // batch sequence numbers are unique per agent
+    const seqs = raw.batches.map((b) => b.header.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
   });
 });
 

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 
 #include "capture_loader.h"
 
@@ -56,6 +57,16 @@ class Capture : public Napi::ObjectWrap<Capture> {
     if (base.IsBigInt()) {
       bool lossless = true;
       opts.conn_id_base = base.As<Napi::BigInt>().Uint64Value(&lossless);
+    }
+    opts.partitions = u32("partitions", opts.partitions);
+    auto boot = o.Get("bootId");  // 32 hex digits, dashes allowed
+    if (boot.IsString()) {
+      std::string hex;
+      for (char c : boot.As<Napi::String>().Utf8Value())
+        if (c != '-') hex += c;
+      if (hex.size() != 32 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+        throw Napi::TypeError::New(env, "Capture(options): bootId must be 32 hex digits");
+      for (size_t i = 0; i < 16; i++) opts.boot_id[i] = static_cast<uint8_t>(std::stoul(hex.substr(i * 2, 2), nullptr, 16));
     }
     auto hooks = o.Get("hooks");
     if (hooks.IsString()) opts.hooks = hooks.As<Napi::String>().Utf8Value();

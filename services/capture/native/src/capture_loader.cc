@@ -5,10 +5,13 @@
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 
 #include <chrono>
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -76,6 +79,9 @@ uint64_t NowMs() {
 
 CaptureLoader::CaptureLoader(const LoaderOptions& opts) : opts_(opts) {
   libbpf_set_print(CollectLibbpfLog);
+  if (opts_.partitions == 0) opts_.partitions = 1;
+  parts_.resize(opts_.partitions);
+  part_records_.assign(opts_.partitions, 0);
   RefreshClock();
 
   // 1. open, 2. configure read-only data and map sizes, 3. load, 4. fill maps, 5. attach
@@ -108,7 +114,14 @@ CaptureLoader::CaptureLoader(const LoaderOptions& opts) : opts_(opts) {
     capture_bpf__destroy(skel_);
     throw LibbpfError("sizing the ring buffer", err);
   }
+  // The verifier gives up with EAGAIN when a signal is pending on the loading thread, and a profiler's SIGPROF
+  // (node --cpu-prof samples every millisecond) or any other signal outlasts libbpf's five retries: signals wait
+  // until the programs are loaded (a few hundred milliseconds).
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
   err = capture_bpf__load(skel_);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (err) {
     capture_bpf__destroy(skel_);
     throw LibbpfError("loading the BPF program (verifier log below, if any)", err);
@@ -151,34 +164,102 @@ int CaptureLoader::OnRecord(void* ctx, void* data, size_t size) {
   return 0;
 }
 
+namespace {
+
+// shared/src/wire/subjects.ts splitmix64 / partitionOf: the same connection always lands in the same partition.
+uint64_t SplitMix64(uint64_t x) {
+  uint64_t z = x + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+template <typename T>
+void Put(Batch& b, size_t at, T v) {
+  std::memcpy(b.data() + at, &v, sizeof(v));
+}
+
+}  // namespace
+
+void CaptureLoader::CopyRecord(Batch& batch, const uint8_t* data, size_t size) {
+  size_t at = batch.size();
+  batch.insert(batch.end(), data, data + size);
+  // Records are 8-byte aligned in the batch so readers can use aligned loads.
+  batch.resize((batch.size() + 7) & ~size_t(7));
+  auto* h = reinterpret_cast<adi_event_header*>(batch.data() + at);
+  h->ts_ns += wall_offset_ns_.load(std::memory_order_relaxed);
+  h->size = static_cast<uint32_t>(batch.size() - at);
+}
+
 void CaptureLoader::Append(const uint8_t* data, size_t size) {
   if (size < sizeof(adi_event_header)) return;
-  if (!batch_) {
-    batch_ = std::make_unique<Batch>();
-    batch_->reserve(opts_.max_batch_bytes + sizeof(adi_data_event) + ADI_CHUNK_MAX);
+  auto kind = reinterpret_cast<const adi_event_header*>(data)->kind;
+  bool socket_record = kind == ADI_EV_DATA || kind == ADI_EV_CONN_OPEN || kind == ADI_EV_CONN_CLOSE;
+  if (socket_record && size >= offsetof(adi_data_event, conn_id) + sizeof(uint64_t)) {
+    uint64_t conn_id;
+    std::memcpy(&conn_id, data + offsetof(adi_data_event, conn_id), sizeof(conn_id));
+    uint32_t p = static_cast<uint32_t>(SplitMix64(conn_id) % parts_.size());
+    auto& part = parts_[p];
+    if (!part) {
+      part = std::make_unique<Batch>();
+      part->reserve(opts_.max_batch_bytes + sizeof(adi_data_event) + ADI_CHUNK_MAX);
+      part->resize(kRawHeaderSize);
+    }
+    CopyRecord(*part, data, size);
+    part_records_[p]++;
+    if (part->size() >= opts_.max_batch_bytes) FlushPartition(p);
+    if (kind != ADI_EV_CONN_OPEN) return;
   }
-  size_t at = batch_->size();
-  batch_->insert(batch_->end(), data, data + size);
-  // Records are 8-byte aligned in the batch so readers can use aligned loads.
-  batch_->resize((batch_->size() + 7) & ~size_t(7));
-  auto* h = reinterpret_cast<adi_event_header*>(batch_->data() + at);
-  h->ts_ns += wall_offset_ns_.load(std::memory_order_relaxed);
-  h->size = static_cast<uint32_t>(batch_->size() - at);
-  batch_records_++;
-  if (batch_->size() >= opts_.max_batch_bytes) Flush();
+  if (!side_) {
+    side_ = std::make_unique<Batch>();
+    side_->resize(kSideHeaderSize);
+  }
+  CopyRecord(*side_, data, size);
+  side_records_++;
+  if (!socket_record) side_owned_++;
+  if (side_->size() >= opts_.max_batch_bytes) FlushSide();
+}
+
+bool CaptureLoader::Hand(std::unique_ptr<Batch> batch, uint32_t records) {
+  if (sink_(std::move(batch))) {
+    batches_++;
+    return true;
+  }
+  batches_dropped_++;
+  records_dropped_ += records;
+  return false;
+}
+
+void CaptureLoader::FlushPartition(uint32_t p) {
+  auto& part = parts_[p];
+  if (!part) return;
+  Batch& b = *part;
+  Put<uint32_t>(b, 0, kRawBatchMagic);
+  Put<uint16_t>(b, 4, ADI_WIRE_VERSION);
+  Put<uint16_t>(b, 6, kRawHeaderSize);
+  Put<uint32_t>(b, 8, part_records_[p]);
+  Put<uint16_t>(b, 12, static_cast<uint16_t>(p));
+  Put<uint16_t>(b, 14, 0);
+  Put<uint64_t>(b, 16, ++raw_seq_);
+  std::memcpy(b.data() + 24, opts_.boot_id, sizeof(opts_.boot_id));
+  uint32_t records = part_records_[p];
+  part_records_[p] = 0;
+  Hand(std::move(part), records);
+}
+
+void CaptureLoader::FlushSide() {
+  if (!side_) return;
+  Put<uint32_t>(*side_, 0, kSideBatchMagic);
+  Put<uint32_t>(*side_, 4, side_records_);
+  uint32_t owned = side_owned_;
+  side_records_ = side_owned_ = 0;
+  Hand(std::move(side_), owned);
 }
 
 void CaptureLoader::Flush() {
-  if (!batch_ || batch_->empty()) return;
-  uint32_t records = batch_records_;
-  batch_records_ = 0;
-  if (sink_(std::move(batch_))) {
-    batches_++;
-  } else {
-    batches_dropped_++;
-    records_dropped_ += records;
-  }
-  batch_.reset();
+  // Process records first: the facts they become name the processes the raw records come from.
+  FlushSide();
+  for (uint32_t p = 0; p < parts_.size(); p++) FlushPartition(p);
 }
 
 void CaptureLoader::Run() {

@@ -27,7 +27,20 @@ struct LoaderOptions {
   std::vector<std::string> allowed_profiles;
   // "auto" (socket-layer hooks when the kernel has them), "socket" or "syscall" (ADI_CAPTURE_HOOKS).
   std::string hooks = "auto";
+  // ADI_PARTITIONS: socket records are split by splitmix64(conn_id) % partitions on the drain thread.
+  uint32_t partitions = 16;
+  uint8_t boot_id[16] = {};
 };
+
+// What the drain thread hands over (the first 4 bytes tell which):
+// - a raw-stream message, ready to publish: the batch header (magic "ADIB", shared/src/wire/raw-events.ts
+//   BATCH_HEADER_LAYOUT) and the socket records (data, open, close) of one partition, in kernel order;
+// - a side batch: magic "ADIX", u32 record count, then the other records (process exec/fork/exit, kinds this
+//   build does not know) and a copy of every connection open (the agent looks at their ports).
+constexpr uint32_t kRawBatchMagic = 0x42494441;   // "ADIB"
+constexpr uint32_t kSideBatchMagic = 0x58494441;  // "ADIX"
+constexpr size_t kRawHeaderSize = 40;
+constexpr size_t kSideHeaderSize = 8;
 
 // A listening TCP port in a network namespace (inode of /proc/PID/ns/net), known before capture started.
 struct ListeningPort {
@@ -75,7 +88,12 @@ class CaptureLoader {
  private:
   static int OnRecord(void* ctx, void* data, size_t size);
   void Append(const uint8_t* data, size_t size);
+  // Copies one record to the end of *batch, 8-byte aligned, with its size padded and its time made wall clock.
+  void CopyRecord(Batch& batch, const uint8_t* data, size_t size);
+  void FlushPartition(uint32_t p);
+  void FlushSide();
   void Flush();
+  bool Hand(std::unique_ptr<Batch> batch, uint32_t records);
   void Run();
   void RefreshClock();
 
@@ -86,8 +104,12 @@ class CaptureLoader {
   BatchSink sink_;
   std::thread thread_;
   std::atomic<bool> running_{false};
-  std::unique_ptr<Batch> batch_;
-  uint32_t batch_records_ = 0;
+  std::vector<std::unique_ptr<Batch>> parts_;  // one per partition, header space reserved
+  std::vector<uint32_t> part_records_;
+  std::unique_ptr<Batch> side_;
+  uint32_t side_records_ = 0;  // records in side_, copies of opens included
+  uint32_t side_owned_ = 0;    // of which are not copies (what a drop loses)
+  uint64_t raw_seq_ = 0;
   std::atomic<int64_t> wall_offset_ns_{0};
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> batches_dropped_{0};

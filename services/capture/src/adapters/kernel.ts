@@ -22,6 +22,10 @@ export interface KernelCaptureOptions {
   allowedProfiles: readonly string[];
   /** ADI_CAPTURE_HOOKS: the data path to load ("auto": socket-layer where the kernel has it). */
   hooks: "auto" | "socket" | "syscall";
+  /** ADI_PARTITIONS: the drain thread splits socket records by splitmix64(conn_id) % partitions. */
+  partitions: number;
+  /** Written into every raw message's batch header (32 hex digits, dashes allowed). */
+  bootId: string;
 }
 
 /** A TCP port listening in a network namespace (inode of /proc/PID/ns/net) when capture started. */
@@ -53,6 +57,7 @@ export interface KernelStats {
 
 /** What the addon exports (services/capture/native/src/addon.cc). */
 export interface KernelCapture {
+  /** `onBatch` gets raw-stream messages ("ADIB") and side batches ("ADIX"): see core/kernel-batches.ts. */
   start(onBatch: (batch: Buffer) => void): void;
   /** Stops the drain thread after a last flush; batches already queued are still delivered. */
   stop(): void;

@@ -1,0 +1,46 @@
+// What the addon's drain thread hands to JavaScript (services/capture/native/src/capture_loader.h), told apart
+// by the first four bytes:
+//   "ADIB"  a raw-stream message, ready to publish: batch header + one partition's socket records, partitioned
+//           (splitmix64(conn_id) % ADI_PARTITIONS) and coalesced up to ADI_BATCH_MAX_BYTES on that thread, so
+//           JavaScript does no work per record on the hot path;
+//   "ADIX"  a side batch: u32 record count, then process records, kinds this build does not know, and a copy of
+//           every connection open (the agent looks at their ports to rescan the listeners).
+import { BATCH_MAGIC, decodeBatchHeader, decodeRecord, HEADER_LAYOUT, WireFormatError } from "@adi/shared/wire/raw-events";
+import type { ConnRecord, ProcRecord } from "@adi/shared/wire/raw-events";
+
+export const SIDE_BATCH_MAGIC = 0x58494441; // "ADIX" little-endian
+const SIDE_HEADER_SIZE = 8;
+
+export type KernelBatch =
+  | { kind: "raw"; partition: number; recordCount: number }
+  | { kind: "side"; proc: ProcRecord[]; opens: ConnRecord[]; unknown: number };
+
+/**
+ * Tells a raw-stream message from a side batch and decodes the latter. Throws WireFormatError for anything else,
+ * or for a side batch that is not a sequence of whole records matching its count.
+ */
+export function readKernelBatch(buf: Buffer): KernelBatch {
+  if (buf.length < SIDE_HEADER_SIZE) throw new WireFormatError(`kernel batch of ${buf.length} bytes`);
+  const magic = buf.readUInt32LE(0);
+  if (magic === BATCH_MAGIC) {
+    const h = decodeBatchHeader(buf);
+    return { kind: "raw", partition: h.partition, recordCount: h.recordCount };
+  }
+  if (magic !== SIDE_BATCH_MAGIC) throw new WireFormatError(`kernel batch with magic 0x${magic.toString(16)}`);
+  const count = buf.readUInt32LE(4);
+  const out: KernelBatch = { kind: "side", proc: [], opens: [], unknown: 0 };
+  let seen = 0;
+  for (let at = SIDE_HEADER_SIZE; at < buf.length; seen++) {
+    if (at + HEADER_LAYOUT.size > buf.length) throw new WireFormatError(`truncated record header at ${at}`);
+    const size = buf.readUInt32LE(at + HEADER_LAYOUT.size_field);
+    if (size < HEADER_LAYOUT.size || at + size > buf.length) throw new WireFormatError(`record at ${at} claims ${size} bytes of ${buf.length - at}`);
+    const r = decodeRecord(buf, at);
+    if (r === null) out.unknown++;
+    else if (r.type === "conn_open") out.opens.push(r);
+    else if (r.type === "proc_exec" || r.type === "proc_fork" || r.type === "proc_exit") out.proc.push(r);
+    else out.unknown++; // data and closes travel in raw messages only
+    at += size;
+  }
+  if (seen !== count) throw new WireFormatError(`side batch says ${count} records, holds ${seen}`);
+  return out;
+}

@@ -1,0 +1,68 @@
+// The two kinds of batch the addon's drain thread hands over, told apart by their magic; a side batch decodes to
+// process records and connection opens, and anything malformed is a WireFormatError (counted by the agent).
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { CONN_LAYOUT, encodeBatch, HEADER_LAYOUT, PROC_LAYOUT, RecordKind, TUPLE_LAYOUT, WireFormatError } from "@adi/shared/wire/raw-events";
+import { readKernelBatch, SIDE_BATCH_MAGIC } from "../src/core/kernel-batches.ts";
+
+const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
+
+function record(kind: number, size: number, pid: number): Buffer {
+  const b = Buffer.alloc(size);
+  b.writeBigUInt64LE(1_790_000_000_000_000_000n, HEADER_LAYOUT.ts_ns);
+  b.writeUInt32LE(size, HEADER_LAYOUT.size_field);
+  b.writeUInt16LE(kind, HEADER_LAYOUT.kind);
+  b.writeUInt32LE(pid, HEADER_LAYOUT.pid);
+  return b;
+}
+
+function open(pid: number): Buffer {
+  const b = record(RecordKind.connOpen, CONN_LAYOUT.size, pid);
+  b.writeBigUInt64LE(7n, CONN_LAYOUT.conn_id);
+  b.writeUInt16LE(2, CONN_LAYOUT.tuple + TUPLE_LAYOUT.family);
+  b[CONN_LAYOUT.tuple + TUPLE_LAYOUT.protocol] = 6;
+  b.writeUInt16LE(8080, CONN_LAYOUT.tuple + TUPLE_LAYOUT.lport);
+  b[CONN_LAYOUT.role] = 2;
+  return b;
+}
+
+function side(records: Buffer[], count = records.length): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(SIDE_BATCH_MAGIC, 0);
+  head.writeUInt32LE(count, 4);
+  return Buffer.concat([head, ...records]);
+}
+
+describe("readKernelBatch", () => {
+  it("passes a raw-stream message through with its partition and record count", () => {
+    const raw = encodeBatch({ recordCount: 3, partition: 11, flags: 0, seq: 5n, bootId: BOOT }, [record(1, 120, 1)]);
+    expect(readKernelBatch(raw)).toEqual({ kind: "raw", partition: 11, recordCount: 3 });
+  });
+
+  it("decodes a side batch into process records and connection opens, counting unknown kinds", () => {
+    const out = readKernelBatch(side([record(RecordKind.procExec, PROC_LAYOUT.size, 42), open(43), record(99, 48, 44)]));
+    expect(out).toMatchObject({ kind: "side", unknown: 1 });
+    if (out.kind !== "side") throw new Error("side batch expected");
+    expect(out.proc.map((r) => [r.type, r.pid])).toEqual([["proc_exec", 42]]);
+    expect(out.opens.map((r) => [r.role, r.tuple.lport, r.pid])).toEqual([["server", 8080, 43]]);
+  });
+
+  it("refuses a foreign magic, a count that does not match, and a record past the end", () => {
+    expect(() => readKernelBatch(Buffer.alloc(16))).toThrow(WireFormatError);
+    expect(() => readKernelBatch(side([open(1)], 2))).toThrow(/says 2 records/);
+    expect(() => readKernelBatch(side([open(1)]).subarray(0, 60))).toThrow(WireFormatError);
+  });
+
+  it("never throws anything but WireFormatError on arbitrary bytes after a side header", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(5), (bytes, count) => {
+        try {
+          readKernelBatch(side([Buffer.from(bytes)], count));
+        } catch (err) {
+          expect(err).toBeInstanceOf(WireFormatError);
+        }
+      }),
+      { seed: 20261130, numRuns: 500 },
+    );
+  });
+});
