@@ -3,12 +3,12 @@
 // in a child that stops when it loses its parent. bin/adi.mjs (kept for `node bin/adi.mjs` callers) does the same
 // on a Node without process.execve through a child that dies with it.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NatsServerFixture } from "../../test/support/nats-server.ts";
+import { freePort, NatsServerFixture } from "../../test/support/nats-server.ts";
 import { ADI, ADI_MJS, killAll, processesOf, startAdi, waitUntilNoneLeft } from "./adi-process.ts";
 import type { AdiRun } from "./adi-process.ts";
 
@@ -86,6 +86,30 @@ describe("SIGKILL of the process that `npx adi` started", () => {
     // the agent flushes what it holds (up to 5 s) before it exits
     await killAndExpectNoneLeft(run, 8_000);
     expect(run.stdout()).toMatch(/"msg":"capture stopped"/);
+  });
+
+  it("adi up with its embedded broker: the broker dies with it too (the next start finds its port free)", async () => {
+    const dataDir = mkdtempSync(join(dir, "data-"));
+    const port = await freePort();
+    const { NATS_URL: _, ...rest } = env("up-embedded");
+    const run = startAdi(ADI, ["up"], { ...rest, ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) });
+    const brokers = () =>
+      readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").includes(join(dataDir, "nats"));
+        } catch {
+          return false;
+        }
+      });
+    try {
+      await run.waitForLog("ready", 90_000);
+      expect(brokers()).toHaveLength(1);
+      await killAndExpectNoneLeft(run, 8_000);
+      for (let i = 0; i < 100 && brokers().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(brokers(), "embedded nats-server still running").toEqual([]);
+    } finally {
+      for (const pid of brokers()) process.kill(Number(pid), "SIGKILL");
+    }
   });
 
   it("node bin/adi.mjs map on a Node without process.execve: its child dies with it", async (ctx) => {

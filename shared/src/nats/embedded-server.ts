@@ -16,6 +16,7 @@ export interface EmbeddedNats {
 }
 
 const CANDIDATES = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"];
 
 export function findNatsServer(): string | undefined {
   const fromPath = (process.env.PATH ?? "").split(":").map((d) => join(d, "nats-server"));
@@ -50,7 +51,11 @@ export async function startEmbeddedNats(opts: { dataDir: string; port: number; l
   }
   const storeDir = join(opts.dataDir, "nats");
   mkdirSync(storeDir, { recursive: true, mode: 0o700 });
-  const child: ChildProcess = spawn(bin, ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(opts.port)], {
+  const args = ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(opts.port)];
+  // The broker dies with us, even on SIGKILL: setpriv (util-linux) sets the parent-death signal and execs it.
+  // Without it, a killed `adi up` left the broker running and the next start found its port taken.
+  const setpriv = SETPRIV.find((p) => existsSync(p));
+  const child: ChildProcess = spawn(setpriv ?? bin, setpriv ? ["--pdeathsig", "TERM", "--", bin, ...args] : args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: childEnv(),
     // Its own process group: a Ctrl-C in the terminal must reach us, not the broker we still drain into.
