@@ -35,6 +35,7 @@ const struct adi_data_event *unused_data_event __attribute__((unused));
 const struct adi_conn_event *unused_conn_event __attribute__((unused));
 const struct adi_proc_event *unused_proc_event __attribute__((unused));
 const struct adi_listen_key *unused_listen_key __attribute__((unused));
+const struct adi_optin_names *unused_optin_names __attribute__((unused));
 
 /* ---- socket path ---- */
 
@@ -288,9 +289,12 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (verdict == ADI_OPTIN_YES) {
 		struct adi_optin o = { .start_ticks = start };
 		bpf_map_update_elem(&optin, &tgid, &o, BPF_ANY);
+		/* s->ev.profile and s->ev.profile_name are adjacent, as in struct adi_optin_names */
+		bpf_map_update_elem(&optin_names, &tgid, s->ev.profile, BPF_ANY);
 	} else if (was_in) {
 		/* opted out, or undecided: nothing is captured until user space has read the environment */
 		bpf_map_delete_elem(&optin, &tgid);
+		bpf_map_delete_elem(&optin_names, &tgid);
 	} else if (verdict != ADI_OPTIN_UNDECIDED) {
 		return 0;
 	}
@@ -314,9 +318,18 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	struct adi_optin o = { .start_ticks = BPF_CORE_READ(child, start_boottime) / NSEC_PER_TICK };
 	bpf_map_update_elem(&optin, &tgid, &o, BPF_ANY);
+	struct adi_optin_names *names = bpf_map_lookup_elem(&optin_names, &ptgid);
+	if (names)
+		bpf_map_update_elem(&optin_names, &tgid, names, BPF_ANY);
 	struct proc_scratch *s = proc_scratch();
-	if (s)
-		emit_proc(s, ADI_EV_PROC_FORK, tgid, ptgid, o.start_ticks, ADI_OPTIN_YES);
+	if (!s)
+		return 0;
+	/* The exec-time verdict's names, inherited: the child may exit before /proc/PID/environ can be read. */
+	if (names) {
+		__builtin_memcpy(s->ev.profile, names->profile, sizeof(s->ev.profile));
+		__builtin_memcpy(s->ev.profile_name, names->profile_name, sizeof(s->ev.profile_name));
+	}
+	emit_proc(s, ADI_EV_PROC_FORK, tgid, ptgid, o.start_ticks, ADI_OPTIN_YES);
 	return 0;
 }
 
@@ -340,6 +353,7 @@ int on_exit(void *ctx)
 			  ADI_OPTIN_YES);
 	}
 	bpf_map_delete_elem(&optin, &tgid);
+	bpf_map_delete_elem(&optin_names, &tgid);
 	return 0;
 }
 

@@ -188,6 +188,16 @@ struct adi_optin {
 	__u32 _pad;
 };
 
+/*
+ * Value of the opt-in names map (key: tgid): ADI_PROFILE and ADI_PROFILE_NAME of an opted-in process, set at exec
+ * (or by user space for processes found running), copied to its forks, so a fork record names its process even
+ * when it exits before user space can read /proc.
+ */
+struct adi_optin_names {
+	char profile[ADI_PROFILE_LEN];
+	char profile_name[ADI_PROFILE_LEN];
+};
+
 /* Key of the allowed-profiles map (ADI_PROFILE_ALLOWED), zero padded. */
 struct adi_profile_key {
 	char value[ADI_PROFILE_LEN];

@@ -112,8 +112,9 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     let verdict = "undecided";
     try {
       const snapshot = readProcessSnapshot(r.pid);
-      verdict = decideOptIn(snapshot.environ, cfg.profileAllowed).verdict;
-      if (verdict === "yes") kernel.optIn(r.pid, snapshot.startTicks);
+      const decision = decideOptIn(snapshot.environ, cfg.profileAllowed);
+      verdict = decision.verdict;
+      if (verdict === "yes") kernel.optIn(r.pid, snapshot.startTicks, decision.profile, decision.name);
     } catch (err) {
       verdict = `undecided (${(err as Error).message})`;
     }
@@ -208,8 +209,9 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     } catch {
       continue; // gone, or a kernel thread
     }
-    if (decideOptIn(snapshot.environ, cfg.profileAllowed).verdict !== "yes") continue;
-    kernel.optIn(pid, snapshot.startTicks);
+    const decision = decideOptIn(snapshot.environ, cfg.profileAllowed);
+    if (decision.verdict !== "yes") continue;
+    kernel.optIn(pid, snapshot.startTicks, decision.profile, decision.name);
     publishFact(buildProcessFact({ event: "scan", ts: nowIso(), host, bootId, snapshot }, factOpts));
     scanned++;
   }

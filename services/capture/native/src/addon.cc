@@ -126,7 +126,8 @@ class Capture : public Napi::ObjectWrap<Capture> {
     uint64_t start = info[1].IsBigInt() ? info[1].As<Napi::BigInt>().Uint64Value(&lossless)
                                         : static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
     try {
-      Loader(info.Env()).OptIn(pid, start);
+      auto str = [&](size_t i) { return info.Length() > i && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : std::string(); };
+      Loader(info.Env()).OptIn(pid, start, str(2), str(3));
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }

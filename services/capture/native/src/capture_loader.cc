@@ -293,15 +293,20 @@ void CaptureLoader::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void CaptureLoader::OptIn(uint32_t pid, uint64_t start_ticks) {
+void CaptureLoader::OptIn(uint32_t pid, uint64_t start_ticks, const std::string& profile, const std::string& name) {
   adi_optin value{};
   value.start_ticks = start_ticks;
   int err = bpf_map__update_elem(skel_->maps.optin, &pid, sizeof(pid), &value, sizeof(value), BPF_ANY);
   if (err) throw LibbpfError("adding pid " + std::to_string(pid) + " to the opt-in map", err);
+  adi_optin_names names{};
+  strncpy(names.profile, profile.c_str(), sizeof(names.profile) - 1);
+  strncpy(names.profile_name, name.c_str(), sizeof(names.profile_name) - 1);
+  bpf_map__update_elem(skel_->maps.optin_names, &pid, sizeof(pid), &names, sizeof(names), BPF_ANY);
 }
 
 void CaptureLoader::OptOut(uint32_t pid) {
   bpf_map__delete_elem(skel_->maps.optin, &pid, sizeof(pid), 0);
+  bpf_map__delete_elem(skel_->maps.optin_names, &pid, sizeof(pid), 0);
 }
 
 std::vector<uint32_t> CaptureLoader::OptedIn() const {

@@ -71,7 +71,8 @@ class CaptureLoader {
   void Start(BatchSink sink);
   void Stop();  // drains what is left, flushes, joins
 
-  void OptIn(uint32_t pid, uint64_t start_ticks);
+  // A process found running: its verdict and, for the fork records of its children, its ADI_PROFILE values.
+  void OptIn(uint32_t pid, uint64_t start_ticks, const std::string& profile = "", const std::string& name = "");
   void OptOut(uint32_t pid);
   std::vector<uint32_t> OptedIn() const;
   // Seeds the listening-ports map (the kernel keeps it from then on): it tells a server's end from a client's.

@@ -63,7 +63,8 @@ export interface KernelCapture {
   stop(): void;
   /** Detaches every program and frees the maps. */
   close(): void;
-  optIn(pid: number, startTicks: number | bigint): void;
+  /** A process found running: `profile`/`name` (its ADI_PROFILE, ADI_PROFILE_NAME) name the forks it makes. */
+  optIn(pid: number, startTicks: number | bigint, profile?: string, name?: string): void;
   optOut(pid: number): void;
   optedIn(): number[];
   stats(): KernelStats;
