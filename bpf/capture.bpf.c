@@ -145,6 +145,8 @@ EXIT_IO(recvmsg)
 EXIT_IO(sendmsg)
 EXIT_IO(sendfile64)
 EXIT_IO(splice)
+EXIT_IO(preadv2)
+EXIT_IO(pwritev2)
 
 SEC("tracepoint/syscalls/sys_enter_readv")
 int enter_readv(struct trace_event_raw_sys_enter *ctx)
@@ -156,6 +158,23 @@ int enter_readv(struct trace_event_raw_sys_enter *ctx)
 
 SEC("tracepoint/syscalls/sys_enter_writev")
 int enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	struct io_req a = { .fd = ARG(0), .iov = ARG(1), .iov_cnt = ARG(2), .syscall = ADI_SYS_WRITEV,
+			    .direction = ADI_DIR_EGRESS };
+	return enter_io(&a);
+}
+
+/* preadv2/pwritev2 with offset -1 work on sockets, as readv/writev */
+SEC("tracepoint/syscalls/sys_enter_preadv2")
+int enter_preadv2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct io_req a = { .fd = ARG(0), .iov = ARG(1), .iov_cnt = ARG(2), .syscall = ADI_SYS_READV,
+			    .direction = ADI_DIR_INGRESS };
+	return enter_io(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_pwritev2")
+int enter_pwritev2(struct trace_event_raw_sys_enter *ctx)
 {
 	struct io_req a = { .fd = ARG(0), .iov = ARG(1), .iov_cnt = ARG(2), .syscall = ADI_SYS_WRITEV,
 			    .direction = ADI_DIR_EGRESS };

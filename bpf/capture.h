@@ -25,12 +25,13 @@
 #define ADI_PROFILE_LEN 64
 #define ADI_CMDLINE_LEN 512
 /*
- * Reads of at most 255 bytes the exec hook makes to walk a new environment: 65536 reads cover 16 MiB, more than
- * the kernel lets an exec pass (a quarter of the stack limit, 2 MiB by default). An environment that is longer
- * still is not decided in the kernel: the exec record says ADI_OPTIN_UNDECIDED and user space decides from
- * /proc/PID/environ (logged and counted).
+ * Reads the exec hook makes to walk a new environment: one per variable (and one per 255 bytes of a long one).
+ * 2,097,152 reads cover every environment the kernel lets an exec pass with the default 8 MiB stack limit (a
+ * quarter of it, 2 MiB of strings, even of empty ones). An environment that is longer still is not decided in
+ * the kernel: the exec record says ADI_OPTIN_UNDECIDED and user space decides from /proc/PID/environ (logged and
+ * counted).
  */
-#define ADI_ENV_READS_MAX 65536
+#define ADI_ENV_READS_MAX (1 << 21)
 /* USER_HZ: /proc/PID/stat reports start times in these ticks. */
 #define ADI_USER_HZ 100
 
@@ -101,7 +102,8 @@ enum adi_optin_verdict {
 	ADI_OPTIN_YES = 1,
 	ADI_OPTIN_DISABLED = 2, /* ADI_PROFILE_DISABLED=1 */
 	ADI_OPTIN_NOT_ALLOWED = 3, /* value outside ADI_PROFILE_ALLOWED */
-	ADI_OPTIN_UNDECIDED = 4, /* the environment was longer than the kernel walks: user space decides */
+	ADI_OPTIN_UNDECIDED = 4, /* the environment was longer than the kernel walks, or ADI_PROFILE longer than
+				    it keeps with ADI_PROFILE_ALLOWED set: user space decides */
 };
 
 /* Indexes of the per-CPU drop counters (map `drops`). */

@@ -75,6 +75,9 @@ static __always_inline bool read_tuple(struct sock *sk, struct adi_tuple *t)
 	t->family = family;
 	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* A TCP socket reset by its peer is unhashed and loses skc_num; inet_sport still holds its port. */
+	if (!t->lport && proto == IPPROTO_TCP)
+		t->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	if (family == AF_INET) {
 		BPF_CORE_READ_INTO((__u32 *)t->laddr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)t->raddr, sk, __sk_common.skc_daddr);
@@ -114,6 +117,17 @@ static __always_inline void peer_from_sockaddr(struct adi_tuple *t, __u64 uaddr)
 		bpf_probe_read_user(&sin6, sizeof(sin6), (void *)uaddr);
 		t->rport = bpf_ntohs(sin6.sin6_port);
 		__builtin_memcpy(t->raddr, &sin6.sin6_addr, sizeof(t->raddr));
+		/* a dual-stack socket's IPv4 peer (::ffff:a.b.c.d) is reported as IPv4, as read_tuple does */
+		if (is_v4_mapped(t->raddr) && (t->family == AF_INET || is_v4_mapped(t->laddr) || is_zero(t->laddr))) {
+			__u32 *l = (__u32 *)t->laddr, *r = (__u32 *)t->raddr;
+			if (t->family != AF_INET) {
+				l[0] = l[3];
+				l[1] = l[2] = l[3] = 0;
+			}
+			r[0] = r[3];
+			r[1] = r[2] = r[3] = 0;
+			t->family = AF_INET;
+		}
 	}
 }
 

@@ -62,17 +62,38 @@ struct env_scan {
 	bool has_profile;
 	bool disabled;
 	bool in_entry; /* the previous read stopped inside a long entry */
+	/* bit per enum env_var: the first occurrence of a variable wins, as getenv(3) and Go's os.Getenv read it */
+	__u8 seen;
+	bool profile_truncated; /* ADI_PROFILE longer than the kernel keeps: the allow-list cannot be checked here */
 };
 
-/* Compare with a string literal, unrolled: the verifier sees constant offsets. */
-#define HAS_PREFIX(s, lit)                                        \
-	({                                                        \
-		bool __ok = true;                                 \
-		_Pragma("unroll") for (int __i = 0; __i < (int)sizeof(lit) - 1; __i++) \
-			if ((s)[__i] != (lit)[__i])               \
-				__ok = false;                     \
-		__ok;                                             \
-	})
+/*
+ * Variable names compared a word at a time (little-endian loads of the entry's first bytes): few branches, so the
+ * verifier's walk of the bpf_loop callback stays small.
+ */
+#define W64(a, b, c, d, e, f, g, h)                                                                          \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 |             \
+	 (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+#define W32(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+
+enum env_var { VAR_OTHER, VAR_PROFILE, VAR_NAME, VAR_DISABLED };
+
+static __always_inline int env_var_of(const char *e)
+{
+	__u64 w0 = *(const __u64 *)e, w1 = *(const __u64 *)(e + 8), w2 = *(const __u64 *)(e + 16);
+
+	if (w0 != W64('A', 'D', 'I', '_', 'P', 'R', 'O', 'F'))
+		return VAR_OTHER;
+	if ((__u32)w1 == W32('I', 'L', 'E', '='))
+		return VAR_PROFILE; /* ADI_PROFILE= */
+	if ((__u32)w1 != W32('I', 'L', 'E', '_'))
+		return VAR_OTHER;
+	if ((w1 >> 32) == W32('N', 'A', 'M', 'E') && (__u8)w2 == '=')
+		return VAR_NAME; /* ADI_PROFILE_NAME= */
+	if ((w1 >> 32) == W32('D', 'I', 'S', 'A') && (__u32)w2 == W32('B', 'L', 'E', 'D') && (__u8)(w2 >> 32) == '=')
+		return VAR_DISABLED; /* ADI_PROFILE_DISABLED= */
+	return VAR_OTHER;
+}
 
 /* One bpf_loop step: read the next (piece of an) environment entry and apply the rules to it. */
 static long scan_env_entry(__u32 index, void *data)
@@ -86,17 +107,34 @@ static long scan_env_entry(__u32 index, void *data)
 	if (n <= 0)
 		return 1; /* unreadable: the walk stops short, and user space decides */
 	bool continues = c->in_entry;
-	/* n == ENV_ENTRY_LEN: the entry goes on past this read (no NUL yet) */
-	c->in_entry = n == ENV_ENTRY_LEN && e[ENV_ENTRY_LEN - 1] == 0 ? false : n == ENV_ENTRY_LEN;
-	c->cur += c->in_entry ? ENV_ENTRY_LEN - 1 : n;
+	/*
+	 * n < ENV_ENTRY_LEN: the entry ended in this read. n == ENV_ENTRY_LEN: 255 bytes were copied and the helper
+	 * wrote the NUL itself, whether or not the entry ends there: the source byte after them says which. (Taking
+	 * the helper's NUL for the entry's made every 256th byte of a long value look like a new variable: a value
+	 * could carry "ADI_PROFILE=" and opt a process in.)
+	 */
+	if (n == ENV_ENTRY_LEN) {
+		char next = 1;
+		bpf_probe_read_user(&next, 1, (void *)(c->cur + ENV_ENTRY_LEN - 1));
+		c->in_entry = next != 0;
+		c->cur += c->in_entry ? ENV_ENTRY_LEN - 1 : ENV_ENTRY_LEN;
+	} else {
+		c->in_entry = false;
+		c->cur += n;
+	}
 	if (continues)
 		return 0;
-	if (HAS_PREFIX(e, "ADI_PROFILE=")) {
+	int var = env_var_of(e);
+	if (var == VAR_OTHER || (c->seen & (1 << var)))
+		return 0;
+	c->seen |= 1 << var;
+	if (var == VAR_PROFILE) {
 		c->has_profile = e[12] != 0;
-		bpf_probe_read_kernel_str(c->s->ev.profile, ADI_PROFILE_LEN, e + 12);
-	} else if (HAS_PREFIX(e, "ADI_PROFILE_NAME=")) {
+		long len = bpf_probe_read_kernel_str(c->s->ev.profile, ADI_PROFILE_LEN, e + 12);
+		c->profile_truncated = len >= ADI_PROFILE_LEN || c->in_entry;
+	} else if (var == VAR_NAME) {
 		bpf_probe_read_kernel_str(c->s->ev.profile_name, ADI_PROFILE_LEN, e + 17);
-	} else if (HAS_PREFIX(e, "ADI_PROFILE_DISABLED=")) {
+	} else {
 		c->disabled = e[21] == '1' && e[22] == 0;
 	}
 	return 0;
@@ -121,6 +159,8 @@ static __always_inline __u32 exec_verdict(struct task_struct *p, struct proc_scr
 	if (c.disabled)
 		return ADI_OPTIN_DISABLED;
 	if (allowlist_enabled) {
+		if (c.profile_truncated)
+			return ADI_OPTIN_UNDECIDED; /* compared in full by user space */
 		struct adi_profile_key key = {};
 		bpf_probe_read_kernel_str(key.value, sizeof(key.value), s->ev.profile);
 		if (!bpf_map_lookup_elem(&allowed_profiles, &key))

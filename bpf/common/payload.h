@@ -11,9 +11,14 @@
 
 #define MSG_PEEK 0x2
 #define MSG_TRUNC 0x20
+#define MSG_ERRQUEUE 0x2000
 
-/* bpf_loop iterations per syscall: one per payload chunk, one per iovec entry, one for the gap record. */
-#define EMIT_LOOPS (ADI_PAYLOAD_LIMIT_MAX / ADI_CHUNK_MAX + ADI_IOV_MAX + 1)
+/*
+ * bpf_loop iterations per syscall: an iovec entry costs two (loading it, then emitting its bytes, more than one
+ * chunk when it is long: those are counted once more per chunk), plus one for the gap record. If the walk
+ * still ends early, the gap record says so (never a syscall without its last record).
+ */
+#define EMIT_LOOPS (ADI_PAYLOAD_LIMIT_MAX / ADI_CHUNK_MAX + 2 * ADI_IOV_MAX + 1)
 
 /* One send or receive as the hooks see it: where its bytes are in user memory, if anywhere. */
 struct io_req {
@@ -44,7 +49,7 @@ struct emit_ctx {
 	__u32 iov_idx;
 	__u32 iov_cnt;
 	__u32 budget; /* bytes still to capture */
-	__u32 _pad;
+	__u32 done; /* the syscall's last record was written */
 };
 
 /*
@@ -67,6 +72,7 @@ struct {
 /* The last record of a syscall whose remaining bytes were not captured. */
 static __always_inline void emit_gap(struct data_scratch *s)
 {
+	s->c.done = 1;
 	s->ev = s->c.tmpl;
 	s->ev.len = 0;
 	s->ev.flags |= ADI_DATA_LAST_CHUNK | ADI_DATA_GAP;
@@ -117,8 +123,10 @@ static long emit_chunk(__u32 index, void *data)
 	c->seg_left -= n;
 	c->budget -= n;
 	c->tmpl.offset += n;
-	if (!c->budget)
+	if (!c->budget) {
 		s->ev.flags |= ADI_DATA_LAST_CHUNK;
+		c->done = 1;
+	}
 	__u64 size = sizeof(s->ev) + s->ev.len;
 	s->ev.h.size = size;
 	if (size > sizeof(s->ev) + ADI_CHUNK_MAX)
@@ -141,7 +149,8 @@ static __always_inline void emit_data(struct sock *sk, const struct io_req *a, l
 
 	if (ret <= 0 || !sk)
 		return;
-	if (a->direction == ADI_DIR_INGRESS && (a->flags & MSG_PEEK))
+	/* A peek leaves the bytes queued (the real read records them); the error queue holds no stream bytes. */
+	if (a->direction == ADI_DIR_INGRESS && (a->flags & (MSG_PEEK | MSG_ERRQUEUE)))
 		return;
 	struct data_scratch *s = bpf_map_lookup_elem(&data_buf, &zero);
 	if (!s)
@@ -188,6 +197,8 @@ static __always_inline void emit_data(struct sock *sk, const struct io_req *a, l
 	c->seg_base = buf;
 	c->seg_left = buf ? (c->budget < buf_len ? c->budget : buf_len) : 0;
 	bpf_loop(EMIT_LOOPS, emit_chunk, NULL, 0);
+	if (!s->c.done)
+		emit_gap(s); /* the walk stopped before the last byte (a write to the ring buffer failed, counted) */
 }
 
 #endif /* __ADI_COMMON_PAYLOAD_H */
