@@ -123,6 +123,28 @@ describe("ClassifierEngine", () => {
     expect(out[0]).toMatchObject({ pid: 777, start_ticks: 555, side: "server" });
   });
 
+  it("fingerprints a request read a byte at a time (a shell handler behind socat): its first bytes accumulate", () => {
+    const t: Tuple = { family: 4, protocol: "tcp", laddr: "127.0.0.1", lport: 8099, raddr: "127.0.0.1", rport: 40300 };
+    const e = new ClassifierEngine();
+    const req = Buffer.from("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+    const records: RawRecord[] = [open(12n, t, "server")];
+    for (let i = 0; i < req.length; i++) records.push(data(12n, t, "ingress", req.subarray(i, i + 1), T0 + BigInt(i)));
+    records.push(data(12n, t, "egress", Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), T0 + 1000n));
+    const out = e.onRecords("h", BOOT, records);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ type: "http_exchange", side: "server", request: { method: "POST", target: "/x", body: "hi" }, response: { status: 200 } });
+  });
+
+  it("takes a UDP socket's side from its first datagram, not from port numbers", () => {
+    // a DNS-like server on a high port, asked from a lower one: the server received first
+    const t: Tuple = { family: 4, protocol: "udp", laddr: "127.0.0.1", lport: 50053, raddr: "127.0.0.1", rport: 40000 };
+    const e = new ClassifierEngine();
+    const query = Buffer.from("12340100000100000000000003777777076578616d706c6503636f6d0000010001", "hex");
+    const out = e.onRecords("h", BOOT, [open(13n, t, "unknown"), data(13n, t, "ingress", query, T0 + 1n), close(13n, t, T0 + 2n)]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ type: "connection", server: { port: 50053 }, client: { port: 40000 } });
+  });
+
   it("finishes the oldest connection when over its limit, and counts it", () => {
     const e = new ClassifierEngine({ maxConnections: 2 });
     const recs: RawRecord[] = [1n, 2n, 3n].map((id) => open(id, { ...clientTuple, lport: 40000 + Number(id) }, "client"));

@@ -157,6 +157,8 @@ describe("needsMoreBytes", () => {
     ["a server banner without the client's bytes", server(Buffer.from("SSH-2.0-x\r\n"), 2222), true],
     ["unrecognised client bytes on a client-first port", client(Buffer.from("hello\r\n"), 6379), false],
     ["a TLS ClientHello", client(clientHello("x.example"), 5671), false],
+    ["the first byte of a request written a byte at a time", client(Buffer.from("P"), 8099), true],
+    ["16 unrecognised client bytes", client(Buffer.from("0123456789abcdef"), 8099), false],
   ])("%s: %s", (_name, input, expected) => {
     expect(needsMoreBytes(input)).toBe(expected);
   });

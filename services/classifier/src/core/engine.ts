@@ -34,14 +34,22 @@ interface ConnState {
   pid: number;
   startTicks: number;
   side: ConnectionSide;
-  /** The side used to tell client bytes from server bytes when `side` is unknown (port heuristics). */
+  /**
+   * The side used to tell client bytes from server bytes when `side` is unknown: for UDP (no connection, no side
+   * from the kernel) the end that sent first is the client; otherwise (a stream from an agent older than wire v2)
+   * port heuristics.
+   */
   assumedSide: "client" | "server";
+  /** UDP with no side yet: the first datagram's direction decides. */
+  sideFromFirstDatagram: boolean;
   tuple: Tuple;
   mode: "detect" | "http" | "done";
   held: Held[];
   heldBytes: number;
   clientFirst: Buffer | null;
   serverFirst: Buffer | null;
+  /** Which side the last payload came from (first bytes grow only while one side speaks). */
+  lastFrom: "client" | "server" | null;
   firstTs: bigint | null;
   http: HttpConnection | null;
 }
@@ -109,12 +117,14 @@ export class ClassifierEngine {
       startTicks: r.startTicks,
       side,
       assumedSide: side === "unknown" ? assumeSide(r.tuple) : side,
+      sideFromFirstDatagram: side === "unknown" && r.tuple.protocol === "udp",
       tuple: r.tuple,
       mode: "detect",
       held: [],
       heldBytes: 0,
       clientFirst: null,
       serverFirst: null,
+      lastFrom: null,
       firstTs: null,
       http: null,
     };
@@ -152,12 +162,25 @@ export class ClassifierEngine {
       return;
     }
     if (s.mode === "done" || (r.payload.length === 0 && gap === 0)) return;
+    if (s.sideFromFirstDatagram) {
+      s.sideFromFirstDatagram = false;
+      s.assumedSide = r.direction === "egress" ? "client" : "server";
+    }
     s.firstTs ??= r.tsNs;
     s.held.push({ direction: r.direction, payload: r.payload, tsNs: r.tsNs, gap });
     s.heldBytes += r.payload.length;
     const fromClient = (r.direction === "egress") === (s.assumedSide === "client");
-    if (fromClient && !s.clientFirst && r.payload.length > 0) s.clientFirst = Buffer.from(r.payload.subarray(0, FIRST_BYTES));
-    if (!fromClient && !s.serverFirst && r.payload.length > 0) s.serverFirst = Buffer.from(r.payload.subarray(0, FIRST_BYTES));
+    if (r.payload.length > 0) {
+      // Each side's first message, up to FIRST_BYTES, across records until the other side speaks: a process
+      // that reads or writes a byte at a time (a shell handler behind socat) is fingerprinted on its message.
+      const from = fromClient ? "client" : "server";
+      const first = fromClient ? s.clientFirst : s.serverFirst;
+      const grown = first === null ? Buffer.from(r.payload.subarray(0, FIRST_BYTES))
+        : first.length < FIRST_BYTES && s.lastFrom === from ? Buffer.concat([first, r.payload.subarray(0, FIRST_BYTES - first.length)]) : first;
+      if (fromClient) s.clientFirst = grown;
+      else s.serverFirst = grown;
+      s.lastFrom = from;
+    }
     const input = this.#input(s);
     if (needsMoreBytes(input) && s.heldBytes < this.#maxDetectBytes) return;
     this.#decide(s, out);

@@ -154,5 +154,11 @@ export function needsMoreBytes(input: ClassifyInput): boolean {
   if (verdict.evidence.fingerprint_match || verdict.tls) return false;
   const sides = normalise(input);
   if (!sides.client) return true;
+  // A client that writes (or a server that reads) a byte at a time: too few bytes to fingerprint yet, and the
+  // server has not answered. The engine accumulates them (bounded by its detection buffer and the close).
+  if (!sides.server && sides.client.length < MIN_FINGERPRINT_BYTES) return true;
   return !sides.server && rulesForPort(sides.port).some((rule) => rule.speaks === "server-first");
 }
+
+/** Fewer first client bytes than this, with no answer yet, wait for more before an "unknown" verdict. */
+export const MIN_FINGERPRINT_BYTES = 16;
