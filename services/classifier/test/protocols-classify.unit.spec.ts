@@ -158,7 +158,9 @@ describe("needsMoreBytes", () => {
     ["unrecognised client bytes on a client-first port", client(Buffer.from("hello\r\n"), 6379), false],
     ["a TLS ClientHello", client(clientHello("x.example"), 5671), false],
     ["the first byte of a request written a byte at a time", client(Buffer.from("P"), 8099), true],
-    ["16 unrecognised client bytes", client(Buffer.from("0123456789abcdef"), 8099), false],
+    ["the start of a request line written a few bytes at a time", client(Buffer.from("GET /bytewise/1 HT"), 8099), true],
+    ["an unrecognised line, ended", client(Buffer.from("0123456789abcdef\r\n"), 8099), false],
+    ["256 unrecognised bytes without a line end", client(Buffer.alloc(256, 0x41), 8099), false],
   ])("%s: %s", (_name, input, expected) => {
     expect(needsMoreBytes(input)).toBe(expected);
   });

@@ -154,11 +154,12 @@ export function needsMoreBytes(input: ClassifyInput): boolean {
   if (verdict.evidence.fingerprint_match || verdict.tls) return false;
   const sides = normalise(input);
   if (!sides.client) return true;
-  // A client that writes (or a server that reads) a byte at a time: too few bytes to fingerprint yet, and the
-  // server has not answered. The engine accumulates them (bounded by its detection buffer and the close).
-  if (!sides.server && sides.client.length < MIN_FINGERPRINT_BYTES) return true;
+  // A client that writes (or a server that reads) a few bytes at a time: its first line may not be whole yet
+  // (an HTTP request line is recognised at " HTTP/1.x"), and the server has not answered. Wait for the line's
+  // end, the answer, FIRST_LINE_BYTES, or the close (the engine accumulates the bytes and decides at close).
+  if (!sides.server && sides.client.length < FIRST_LINE_BYTES && !sides.client.includes("\n")) return true;
   return !sides.server && rulesForPort(sides.port).some((rule) => rule.speaks === "server-first");
 }
 
-/** Fewer first client bytes than this, with no answer yet, wait for more before an "unknown" verdict. */
-export const MIN_FINGERPRINT_BYTES = 16;
+/** First client bytes without a line end, and unanswered, are held until this many before an "unknown" verdict. */
+export const FIRST_LINE_BYTES = 256;
