@@ -4,5 +4,6 @@ import { workloadOverhead } from "./workload-overhead.ts";
 import { pipelineCost } from "./pipeline-cost.ts";
 import { replayThroughput } from "./replay-throughput.ts";
 import { alternatives } from "./alternatives.ts";
+import { captureOverhead } from "./capture-overhead.ts";
 
-export const scenarios: Scenario[] = [workloadOverhead, pipelineCost, replayThroughput, alternatives];
+export const scenarios: Scenario[] = [workloadOverhead, pipelineCost, replayThroughput, alternatives, captureOverhead];
