@@ -240,11 +240,28 @@ const BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled";
  */
 export async function withBpfStats<T>(body: () => Promise<T>): Promise<T> {
   const before = readFileSync(BPF_STATS, "utf8").trim();
+  const restore = () => {
+    try {
+      writeFileSync(BPF_STATS, before);
+    } catch {
+      // nothing more to do
+    }
+  };
+  // Killed meanwhile: set it back before dying of the signal.
+  const onSignal = (signal: NodeJS.Signals) => {
+    restore();
+    process.kill(process.pid, signal);
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const sig of signals) process.once(sig, onSignal);
+  process.once("exit", restore);
   writeFileSync(BPF_STATS, "1");
   try {
     return await body();
   } finally {
-    writeFileSync(BPF_STATS, before);
+    restore();
+    for (const sig of signals) process.off(sig, onSignal);
+    process.off("exit", restore);
   }
 }
 

@@ -8,7 +8,7 @@
 // that never touches a socket pays for each path.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { foreignProgs, startCaptureAgent, tracingProgIds, tracingProgs, waitForNoTracingProgs, withBpfStats } from "../lib/capture-agent.ts";
@@ -261,6 +261,17 @@ function bpfDelta(ids: ReadonlySet<number>, a: Map<number, ProgInfo> | undefined
   return { ns, runs, byName };
 }
 
+/** The rows so far, after every round, to bench/results/capture-overhead.partial.json: a run killed midway leaves them. */
+function saveProgress(c: Collector, rounds: number): void {
+  try {
+    const dir = join(ROOT, "bench", "results");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "capture-overhead.partial.json"), JSON.stringify({ at: new Date().toISOString(), rounds, rows: c.rows() }, null, 2));
+  } catch {
+    // best effort
+  }
+}
+
 /** The build the agent loads (BPF object embedded in the addon): a fingerprint to see it change mid-run. */
 function buildFingerprint(): string {
   try {
@@ -316,7 +327,7 @@ export const captureOverhead: Scenario = {
   async run({ quick, log }: BenchOptions): Promise<ResultRow[]> {
     ensureTool("wrk", "wrk", log);
     ensureTool("bpftrace", "bpftrace", log);
-    const rounds = quick ? 3 : 9;
+    const rounds = quick ? 3 : 8;
     const seconds = quick ? 3 : 4;
     const ddCount = 1_000_000;
     // Re-runs of disturbed groups: as many as it takes, until the scenario has run for RETRY_MINUTES.
@@ -493,6 +504,7 @@ export const captureOverhead: Scenario = {
           for (const [v, m, text] of round.notes) c.note(v, m, text);
           log(`${NAME} round ${rep}/${rounds} done (order ${order.join(", ")}; ${((performance.now() - startedAt) / 60_000).toFixed(1)} min so far)`);
           completed = rep;
+          saveProgress(c, rep);
         }
       } catch (err) {
         // Keep what the completed rounds measured; the failure is a row of its own.
