@@ -5,7 +5,7 @@
 //           JavaScript does no work per record on the hot path;
 //   "ADIX"  a side batch: u32 record count, then process records, kinds this build does not know, and a copy of
 //           every connection open (the agent looks at their ports to rescan the listeners).
-import { BATCH_MAGIC, decodeBatchHeader, decodeRecord, HEADER_LAYOUT, WireFormatError } from "@adi/shared/wire/raw-events";
+import { BATCH_MAGIC, decodeBatchHeader, decodeRecord, recordSpans, WireFormatError } from "@adi/shared/wire/raw-events";
 import type { ConnRecord, ProcRecord } from "@adi/shared/wire/raw-events";
 
 export const SIDE_BATCH_MAGIC = 0x58494441; // "ADIX" little-endian
@@ -30,16 +30,13 @@ export function readKernelBatch(buf: Buffer): KernelBatch {
   const count = buf.readUInt32LE(4);
   const out: KernelBatch = { kind: "side", proc: [], opens: [], unknown: 0 };
   let seen = 0;
-  for (let at = SIDE_HEADER_SIZE; at < buf.length; seen++) {
-    if (at + HEADER_LAYOUT.size > buf.length) throw new WireFormatError(`truncated record header at ${at}`);
-    const size = buf.readUInt32LE(at + HEADER_LAYOUT.size_field);
-    if (size < HEADER_LAYOUT.size || at + size > buf.length) throw new WireFormatError(`record at ${at} claims ${size} bytes of ${buf.length - at}`);
+  for (const { at } of recordSpans(buf, SIDE_HEADER_SIZE)) {
+    seen++;
     const r = decodeRecord(buf, at);
     if (r === null) out.unknown++;
     else if (r.type === "conn_open") out.opens.push(r);
     else if (r.type === "proc_exec" || r.type === "proc_fork" || r.type === "proc_exit") out.proc.push(r);
     else out.unknown++; // data and closes travel in raw messages only
-    at += size;
   }
   if (seen !== count) throw new WireFormatError(`side batch says ${count} records, holds ${seen}`);
   return out;
