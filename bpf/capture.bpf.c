@@ -10,8 +10,9 @@
  *           file read costs nothing; a socket of a process that did not opt in costs one hash lookup.
  *   syscall sys_enter/sys_exit of read, write, readv, writev, recvfrom, sendto, recvmsg, sendmsg, sendfile,
  *           splice, accept, accept4: the fallback for older kernels (Debian 12's 6.1).
- * Both: the TCP state machine (sock:inet_sock_set_state: listening ports, connect's SYN_SENT, the handshake's
- * end; tcp:tcp_destroy_sock: the end of a connection), and sched exec/fork/exit for opt-in.
+ * Both: the TCP state machine (sock:inet_sock_set_state: listening ports and a record of each socket entering or
+ * leaving LISTEN, in any process, connect's SYN_SENT, the handshake's end; tcp:tcp_destroy_sock: the end of a
+ * connection), and sched exec/fork/exit for opt-in.
  *
  * The concerns live in common/: maps.h (settings, counters, output), optin.h (process opt-in at exec),
  * conn.h (connection identity by socket), payload.h (walking the bytes), syscall_regs.h (socket path: which
@@ -36,6 +37,7 @@ const struct adi_conn_event *unused_conn_event __attribute__((unused));
 const struct adi_proc_event *unused_proc_event __attribute__((unused));
 const struct adi_listen_key *unused_listen_key __attribute__((unused));
 const struct adi_optin_names *unused_optin_names __attribute__((unused));
+const struct adi_listen_event *unused_listen_event __attribute__((unused));
 
 /* ---- socket path ---- */
 
@@ -267,9 +269,11 @@ int BPF_PROG(tcp_state, const struct sock *csk, const int oldstate, const int ne
 		return 0;
 	if (newstate == TCP_LISTEN) {
 		listening_changed(sk, BPF_CORE_READ(sk, __sk_common.skc_num), 1);
+		emit_listen(sk, ADI_EV_LISTEN_START);
 	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
 		/* (a connection request is cloned from its listener and so leaves LISTEN too, for SYN_RECV) */
 		listening_changed(sk, BPF_CORE_READ(sk, __sk_common.skc_num), -1);
+		emit_listen(sk, ADI_EV_LISTEN_STOP);
 	} else if (newstate == TCP_SYN_SENT) {
 		/* connect() runs in the connecting task: is it one of ours? */
 		struct adi_optin *o = opted_in(bpf_get_current_pid_tgid() >> 32);
@@ -367,6 +371,12 @@ int on_exit(void *ctx)
 	bpf_for_each_map_elem(&conns, end_udp_of, &sw, 0);
 	struct proc_scratch *s = proc_scratch();
 	if (s) {
+		/* The exec-time (or inherited) names: an exit fact of a process /proc never showed still carries them. */
+		struct adi_optin_names *names = bpf_map_lookup_elem(&optin_names, &tgid);
+		if (names) {
+			__builtin_memcpy(s->ev.profile, names->profile, sizeof(s->ev.profile));
+			__builtin_memcpy(s->ev.profile_name, names->profile_name, sizeof(s->ev.profile_name));
+		}
 		s->ev.exit_code = BPF_CORE_READ(task, exit_code);
 		emit_proc(s, ADI_EV_PROC_EXIT, tgid, BPF_CORE_READ(task, real_parent, tgid), start_ticks,
 			  ADI_OPTIN_YES);

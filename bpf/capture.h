@@ -42,6 +42,12 @@ enum adi_event_kind {
 	ADI_EV_PROC_EXEC = 4,
 	ADI_EV_PROC_FORK = 5,
 	ADI_EV_PROC_EXIT = 6,
+	/*
+	 * A TCP socket entered LISTEN / left it (to CLOSE), in any process, opted in or not: struct adi_listen_event.
+	 * Side records (never in ADI_RAW): the agent turns them into listener facts while the owner is still alive.
+	 */
+	ADI_EV_LISTEN_START = 7,
+	ADI_EV_LISTEN_STOP = 8,
 };
 
 enum adi_direction {
@@ -95,6 +101,9 @@ enum adi_conn_role {
  * last record of the syscall, so a reader can skip the gap by length.
  */
 #define ADI_DATA_GAP 0x8
+
+/* adi_listen_event.flags */
+#define ADI_LISTEN_V6ONLY 0x1 /* an AF_INET6 listener with IPV6_V6ONLY: it does not accept IPv4 */
 
 /* adi_proc_event.optin */
 enum adi_optin_verdict {
@@ -174,6 +183,20 @@ struct adi_proc_event {
 	char profile[ADI_PROFILE_LEN]; /* ADI_PROFILE value, NUL-terminated */
 	char profile_name[ADI_PROFILE_LEN]; /* ADI_PROFILE_NAME value */
 	char cmdline[ADI_CMDLINE_LEN];
+};
+
+/*
+ * A TCP socket entered LISTEN (ADI_EV_LISTEN_START, in the task calling listen()) or left it for CLOSE
+ * (ADI_EV_LISTEN_STOP, in the task closing it). The header names the current process (pid, start_ticks,
+ * cgroup_id), whatever its opt-in; comm is its name (the group leader's), so a listener is named after its process
+ * even when that exits before user space can read /proc.
+ */
+struct adi_listen_event {
+	struct adi_event_header h;
+	struct adi_tuple tuple; /* the bound address and port (laddr, lport; the remote end is zero) */
+	__u32 netns; /* inode of the socket's network namespace (/proc/PID/ns/net) */
+	__u32 flags; /* ADI_LISTEN_* */
+	char comm[ADI_TASK_COMM_LEN];
 };
 
 /* Key of the listening-ports map: a TCP port listening in a network namespace (inode of /proc/PID/ns/net). */

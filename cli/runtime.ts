@@ -20,8 +20,12 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** `beforeConnect` runs after the configuration is valid and before any broker is started or dialled. */
-export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void): Promise<Runtime> {
+/**
+ * `beforeConnect` runs after the configuration is valid and before any broker is started or dialled. The first
+ * connection is retried for ADI_START_TIMEOUT (then AdiError ADI_ERR_NATS_UNREACHABLE); `signal` stops that wait
+ * (a stop requested while starting), rejecting with its reason.
+ */
+export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void, opts: { signal?: AbortSignal } = {}): Promise<Runtime> {
   const cfg = loadConfig();
   beforeConnect?.(cfg);
   const log = createLogger(name, cfg.logLevel);
@@ -29,7 +33,7 @@ export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig)
   const servers = cfg.natsServers ?? [embedded!.url];
   let nc: NatsConnection;
   try {
-    nc = await connectNats({ servers, name: `adi-${name}`, log });
+    nc = await connectNats({ servers, name: `adi-${name}`, log, retryForMs: cfg.startTimeoutMs, signal: opts.signal });
   } catch (err) {
     await embedded?.stop();
     throw err;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The container engines the enricher's runtime tests talk to: Debian's docker.io (dockerd, containerd, runc) and
-# busybox-static (the offline test image's only binary), docker-compose and debootstrap (the compose test).
+# busybox-static (the offline test image's only binary) and debootstrap (the compose test's offline images).
 # Installs what is missing and starts what does not answer.
 # No systemd on these machines: the daemons run in the background, logging to /var/log. Idempotent; needs root.
 set -euo pipefail
@@ -23,8 +23,11 @@ wait_apt() { # another apt/dpkg (e.g. a setup still installing docker.io) holds 
   say "error: apt is still locked after 10 min"; return 1
 }
 
-# docker-compose (v1 in Debian) and debootstrap: the compose test builds its images offline.
-packages=(docker.io busybox-static docker-compose debootstrap)
+# debootstrap: the compose test builds its images offline. No docker-compose: the compose test runs the stack
+# through testcontainers (test/support/compose-stack.ts), because Debian 12's docker-compose is v1 and
+# testcontainers' compose support needs v2.
+# podman: services/enricher/test/runtime-podman.int.spec.ts runs `podman system service` (its Docker-compatible API).
+packages=(docker.io busybox-static debootstrap podman)
 missing=()
 for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

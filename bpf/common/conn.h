@@ -159,6 +159,29 @@ static __always_inline void listening_changed(const struct sock *sk, __u16 port,
 	}
 }
 
+/*
+ * A listening socket appeared or went away: a record naming the current process (any process: listeners of those
+ * that did not opt in name destinations too), forcing a wake-up so the agent reads its /proc while it is alive.
+ * A socket that listens before it has a port (listen() without bind() takes one just after) is left to the
+ * agent's /proc rescan.
+ */
+static __always_inline void emit_listen(struct sock *sk, __u16 kind)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct adi_listen_event ev = {};
+
+	if (!read_tuple(sk, &ev.tuple) || !ev.tuple.lport)
+		return;
+	struct adi_who w = current_who(start_ticks_of(task));
+	fill_header(&ev.h, kind, sizeof(ev), &w);
+	ev.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (ev.tuple.family == AF_INET6 && BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_ipv6only))
+		ev.flags |= ADI_LISTEN_V6ONLY;
+	BPF_CORE_READ_STR_INTO(&ev.comm, task, group_leader, comm);
+	if (!output(&ev, sizeof(ev), BPF_RB_FORCE_WAKEUP))
+		count_written(0);
+}
+
 static __always_inline __u8 tcp_role_of(const struct sock *sk, __u16 lport)
 {
 	struct adi_listen_key k = listen_key(sk, lport);

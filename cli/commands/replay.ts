@@ -2,16 +2,18 @@
 // durable streams into DIR with fresh state, without
 // touching the live outputs or the live consumers (ordered consumers leave no state on the server). The raw
 // stream goes through the same classifier engine, and the result through the same mapper fold, as live.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import { AtomicFileWriter } from "@adi/mapper/adapters/output-file";
+import { AtomicFileWriter } from "@adi/shared/output-file";
 import { MapperOutputs } from "@adi/mapper/core/outputs";
 import { ClassifierEngine } from "@adi/classifier/core/engine";
 import { EnvInventory } from "@adi/enricher/core/env-inventory";
 import { adiError } from "@adi/shared/errors";
-import { readToEnd } from "@adi/shared/nats/consume";
+import { readToEnd, storedAtMs } from "@adi/shared/nats/consume";
 import { decodeFact } from "@adi/shared/wire/facts";
-import { decodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
+import { rawStreamContract } from "@adi/shared/nats/streams";
+import { emptyDeadLetterCounts, screenBatch, timestampWindow } from "@adi/classifier/core/record-guard";
+import type { DeadLetterReason } from "@adi/classifier/core/record-guard";
 import { FACTS_STREAM, factsFilter, RAW_STREAM, rawFilter } from "@adi/shared/wire/subjects";
 import { hostOfSubject } from "@adi/classifier/adapters/partition-worker";
 import { openRuntime } from "../runtime.ts";
@@ -36,7 +38,7 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
   try {
     mkdirSync(opts.out, { recursive: true, mode: 0o700 });
     const outputs = new MapperOutputs({ redact: rt.cfg.envRedact });
-    const inventory = new EnvInventory();
+    const inventory = new EnvInventory({ all: rt.cfg.envOutputAll }); // ENV_OUTPUT_ALL, as the live enricher
     const engine = new ClassifierEngine();
     const progress = (stream: string) => (done: number, pending: number) => rt.log.info({ stream, done, pending }, "replay progress");
     let invalid = 0;
@@ -48,7 +50,8 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
     // The log is appended as its lines become final (memory holds a window, not the stream), synchronously (the
     // write is the back-pressure), to a temporary file renamed at the end: DIR never holds half a log.
     const logTemp = join(opts.out, `.${basename(files.log)}.${process.pid}.tmp`);
-    const logFd = openSync(logTemp, "w", 0o600);
+    // Created here, never opened through a link planted at that name.
+    const logFd = openSync(logTemp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     const appendFinal = (all = false) => {
       const lines = outputs.takeLogLines(all);
       for (let i = 0; i < lines.length; i += 1024) writeSync(logFd, lines.slice(i, i + 1024).join(""));
@@ -57,21 +60,30 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
     const facts = await readToEnd(rt.nc, FACTS_STREAM, factsFilter(), (m) => {
       try {
         const fact = decodeFact(m.data);
-        outputs.addFact(fact);
+        outputs.addFact(fact, storedAtMs(m));
         if (fact.type === "process") inventory.add(fact);
       } catch {
         invalid++;
       }
     }, { until, onProgress: progress(FACTS_STREAM) });
+    // Every raw subject is screened as the live classifiers screen it (core/record-guard.ts): the stream's partition
+    // count (ADI_PARTITIONS only while the stream states none), the partition check, the timestamp window from the
+    // stream's max age. What live dead-letters, replay counts and leaves out.
+    const contract = await rawStreamContract(rt.nc);
+    const partitions = contract.partitions ?? rt.cfg.partitions;
+    const window = timestampWindow(contract.maxAgeMs);
+    const deadLetters = emptyDeadLetterCounts();
     const batches = await readToEnd(rt.nc, RAW_STREAM, rawFilter(), (m) => {
-      try {
-        const { header, records } = decodeBatch(Buffer.from(m.data));
-        for (const d of engine.onRecords(hostOfSubject(m.subject), header.bootId, records)) outputs.addDerived(d);
-        appendFinal();
-      } catch (err) {
-        if (!(err instanceof WireFormatError)) throw err;
-        invalid++;
+      const s = screenBatch(m.subject, Buffer.from(m.data), BigInt(m.info.timestampNanos), partitions, window);
+      if (s.kind === "dead") {
+        deadLetters[s.reason]++;
+        if (s.reason === "malformed") invalid++;
+        return;
       }
+      for (const [reason, n] of Object.entries(s.removed?.counts ?? {})) deadLetters[reason as DeadLetterReason] += n;
+      const at = storedAtMs(m);
+      for (const d of engine.onRecords(hostOfSubject(m.subject), s.header.bootId, s.records, m.seq)) outputs.addDerived(d, at);
+      appendFinal();
     }, { since, until, onProgress: progress(RAW_STREAM) });
     appendFinal(true);
     fsyncSync(logFd);
@@ -86,7 +98,7 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       w.schedule(render);
       await w.close();
     }
-    rt.log.info({ facts, batches, invalid, ...engine.stats(), ...outputs.stats(), files }, "replay done");
+    rt.log.info({ facts, batches, invalid, deadLetters, ...engine.stats(), ...outputs.stats(), files }, "replay done");
   } finally {
     await rt.close();
   }

@@ -11,12 +11,15 @@ import { startCaptureChild } from "../capture-child.ts";
 import type { CaptureChild } from "../capture-child.ts";
 import { CaptureExitError } from "../capture-child.ts";
 import { notifyParentReady } from "../lifeline.ts";
+import { isAbort } from "@adi/shared/nats/retry";
 import { listenForStop, openRuntime } from "../runtime.ts";
 import type { Runtime } from "../runtime.ts";
+import { checkOutputPath } from "@adi/shared/output-file";
 import { waitForCatchUp } from "./catch-up.ts";
 
 type Stoppable = { stop(): Promise<void> };
-type Starter = (cfg: AdiConfig, nc: NatsConnection, log: Logger) => Promise<Stoppable>;
+/** `signal` aborts a start still waiting for the broker (a stop requested meanwhile): the start rejects with its reason. */
+type Starter = (cfg: AdiConfig, nc: NatsConnection, log: Logger, opts?: { signal?: AbortSignal }) => Promise<Stoppable>;
 
 // Loaded on demand: a process runs only what it starts (the capture agent does not carry the enricher's gRPC and
 // Docker clients, nor the mapper's YAML, in its memory).
@@ -28,6 +31,22 @@ export const SERVICES = {
 } as const;
 export type ServiceName = keyof typeof SERVICES;
 export const ALL_SERVICES: ServiceName[] = ["capture", "classify", "map", "enrich"];
+
+/** The files each service writes, by the setting that names them: checked before any broker is started. */
+const OUTPUTS: Readonly<Record<ServiceName, (cfg: AdiConfig) => readonly (readonly [string, string | undefined])[]>> = {
+  capture: () => [],
+  classify: () => [],
+  map: (cfg) => [
+    ["OUTPUT_PATH", cfg.outputPath],
+    ["SERVICE_MAP_PATH", cfg.serviceMapPath],
+  ],
+  enrich: (cfg) => [["ENV_OUTPUT_PATH", cfg.envOutputPath]],
+};
+
+/** Throws AdiError ADI_ERR_OUTPUT_PATH (exit 2) for the first output path of `which` that cannot be written safely. */
+export function checkOutputs(cfg: AdiConfig, which: readonly ServiceName[]): void {
+  for (const s of which) for (const [variable, path] of OUTPUTS[s](cfg)) if (path !== undefined) checkOutputPath(variable, path);
+}
 
 /** Longest the capture agent may take to flush and exit after SIGTERM (its own drain bound is 5 s) before SIGKILL. */
 const CAPTURE_STOP_GRACE_MS = 15_000;
@@ -47,19 +66,35 @@ export interface RunningServices {
 
 const never = new Promise<never>(() => undefined);
 
+/** Why a start was aborted: SIGINT/SIGTERM came before every service was ready. Not an error. */
+class StoppedWhileStarting extends Error {
+  override readonly name = "AbortError";
+  constructor(signal: NodeJS.Signals) {
+    super(`stopped by ${signal} while starting`);
+  }
+}
+
 /**
  * Opens the runtime (configuration, logger, NATS) and starts `which`. With capture and anything else, capture
  * runs in a child process, started last: every consumer is ready before the agent logs `ready`, so the first
- * `ready` line means the whole pipeline is. Resolves once all are ready. Throws the configuration, preflight
- * (not root, no BTF) or NATS error, or a CaptureExitError if the child exited before it was ready; what was
- * started is stopped first.
+ * `ready` line means the whole pipeline is. Resolves once all are ready (each consumer follows its streams).
+ * Throws the configuration (output paths included), preflight (not root, no BTF) or NATS error, a service's
+ * ADI_ERR_NOT_FOLLOWING after ADI_START_TIMEOUT, `signal`'s reason when it aborts the start, or a CaptureExitError
+ * if the child exited before it was ready; what was started is stopped first.
  */
-export async function startServices(name: string, which: readonly ServiceName[]): Promise<RunningServices> {
+export async function startServices(name: string, which: readonly ServiceName[], opts: { signal?: AbortSignal } = {}): Promise<RunningServices> {
   const captureInChild = which.includes("capture") && which.length > 1;
   // The checks run here even when the agent runs in a child: a host that cannot capture is refused before any
   // broker starts, in one line.
   const preflight = which.includes("capture") ? (await import("@adi/capture/adapters/kernel")).preflight : undefined;
-  const rt = await openRuntime(name, preflight && (() => preflight()));
+  const rt = await openRuntime(
+    name,
+    (cfg) => {
+      checkOutputs(cfg, which);
+      preflight?.();
+    },
+    { signal: opts.signal },
+  );
   const inProcess = captureInChild ? which.filter((s) => s !== "capture") : which;
   const running = new Map<ServiceName, Stoppable>();
   let child: CaptureChild | undefined;
@@ -97,7 +132,11 @@ export async function startServices(name: string, which: readonly ServiceName[])
     })());
 
   try {
-    for (const s of inProcess) running.set(s, await (await SERVICES[s]())(rt.cfg, rt.nc, rt.log.child({ component: s })));
+    for (const s of inProcess) {
+      opts.signal?.throwIfAborted();
+      running.set(s, await (await SERVICES[s]())(rt.cfg, rt.nc, rt.log.child({ component: s }), { signal: opts.signal }));
+    }
+    opts.signal?.throwIfAborted();
     if (captureInChild) {
       child = startCaptureChild(rt.cfg.natsServers ?? [rt.embedded!.url]);
       rt.log.info({ capturePid: child.pid }, "capture agent started in its own process");
@@ -118,7 +157,16 @@ export async function startServices(name: string, which: readonly ServiceName[])
 /** Runs `which` until SIGINT/SIGTERM (or until the capture child fails: then throws its CaptureExitError). */
 export async function runServices(name: string, which: readonly ServiceName[]): Promise<void> {
   const signals = listenForStop();
-  const services = await startServices(name, which);
+  // A stop requested while a service still waits for the broker ends the start at once, cleanly (exit 0).
+  const starting = new AbortController();
+  void signals.requested.then((signal) => starting.abort(new StoppedWhileStarting(signal)));
+  let services: RunningServices;
+  try {
+    services = await startServices(name, which, { signal: starting.signal });
+  } catch (err) {
+    if (starting.signal.aborted && (err === starting.signal.reason || isAbort(err))) return;
+    throw err;
+  }
   notifyParentReady();
   await signals.untilStopped(services.rt.log, () => services.stop(), services.failed);
 }

@@ -49,9 +49,9 @@ describe("configuration errors", () => {
     expect(lines[0]).toMatch(/^adi: ADI_ERR_CONFIG: ADI_PAYLOAD_LIMIT="lots"/);
   });
 
-  it("refuses an unreachable NATS_URL with exit 5", async () => {
+  it("refuses an unreachable NATS_URL with exit 5 (after ADI_START_TIMEOUT: retried meanwhile)", async () => {
     const port = await freePort();
-    const r = await adi(["capture"], { NATS_URL: `nats://127.0.0.1:${port}` });
+    const r = await adi(["capture"], { NATS_URL: `nats://127.0.0.1:${port}`, ADI_START_TIMEOUT: "2s" });
     expect(r.code).toBe(5);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/ADI_ERR_NATS_UNREACHABLE/);

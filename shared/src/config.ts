@@ -78,6 +78,11 @@ const SETTINGS = {
   DOCKER_HOST: optional("Docker or Podman API socket, unix:///path (used when CONTAINERD_SOCKET is unset).", dockerHost),
   ENV_REDACT: setting("true", "Redact secrets in collected environments (true, false, 1, 0).", boolean),
   // Ours.
+  ENV_OUTPUT_ALL: setting(
+    "false",
+    "ENV_OUTPUT_PATH lists every opted-in process (true), not only those that made a network call (false, the Go tool's meaning).",
+    boolean,
+  ),
   NATS_URL: optional(
     "NATS server(s), comma-separated. Unset: adi starts an embedded nats-server.",
     natsServers,
@@ -121,6 +126,16 @@ const SETTINGS = {
     byteSize(32 * 1024, 64 * 1024 * 1024, ", room for one 16 KiB data record"),
   ),
   ADI_FLUSH_INTERVAL_MS: setting("50", "Longest a partial batch waits before it is published, 1 to 10000.", integer(1, 10_000)),
+  ADI_START_TIMEOUT: setting(
+    "60s",
+    "Longest a service may take at start to reach NATS and follow its streams (retried with backoff meanwhile); past it, it exits with ADI_ERR_NOT_FOLLOWING or ADI_ERR_NATS_UNREACHABLE.",
+    duration,
+  ),
+  ADI_CLASSIFIER_REWIND_MAX: setting(
+    "1h",
+    "Longest stretch of raw stream (store time) a classifier re-reads when it takes a partition, to rebuild the connections open there (exchange ids then equal replay's).",
+    duration,
+  ),
   LOG_LEVEL: setting("info", `Log level: ${LOG_LEVELS.join(", ")}.`, logLevel),
 } as const;
 
@@ -152,6 +167,8 @@ export interface AdiConfig {
   /** DOCKER_HOST's socket path. */
   readonly dockerSocket: string | undefined;
   readonly envRedact: boolean;
+  /** ENV_OUTPUT_ALL: every opted-in process in ENV_OUTPUT_PATH, not only the networked ones. */
+  readonly envOutputAll: boolean;
   /** NATS_URL as given (trimmed); undefined: start the embedded server. */
   readonly natsUrl: string | undefined;
   /** NATS_URL split into servers, ready for the client's `servers` option. */
@@ -171,6 +188,10 @@ export interface AdiConfig {
   readonly publishMaxInflight: number;
   readonly batchMaxBytes: number;
   readonly flushIntervalMs: number;
+  /** ADI_START_TIMEOUT: bound on connecting and creating consumers at start, ms. */
+  readonly startTimeoutMs: number;
+  /** ADI_CLASSIFIER_REWIND_MAX: bound of a classifier's warm-up, ms of store time. */
+  readonly classifierRewindMaxMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -208,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     containerdNamespace: v.CONTAINERD_NAMESPACE,
     dockerSocket: v.DOCKER_HOST,
     envRedact: v.ENV_REDACT,
+    envOutputAll: v.ENV_OUTPUT_ALL,
     natsUrl: v.NATS_URL?.join(","),
     natsServers: v.NATS_URL,
     dataDir: v.ADI_DATA_DIR,
@@ -224,6 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     publishMaxInflight: v.ADI_PUBLISH_MAX_INFLIGHT,
     batchMaxBytes: v.ADI_BATCH_MAX_BYTES,
     flushIntervalMs: v.ADI_FLUSH_INTERVAL_MS,
+    startTimeoutMs: v.ADI_START_TIMEOUT,
+    classifierRewindMaxMs: v.ADI_CLASSIFIER_REWIND_MAX,
     logLevel: v.LOG_LEVEL,
   });
 }

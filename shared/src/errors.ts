@@ -14,6 +14,12 @@ export const ErrorCodes = {
     exitCode: 2,
     description: "an environment variable has an invalid value",
   },
+  ADI_ERR_OUTPUT_PATH: {
+    exitCode: 2,
+    description:
+      "an output path (OUTPUT_PATH, SERVICE_MAP_PATH, ENV_OUTPUT_PATH) is not a regular file adi may write: a directory, a symbolic link, a special file, or in a directory that does not exist",
+    hint: "name a regular file, or a new one, in an existing directory",
+  },
   ADI_ERR_NOT_ROOT: {
     exitCode: 3,
     description: "insufficient privileges to load eBPF programs",
@@ -46,6 +52,11 @@ export const ErrorCodes = {
     exitCode: 5,
     description: "the nats-server binary for the embedded server was not found",
     hint: "run scripts/setup.sh, or set NATS_URL to use an existing server",
+  },
+  ADI_ERR_NOT_FOLLOWING: {
+    exitCode: 5,
+    description: "a service could not create or follow its JetStream consumers within ADI_START_TIMEOUT",
+    hint: "check that the broker at NATS_URL is up with JetStream enabled; ADI_START_TIMEOUT sets the bound",
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

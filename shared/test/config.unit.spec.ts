@@ -26,6 +26,7 @@ describe("loadConfig defaults", () => {
     expect(config.containerdNamespace).toBeUndefined(); // all of default, moby and k8s.io
     expect(config.dockerSocket).toBeUndefined();
     expect(config.envRedact).toBe(true);
+    expect(config.envOutputAll).toBe(false); // the Go tool's meaning: only processes that made network calls
   });
 
   it("has ours", () => {
@@ -45,6 +46,7 @@ describe("loadConfig defaults", () => {
       publishMaxInflight: 64,
       batchMaxBytes: 262144,
       flushIntervalMs: 50,
+      startTimeoutMs: 60_000,
       logLevel: "info",
     });
   });
@@ -74,6 +76,7 @@ describe("loadConfig values", () => {
       CONTAINERD_NAMESPACE: "k8s.io",
       DOCKER_HOST: "unix:///run/podman/podman.sock",
       ENV_REDACT: "0",
+      ENV_OUTPUT_ALL: "1",
       NATS_URL: "nats://a:4222, nats://b:4222",
       ADI_DATA_DIR: "/srv/adi",
       ADI_NATS_PORT: "14222",
@@ -89,6 +92,8 @@ describe("loadConfig values", () => {
       ADI_PUBLISH_MAX_INFLIGHT: "4096",
       ADI_BATCH_MAX_BYTES: "1MiB",
       ADI_FLUSH_INTERVAL_MS: "10000",
+      ADI_START_TIMEOUT: "2m",
+      ADI_CLASSIFIER_REWIND_MAX: "90m",
       LOG_LEVEL: "DEBUG",
     });
     expect(config).toEqual({
@@ -101,6 +106,7 @@ describe("loadConfig values", () => {
       containerdNamespace: "k8s.io",
       dockerSocket: "/run/podman/podman.sock",
       envRedact: false,
+      envOutputAll: true,
       natsUrl: "nats://a:4222,nats://b:4222",
       natsServers: ["nats://a:4222", "nats://b:4222"],
       dataDir: "/srv/adi",
@@ -117,6 +123,8 @@ describe("loadConfig values", () => {
       publishMaxInflight: 4096,
       batchMaxBytes: 1024 * 1024,
       flushIntervalMs: 10000,
+      startTimeoutMs: 120_000,
+      classifierRewindMaxMs: 5_400_000,
       logLevel: "debug",
     });
   });
@@ -178,6 +186,7 @@ describe("loadConfig errors", () => {
     ["ADI_NATS_PORT", "65536"],
     ["ADI_HOST", "my.host"],
     ["ENV_REDACT", "yes"],
+    ["ENV_OUTPUT_ALL", "all"],
     ["LOG_LEVEL", "verbose"],
     ["NATS_URL", "http://example.com"],
     ["NATS_URL", "nats://a:4222,"],

@@ -6,6 +6,7 @@ describe("ErrorCodes", () => {
     const exits = Object.fromEntries(Object.entries(ErrorCodes).map(([code, info]) => [code, info.exitCode]));
     expect(exits).toEqual({
       ADI_ERR_CONFIG: 2,
+      ADI_ERR_OUTPUT_PATH: 2,
       ADI_ERR_NOT_ROOT: 3,
       ADI_ERR_NO_BTF: 3,
       ADI_ERR_TRACEFS: 3,
@@ -13,6 +14,7 @@ describe("ErrorCodes", () => {
       ADI_ERR_ADDON_MISSING: 4,
       ADI_ERR_NATS_UNREACHABLE: 5,
       ADI_ERR_NATS_SERVER_MISSING: 5,
+      ADI_ERR_NOT_FOLLOWING: 5,
     });
   });
 

@@ -8,6 +8,7 @@ import {
   encodeBatch,
   HEADER_LAYOUT,
   LAYOUTS_V1,
+  LISTEN_LAYOUT,
   PROC_LAYOUT,
   RecordKind,
   TUPLE_LAYOUT,
@@ -94,6 +95,16 @@ function procRecord(kind: number, comm: string, profile: string, cmdline: string
   return b;
 }
 
+function listenRecord(kind: number, t: TupleSpec, flags: number, comm: string, netns = 4026531840): Buffer {
+  const b = Buffer.alloc(LISTEN_LAYOUT.size);
+  writeHeader(b, kind, { pid: 777, startTicks: 9001n });
+  writeTuple(b, LISTEN_LAYOUT.tuple, t);
+  b.writeUInt32LE(netns, LISTEN_LAYOUT.netns);
+  b.writeUInt32LE(flags, LISTEN_LAYOUT.flags);
+  b.write(comm, LISTEN_LAYOUT.comm, 16, "utf8");
+  return b;
+}
+
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 const batch = (records: Buffer[], count = records.length) =>
   encodeBatch({ recordCount: count, partition: 7, flags: 0, seq: 2n ** 63n + 5n, bootId: BOOT }, records);
@@ -156,6 +167,33 @@ describe("decodeRecord", () => {
     const r = decodeRecord(full, 0);
     expect(r).toMatchObject({ type: "proc_exit", comm: "x".repeat(16), profile: "A".repeat(64), profileName: "Bightly", cmdline: ["a", "b"] });
     expect(decodeRecord(procRecord(RecordKind.procFork, "sh", "", "", 0), 0)).toMatchObject({ type: "proc_fork", cmdline: [], profile: "" });
+  });
+
+  it("decodes listen records: the bound address keeps its family, V6ONLY is a flag", () => {
+    const any4: TupleSpec = { family: 2, protocol: 6, laddr: v4("0.0.0.0"), raddr: Buffer.alloc(16), lport: 8080, rport: 0 };
+    const any6: TupleSpec = { family: 10, protocol: 6, laddr: Buffer.alloc(16), raddr: Buffer.alloc(16), lport: 8080, rport: 0 };
+    const lo4: TupleSpec = { ...any4, laddr: v4("127.0.0.1") };
+    expect(decodeRecord(listenRecord(RecordKind.listenStart, any4, 0, "python3"), 0)).toMatchObject({
+      type: "listen_start", pid: 777, startTicks: 9001, netns: 4026531840, v6only: false, comm: "python3",
+      tuple: { family: 4, protocol: "tcp", laddr: "0.0.0.0", lport: 8080 },
+    });
+    expect(decodeRecord(listenRecord(RecordKind.listenStart, any6, 1, "srv6"), 0)).toMatchObject({
+      type: "listen_start", v6only: true, comm: "srv6", tuple: { family: 6, laddr: "::", lport: 8080 },
+    });
+    expect(decodeRecord(listenRecord(RecordKind.listenStop, lo4, 0, "x".repeat(16)), 0)).toMatchObject({
+      type: "listen_stop", comm: "x".repeat(16), tuple: { family: 4, laddr: "127.0.0.1" },
+    });
+    // Unknown flag bits do not read as V6ONLY.
+    expect(decodeRecord(listenRecord(RecordKind.listenStart, any6, 0xfe, "a"), 0)).toMatchObject({ v6only: false });
+    expect(() => decodeRecord(listenRecord(RecordKind.listenStart, any4, 0, "a").subarray(0, 100), 0)).toThrow(WireFormatError);
+  });
+
+  it("skips listen kinds in a version 1 batch (the version had none), by their size", () => {
+    const rec = Buffer.alloc(LAYOUTS_V1.header.size + 24);
+    rec.writeUInt32LE(rec.length, LAYOUTS_V1.header.size_field);
+    rec.writeUInt16LE(RecordKind.listenStart, LAYOUTS_V1.header.kind);
+    const { records } = decodeBatch(encodeBatch({ recordCount: 1, partition: 0, flags: 0, seq: 1n, bootId: BOOT }, [rec], 1));
+    expect(records).toEqual([]);
   });
 
   it("throws WireFormatError when a record is shorter than its kind needs", () => {

@@ -13,6 +13,8 @@ import {
   DataFlags,
   DIRECTIONS,
   HEADER_LAYOUT,
+  LISTEN_LAYOUT,
+  ListenFlags,
   PROC_LAYOUT,
   PROC_STRING_LENGTHS,
   RecordKind,
@@ -127,6 +129,14 @@ describe("codec layout vs the compiled BPF object", () => {
       expect([t.kind, t.nr_elems], `length of adi_proc_event.${name}`).toEqual(["ARRAY", len]);
     }
   });
+
+  it("listen event, with its comm length", () => {
+    expectLayout("adi_listen_event", LISTEN_LAYOUT, {}, { h: "adi_event_header" });
+    const s = struct("adi_listen_event");
+    expect(resolve(member(s, "tuple").type_id).name).toBe("adi_tuple");
+    const comm = resolve(member(s, "comm").type_id);
+    expect([comm.kind, comm.nr_elems], "length of adi_listen_event.comm").toEqual(["ARRAY", PROC_STRING_LENGTHS.comm]);
+  });
 });
 
 describe("codec constants vs bpf/capture.h", () => {
@@ -151,5 +161,6 @@ describe("codec constants vs bpf/capture.h", () => {
     const roles = constants("ADI_ROLE_");
     expect(CONN_ROLES).toHaveLength(roles.size);
     for (const [name, v] of roles) expect(CONN_ROLES[v]).toBe(name.toLowerCase());
+    expect(Object.fromEntries([...constants("ADI_LISTEN_")].map(([k, v]) => [camel(k), v]))).toEqual(ListenFlags);
   });
 });

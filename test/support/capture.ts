@@ -9,6 +9,7 @@ import type { CaptureAgent } from "@adi/capture/agent";
 import { loadConfig } from "@adi/shared/config";
 import { createLogger } from "@adi/shared/logger";
 import { connectNats } from "@adi/shared/nats/connect";
+import { waitForPort } from "@adi/shared/net";
 
 export interface RunningCapture {
   agent: CaptureAgent;
@@ -54,7 +55,14 @@ export function processEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", ...vars };
 }
 
-export function run(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
+
+export function run(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "";
@@ -77,3 +85,31 @@ export async function stopBackground(child: ChildProcess): Promise<void> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Issue 10's start script, under a capture agent it starts (and stops): sh, with `env`, forks helpers that never
+ * touch the network (sleep, sed, a subshell, true) and one networked program, curl to a local http.server on
+ * `port` that did not opt in. Resolves with the stopped capture (its connection still open, to read what it
+ * stored) and the script's result, for the test to check.
+ */
+export async function captureForkingScript(natsUrl: string, port: number, env: Record<string, string>): Promise<{ cap: RunningCapture; script: RunResult }> {
+  const cap = await startCapture(natsUrl);
+  const server = startBackground("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1"], { cwd: "/tmp", env: processEnv({}) });
+  try {
+    await waitForPort(port);
+    const script = [
+      "sleep 0.05",
+      "echo hello | sed s/h/j/ > /dev/null",
+      "( echo sub > /dev/null; true )",
+      "/bin/true",
+      `curl -sS --fail -o /dev/null http://127.0.0.1:${port}/`,
+      "echo done | sed s/d/D/",
+    ].join("\n");
+    const result = await run("sh", ["-c", script], { env: processEnv(env) });
+    await sleep(300);
+    return { cap, script: result };
+  } finally {
+    await stopBackground(server);
+    await cap.stop();
+  }
+}

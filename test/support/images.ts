@@ -1,6 +1,7 @@
 // Container test fixtures. A tiny image built offline (these machines cannot pull from any registry): a rootfs
 // holding busybox-static and a few applet links, imported into Docker once per machine and, on demand, into
 // containerd. Needs scripts/docker.sh to have run (it installs docker.io and busybox-static, starts both daemons).
+// Containers are started with testcontainers (LocalContainer below: never pulled, cleaned up without Ryuk).
 // Also a unix-socket proxy, to make an engine's socket go away and come back without restarting the engine.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, chmodSync } from "node:fs";
@@ -9,6 +10,19 @@ import type { Server, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { HostConfig } from "dockerode";
+import { GenericContainer, Network, PullPolicy } from "testcontainers";
+import type { StartedNetwork } from "testcontainers";
+
+// testcontainers' reaper, Ryuk, is an image on Docker Hub, which these machines cannot pull: with it on, the first
+// container start would fail trying. It is turned off for every test that imports this module (read at the first
+// start, so setting it here, after the import, is in time); removeOrphans() does its job instead.
+process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
+
+/** Label on every LocalContainer: the pid of the test process that made it (removeOrphans() reads it). */
+export const OWNER_LABEL = "adi.test.owner-pid";
+/** Networks made by startNetwork() are named `adi-test-<owner pid>-<name>`, for the same reason. */
+const NETWORK_PREFIX = "adi-test-";
 
 export const BUSYBOX_IMAGE = "adi-test/busybox:1";
 /** The same image as containerd names it after `ctr images import` (the docker.io/ prefix is added). */
@@ -142,4 +156,58 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A testcontainers GenericContainer for an image built on this machine. Never pulled (pull policy "never": no
+ * registry answers here, so a missing image fails at once, naming it, instead of after a registry timeout);
+ * labelled OWNER_LABEL = this process's pid, so removeOrphans() can remove it after a killed run; and able to set
+ * the Docker HostConfig fields testcontainers has no method for (`PidMode`, `RestartPolicy`, a port binding on
+ * one host address). Use it as a GenericContainer: `.withCommand(...)`, `.start()`, `.stop()`.
+ */
+export class LocalContainer extends GenericContainer {
+  constructor(image: string) {
+    super(image);
+    this.withPullPolicy(PullPolicy.neverPull()).withLabels({ [OWNER_LABEL]: String(process.pid) });
+  }
+
+  /** Sets fields of the container's Docker HostConfig (Engine API `ContainerCreate`), over testcontainers' own. */
+  withHostConfig(fields: HostConfig): this {
+    Object.assign(this.hostConfig, fields);
+    return this;
+  }
+}
+
+/** A user-defined bridge network (testcontainers' Network) named `adi-test-<pid>-<name>`, so removeOrphans() finds it. */
+export function startNetwork(name: string): Promise<StartedNetwork> {
+  return new Network({ nextUuid: () => `${NETWORK_PREFIX}${process.pid}-${name}` }).start();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Ryuk's job without Ryuk: removes the containers (OWNER_LABEL) and networks (`adi-test-<pid>-…`) whose owning test
+ * process is gone, e.g. killed by a timeout before its afterAll ran. Those of live processes (another test file
+ * running now) are left alone. Resolves with how many of each it removed; errors of single removals are ignored
+ * (another run may be removing the same leftovers).
+ */
+export async function removeOrphans(): Promise<{ containers: number; networks: number }> {
+  const docker = (...args: string[]) => run(DOCKER_CLI, args, { timeout: 60_000 }).then((r) => r.stdout.trim());
+  const rows = (await docker("ps", "-a", "--filter", `label=${OWNER_LABEL}`, "--format", `{{.ID}} {{.Label "${OWNER_LABEL}"}}`)).split("\n").filter(Boolean);
+  const deadContainers = rows.map((r) => r.split(" ")).filter(([, pid]) => !alive(Number(pid))).map(([id]) => id!);
+  if (deadContainers.length > 0) await docker("rm", "-f", "-v", ...deadContainers).catch(() => undefined);
+  const networks = (await docker("network", "ls", "--filter", `name=${NETWORK_PREFIX}`, "--format", "{{.Name}}")).split("\n").filter(Boolean);
+  const deadNetworks = networks.filter((n) => {
+    const pid = /^adi-test-(\d+)-/.exec(n)?.[1];
+    return pid !== undefined && !alive(Number(pid));
+  });
+  for (const n of deadNetworks) await docker("network", "rm", n).catch(() => undefined);
+  return { containers: deadContainers.length, networks: deadNetworks.length };
 }

@@ -51,7 +51,26 @@ export class NatsServerFixture {
     await gone;
   }
 
+  /**
+   * Freezes the server (SIGSTOP): connections stay open and nothing answers, as a broker on a loaded host that
+   * stalls; `resume` (SIGCONT) lets it go on where it was.
+   */
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
+  /** The server's process id (undefined before the first start). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   async stop(): Promise<void> {
+    this.resume(); // a paused server never handles SIGTERM
+
     await this.kill("SIGTERM");
     rmSync(this.storeDir, { recursive: true, force: true });
   }

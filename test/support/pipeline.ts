@@ -1,6 +1,6 @@
 // The whole pipeline in the test process (capture, classifiers, mappers) against a NatsServerFixture,
 // configured through environment variables as a user would.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -16,6 +16,7 @@ import type { AdiConfig } from "@adi/shared/config";
 import { createLogger } from "@adi/shared/logger";
 import { connectNats } from "@adi/shared/nats/connect";
 import { sleep } from "./capture.ts";
+import type { NatsServerFixture } from "./nats-server.ts";
 
 export interface Pipeline {
   cfg: AdiConfig;
@@ -88,4 +89,21 @@ export async function startPipeline(
       for (const m of mappers) await m.stop();
     },
   };
+}
+
+/** Waits 3 s for the traffic log's lines to settle (it is written once they do), stops the pipeline, and returns the log's lines. */
+export async function stopAndReadLog(pipe: Pipeline): Promise<Record<string, unknown>[]> {
+  await sleep(3_000);
+  await pipe.stop();
+  return readFileSync(pipe.cfg.outputPath, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * A pipeline spec's afterAll (either may be undefined if its beforeAll failed early): the pipeline's services stopped
+ * when `stop` is set (a spec whose beforeAll left them running), its connection closed, then the broker stopped.
+ */
+export async function tearDown(pipe: Pipeline | undefined, nats: NatsServerFixture | undefined, opts: { stop?: boolean } = {}): Promise<void> {
+  if (opts.stop) await pipe?.stop();
+  await pipe?.nc.close();
+  await nats?.stop();
 }

@@ -3,7 +3,8 @@
 //   ring buffer ──(addon drain thread: partitioned by connection, coalesced; one call per batch)
 //        ├─ raw messages (one partition's socket records) ─► adi.raw.v1.<host>.<p>, as they are
 //        └─ side batches: process records ─► /proc read ─► ProcessFact (JSON) ─► adi.facts.v1.<host>.process
-//                         connection opens ─► listener rescan
+//                         connection opens ─► a process's first one: ProcessFact event "net"; listener rescan
+//                         listen records (any process) ─► ListenersFact event listen/close ─► .listeners
 //   every few seconds: counters ─► AgentStatsFact ─► adi.facts.v1.<host>.agent
 //
 // Nothing here blocks the drain thread: the addon drops (and counts) batches when JavaScript falls behind,
@@ -17,18 +18,21 @@ import { decideOptIn } from "@adi/shared/optin";
 import { encodeFact, nsToIso } from "@adi/shared/wire/facts";
 import type { AgentStatsFact, ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
 import { OptinVerdict, WireFormatError } from "@adi/shared/wire/raw-events";
-import type { ProcRecord } from "@adi/shared/wire/raw-events";
+import type { ConnRecord, ListenRecord, ProcRecord } from "@adi/shared/wire/raw-events";
 import { factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire/subjects";
 import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
 import { loadKernelCapture, preflight } from "./adapters/kernel.ts";
 import type { KernelCapture, KernelStats } from "./adapters/kernel.ts";
-import { ListenerScanner } from "./adapters/listeners.ts";
+import { ListenerScanner, readListenerOwner, readOwnNetns } from "./adapters/listeners.ts";
 import { scanListeningPorts } from "./adapters/listening-ports.ts";
 import { listPids, readProcessSnapshot } from "./adapters/procfs.ts";
 import type { ProcessSnapshot } from "./adapters/procfs.ts";
 import { openCgroupResolver } from "./adapters/cgroupfs.ts";
 import { readKernelBatch } from "./core/kernel-batches.ts";
 import { buildProcessFact } from "./core/process-facts.ts";
+import type { KernelProcessInfo } from "./core/process-facts.ts";
+import { listenerFactOf, withV6Only } from "./core/listener-facts.ts";
+import { ProcessLedger } from "./core/process-ledger.ts";
 
 export const STATS_INTERVAL_MS = 5000;
 
@@ -43,7 +47,7 @@ export interface CaptureAgent {
 
 export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log: Logger): Promise<CaptureAgent> {
   preflight();
-  await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas });
+  await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas, partitions: cfg.partitions });
 
   const host = sanitizeToken(cfg.host);
   const bootId = readBootId();
@@ -71,19 +75,28 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
   // The kernel's cgroup id of each record, resolved to its path: a process gone before /proc is read still gets
   // its cgroup and container (walked once here, again on a miss at most every 200 ms).
   const cgroups = openCgroupResolver(log);
+  // What the kernel (and the start-up scan) said of each process, kept a while past its exit: a record that arrives
+  // after /proc is gone still gets the names the kernel read at exec, and a first connection is marked once.
+  const ledger = new ProcessLedger();
   const onProcRecord = (r: ProcRecord) => {
-    const kernelInfo = {
+    const event = r.type === "proc_exec" ? "exec" : r.type === "proc_fork" ? "fork" : "exit";
+    // The kernel's exit record carries the exec-time names since it looks them up in optin_names; the ledger is
+    // the fallback (an exit whose names were evicted there, or an older object).
+    const known = event === "exit" ? ledger.lookup(r.pid, r.startTicks) : undefined;
+    const kernelInfo: KernelProcessInfo = {
       pid: r.pid,
       startTicks: r.startTicks,
       ppid: r.ppid,
       comm: r.comm,
       cmdline: r.cmdline,
-      profile: r.profile || null,
-      profileName: r.profileName || null,
+      profile: r.profile || known?.profile || null,
+      profileName: r.profileName || known?.profileName || null,
       optin: r.optin,
       cgroupPath: cgroups.resolve(r.cgroupId),
     };
-    const event = r.type === "proc_exec" ? "exec" : r.type === "proc_fork" ? "fork" : "exit";
+    if (event === "exit") ledger.exited(r.pid, r.startTicks);
+    else if (r.optin === OptinVerdict.yes || r.optin === OptinVerdict.undecided) ledger.remember(kernelInfo, { exec: event === "exec" });
+    else ledger.exited(r.pid, r.startTicks); // an exec that opted out: the kernel no longer reports it
     let snapshot: ProcessSnapshot | undefined;
     let error: string | undefined;
     if (event !== "exit") {
@@ -102,6 +115,28 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       );
     } catch (err) {
       log.error({ err, pid: r.pid }, "could not build a process fact");
+    }
+  };
+
+  // A process's first connection (opened or accepted, TCP or UDP: the kernel reports only opted-in processes' ones):
+  // a process fact marking its network activity, once per identity, so the environment inventory can list the
+  // processes that made network calls. /proc while it is alive, else what the kernel said at its exec or fork.
+  const onFirstConnection = (o: ConnRecord) => {
+    let snapshot: ProcessSnapshot | undefined;
+    let error: string | undefined;
+    try {
+      snapshot = readProcessSnapshot(o.pid);
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const known = ledger.lookup(o.pid, o.startTicks);
+    const kernelInfo: KernelProcessInfo = known
+      ? { ...known, cgroupPath: known.cgroupPath ?? cgroups.resolve(o.cgroupId) }
+      : { pid: o.pid, startTicks: o.startTicks, ppid: null, comm: "", cmdline: "", profile: null, profileName: null, optin: "yes", cgroupPath: cgroups.resolve(o.cgroupId) };
+    try {
+      publishFact(buildProcessFact({ event: "net", ts: o.tsNs, host, bootId, snapshot, kernel: kernelInfo, error }, factOpts));
+    } catch (err) {
+      log.error({ err, pid: o.pid }, "could not build a process fact");
     }
   };
 
@@ -128,20 +163,46 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
   let lastListeners = "";
   let rescanTimer: NodeJS.Timeout | undefined;
   let lastOnDemandAt = 0;
+  // IPV6_V6ONLY of listeners ("ip|port"), known from the kernel's listen records only (/proc does not show it).
+  const v6only = new Map<string, boolean>();
   const publishListeners = () => {
     rescanTimer = undefined;
     try {
-      const listeners = scanner.scan();
+      const listeners = withV6Only(scanner.scan(), v6only);
       listenerPorts = new Set(listeners.map((l) => l.port));
       const json = JSON.stringify(listeners);
       if (json === lastListeners) return;
       lastListeners = json;
-      publishFact({ v: 1, type: "listeners", ts: nowIso(), host, boot_id: bootId, listeners });
+      publishFact({ v: 1, type: "listeners", event: "scan", ts: nowIso(), host, boot_id: bootId, listeners });
     } catch (err) {
       log.warn({ err }, "listener scan failed");
     }
   };
   const LOCAL = /^(127\.|::1$|0\.0\.0\.0$|::$)/;
+
+  // A socket entering or leaving LISTEN, in any process: a listener fact at once, the owner read from /proc while
+  // it is alive (a server that answers one request and exits is gone before any rescan).
+  const ownNetns = readOwnNetns(log);
+  const onListenRecord = (r: ListenRecord) => {
+    if (ownNetns !== null && r.netns !== ownNetns) return; // another namespace's: see listenerFactOf
+    const fact = listenerFactOf(r, {
+      host,
+      bootId,
+      netns: ownNetns,
+      owner: readListenerOwner(r.pid),
+      kernelName: ledger.lookup(r.pid, r.startTicks)?.profileName,
+    });
+    if (!fact) return;
+    const key = `${r.tuple.laddr}|${r.tuple.lport}`;
+    if (r.type === "listen_start") {
+      if (v6only.size >= 65_536) v6only.clear(); // bounded: a scan refills what is still listening
+      v6only.set(key, r.tuple.family === 6 && r.v6only);
+      listenerPorts.add(r.tuple.lport);
+    } else {
+      v6only.delete(key);
+    }
+    publishFact(fact);
+  };
 
   // The addon's drain thread partitions and coalesces the socket records (one message per partition and
   // ADI_BATCH_MAX_BYTES, or per ADI_FLUSH_INTERVAL_MS): a raw message is published as it comes. Side batches
@@ -161,19 +222,25 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       return;
     }
     counters.unknownRecords += split.unknown;
-    for (const o of split.opens) {
-      const localPort = o.role === "server" ? o.tuple.lport : LOCAL.test(o.tuple.raddr) ? o.tuple.rport : 0;
-      if (localPort && !listenerPorts.has(localPort) && !rescanTimer) {
-        // At most one on-demand scan a second: a port nobody listens on must not become a scan loop.
-        const at = Math.max(Date.now() + 20, lastOnDemandAt + 1000);
-        lastOnDemandAt = at;
-        rescanTimer = setTimeout(publishListeners, at - Date.now());
+    // Listen records become facts as process records do (the accounting identity counts them there).
+    counters.procRecords += split.proc.length + split.listens.length;
+    // In the kernel's order: a fork before its child's first connection, that before its exit.
+    for (const r of split.records) {
+      if (r.type === "conn_open") {
+        if (ledger.markNet(r.pid, r.startTicks)) onFirstConnection(r);
+        const localPort = r.role === "server" ? r.tuple.lport : LOCAL.test(r.tuple.raddr) ? r.tuple.rport : 0;
+        if (localPort && !listenerPorts.has(localPort) && !rescanTimer) {
+          // At most one on-demand scan a second: a port nobody listens on must not become a scan loop.
+          const at = Math.max(Date.now() + 20, lastOnDemandAt + 1000);
+          lastOnDemandAt = at;
+          rescanTimer = setTimeout(publishListeners, at - Date.now());
+        }
+      } else if (r.type === "listen_start" || r.type === "listen_stop") {
+        onListenRecord(r);
+      } else if (r.type === "proc_exec" || r.type === "proc_fork" || r.type === "proc_exit") {
+        if (r.type === "proc_exec" && r.optin === OptinVerdict.undecided) decideUndecided(r);
+        onProcRecord(r);
       }
-    }
-    counters.procRecords += split.proc.length;
-    for (const r of split.proc) {
-      if (r.type === "proc_exec" && r.optin === OptinVerdict.undecided) decideUndecided(r);
-      onProcRecord(r);
     }
   };
 
@@ -212,6 +279,16 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     const decision = decideOptIn(snapshot.environ, cfg.profileAllowed);
     if (decision.verdict !== "yes") continue;
     kernel.optIn(pid, snapshot.startTicks, decision.profile, decision.name);
+    ledger.remember({
+      pid,
+      startTicks: snapshot.startTicks,
+      ppid: snapshot.ppid,
+      comm: snapshot.comm,
+      cmdline: snapshot.cmdline,
+      profile: decision.profile ?? null,
+      profileName: decision.name ?? null,
+      optin: "yes",
+    });
     publishFact(buildProcessFact({ event: "scan", ts: nowIso(), host, bootId, snapshot }, factOpts));
     scanned++;
   }

@@ -2,7 +2,7 @@
 // process records and connection opens, and anything malformed is a WireFormatError (counted by the agent).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONN_LAYOUT, encodeBatch, HEADER_LAYOUT, PROC_LAYOUT, RecordKind, TUPLE_LAYOUT, WireFormatError } from "@adi/shared/wire/raw-events";
+import { CONN_LAYOUT, encodeBatch, HEADER_LAYOUT, LISTEN_LAYOUT, PROC_LAYOUT, RecordKind, TUPLE_LAYOUT, WireFormatError } from "@adi/shared/wire/raw-events";
 import { readKernelBatch, SIDE_BATCH_MAGIC } from "../src/core/kernel-batches.ts";
 
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
@@ -26,6 +26,16 @@ function open(pid: number): Buffer {
   return b;
 }
 
+function listen(kind: number, pid: number, port: number): Buffer {
+  const b = record(kind, LISTEN_LAYOUT.size, pid);
+  b.writeUInt16LE(10, LISTEN_LAYOUT.tuple + TUPLE_LAYOUT.family);
+  b[LISTEN_LAYOUT.tuple + TUPLE_LAYOUT.protocol] = 6;
+  b.writeUInt16LE(port, LISTEN_LAYOUT.tuple + TUPLE_LAYOUT.lport);
+  b.writeUInt32LE(1, LISTEN_LAYOUT.flags);
+  b.write("python3", LISTEN_LAYOUT.comm);
+  return b;
+}
+
 function side(records: Buffer[], count = records.length): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32LE(SIDE_BATCH_MAGIC, 0);
@@ -45,6 +55,33 @@ describe("readKernelBatch", () => {
     if (out.kind !== "side") throw new Error("side batch expected");
     expect(out.proc.map((r) => [r.type, r.pid])).toEqual([["proc_exec", 42]]);
     expect(out.opens.map((r) => [r.role, r.tuple.lport, r.pid])).toEqual([["server", 8080, 43]]);
+  });
+
+  it("keeps the kernel's order across kinds, listen records included (a fork, its first connection, its exit)", () => {
+    const out = readKernelBatch(
+      side([
+        record(RecordKind.procFork, PROC_LAYOUT.size, 50),
+        listen(RecordKind.listenStart, 60, 9000),
+        open(50),
+        record(77, 56, 51),
+        listen(RecordKind.listenStop, 60, 9000),
+        record(RecordKind.procExit, PROC_LAYOUT.size, 50),
+      ]),
+    );
+    if (out.kind !== "side") throw new Error("side batch expected");
+    expect(out.records.map((r) => [r.type, r.pid])).toEqual([
+      ["proc_fork", 50],
+      ["listen_start", 60],
+      ["conn_open", 50],
+      ["listen_stop", 60],
+      ["proc_exit", 50],
+    ]);
+    expect(out.unknown).toBe(1);
+    expect(out.listens.map((r) => [r.type, r.tuple.laddr, r.tuple.lport, r.v6only, r.comm])).toEqual([
+      ["listen_start", "::", 9000, true, "python3"],
+      ["listen_stop", "::", 9000, true, "python3"],
+    ]);
+    expect([out.proc.length, out.opens.length]).toEqual([2, 1]);
   });
 
   it("refuses a foreign magic, a count that does not match, and a record past the end", () => {

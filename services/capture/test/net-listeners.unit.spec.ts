@@ -21,17 +21,17 @@ const TCP6 = `  sl  local_address                         remote_address        
 describe("parseProcNetTcp", () => {
   it("keeps IPv4 listening sockets only, with addresses and ports decoded", () => {
     expect(parseProcNetTcp(TCP, 4)).toEqual([
-      { ip: "127.0.0.1", port: 5432, inode: 7266 },
-      { ip: "0.0.0.0", port: 8080, inode: 4699 },
+      { ip: "127.0.0.1", port: 5432, family: 4, inode: 7266 },
+      { ip: "0.0.0.0", port: 8080, family: 4, inode: 4699 },
     ]);
   });
 
   it("decodes IPv6 words, compresses zeros and reports v4-mapped listeners as IPv4", () => {
     expect(parseProcNetTcp(TCP6, 6)).toEqual([
-      { ip: "::1", port: 6379, inode: 4700 },
-      { ip: "::", port: 80, inode: 4701 },
-      { ip: "127.0.0.1", port: 8000, inode: 4702 },
-      { ip: "2001:db8::1", port: 53, inode: 4703 },
+      { ip: "::1", port: 6379, family: 6, inode: 4700 },
+      { ip: "::", port: 80, family: 6, inode: 4701 },
+      { ip: "127.0.0.1", port: 8000, family: 4, inode: 4702 },
+      { ip: "2001:db8::1", port: 53, family: 6, inode: 4703 },
     ]);
   });
 });
@@ -56,8 +56,8 @@ describe("listeners never have port 0", () => {
   });
 
   it("parseProcNetTcp drops LISTEN sockets on port 0, and ports that are not 16-bit hex", () => {
-    expect(parseProcNetTcp(TCP_PORT0, 4)).toEqual([{ ip: "0.0.0.0", port: 8080, inode: 4699 }]);
-    expect(parseProcNetTcp(TCP6_PORT0, 6)).toEqual([{ ip: "::1", port: 6379, inode: 4700 }]);
+    expect(parseProcNetTcp(TCP_PORT0, 4)).toEqual([{ ip: "0.0.0.0", port: 8080, family: 4, inode: 4699 }]);
+    expect(parseProcNetTcp(TCP6_PORT0, 6)).toEqual([{ ip: "::1", port: 6379, family: 6, inode: 4700 }]);
   });
 });
 
@@ -88,8 +88,8 @@ describe("ListenerScanner over a fixture /proc", () => {
   it("publishes the listeners on a port, with their owners, and none on port 0", () => {
     const listeners = new ListenerScanner(root).scan();
     expect(listeners).toEqual([
-      { ip: "::1", port: 6379, pid: 500, start_ticks: 5000, comm: "redis-server", adi_profile_name: null },
-      { ip: "0.0.0.0", port: 8080, pid: 400, start_ticks: 4000, comm: "httpd", adi_profile_name: "api" },
+      { ip: "::1", port: 6379, family: 6, pid: 500, start_ticks: 5000, comm: "redis-server", adi_profile_name: null },
+      { ip: "0.0.0.0", port: 8080, family: 4, pid: 400, start_ticks: 4000, comm: "httpd", adi_profile_name: "api" },
     ]);
     expect(listeners.some((l) => l.port === 0 || l.pid === 300)).toBe(false);
   });

@@ -19,7 +19,8 @@ const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 function redisRecord(payload: string): Buffer {
   const p = Buffer.from(payload);
   const b = Buffer.alloc((DATA_LAYOUT.size + p.length + 7) & ~7);
-  b.writeBigUInt64LE(1_790_000_000_000_000_000n, HEADER_LAYOUT.ts_ns);
+  // Now: a record stamped far from its store time is dead-lettered (core/record-guard.ts).
+  b.writeBigUInt64LE(BigInt(Date.now()) * 1_000_000n, HEADER_LAYOUT.ts_ns);
   b.writeUInt32LE(b.length, HEADER_LAYOUT.size_field);
   b.writeUInt16LE(RecordKind.data, HEADER_LAYOUT.kind);
   b.writeUInt32LE(7, HEADER_LAYOUT.pid);

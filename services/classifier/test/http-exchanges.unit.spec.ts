@@ -66,6 +66,114 @@ describe("HttpConnection", () => {
     expect([x!.request.body.toString(), x!.response!.status, x!.latencyNs]).toEqual(["data", 201, 1n]);
   });
 
+  // Item 2 of issue 10: a request whose body never came is still an exchange, paired with its answer.
+  const UPLOAD = (n: number, extra = "Expect: 100-continue\r\n") => `POST /upload HTTP/1.1\r\nHost: svc\r\n${extra}Content-Length: ${n}\r\n\r\n`;
+
+  it.each([
+    ["413", "413 Payload Too Large"],
+    ["417", "417 Expectation Failed"],
+    ["401", "401 Unauthorized"],
+  ])("pairs an Expect: 100-continue request refused at once with %s (the body is never sent), on either end", (code, status) => {
+    for (const side of ["client", "server"] as const) {
+      const c = new HttpConnection(side);
+      const [req, res] = side === "client" ? (["egress", "ingress"] as const) : (["ingress", "egress"] as const);
+      c.onData(req, b(UPLOAD(1_000_000)), 10n);
+      c.onData(res, b(RES("no", status)), 20n);
+      const [x] = c.take();
+      expect(x, side).toBeDefined();
+      expect([x!.seq, x!.request.method, x!.request.target, x!.request.bodySize, x!.request.bodyTruncated, x!.response!.status, x!.latencyNs]).toEqual([
+        0, "POST", "/upload", 0, true, Number(code), 10n,
+      ]);
+      c.onClose(30n);
+      expect(c.take()).toEqual([]);
+    }
+  });
+
+  it("still reads the body when 100 Continue comes first, and the final answer pairs with the whole request", () => {
+    const c = new HttpConnection("server");
+    c.onData("ingress", b(UPLOAD(6)), 1n);
+    c.onData("egress", b("HTTP/1.1 100 Continue\r\n\r\n"), 2n);
+    c.onData("ingress", b("abc"), 3n);
+    c.onData("ingress", b("def"), 4n);
+    c.onData("egress", b(RES("ok", "201 Created")), 5n);
+    const [x] = c.take();
+    expect([x!.request.body.toString(), x!.request.bodyTruncated, x!.response!.status]).toEqual(["abcdef", false, 201]);
+  });
+
+  it("answered early, then sent anyway: the rest of the body is skipped by its length, and the next request pairs", () => {
+    const c = new HttpConnection("client");
+    c.onData("egress", b(UPLOAD(10, "") + "01234"), 1n);
+    c.onData("ingress", b(RES("too big", "413 Payload Too Large")), 2n);
+    // The rest of the body: it even looks like a request line, but it is body bytes by Content-Length.
+    c.onData("egress", b("GET /"), 3n);
+    c.onData("egress", b(REQ("/next")), 4n);
+    c.onData("ingress", b(RES("next")), 5n);
+    expect(brief(c.take())).toEqual([
+      [0, "POST", "/upload", 413, "too big"],
+      [1, "GET", "/next", 200, "next"],
+    ]);
+  });
+
+  it("answered early and the body never sent: the client's next request on the same connection is read as one", () => {
+    const c = new HttpConnection("client");
+    c.onData("egress", b(UPLOAD(5000)), 1n);
+    c.onData("ingress", b(RES("", "417 Expectation Failed")), 2n);
+    c.onData("egress", b(REQ("/retry")), 3n);
+    c.onData("ingress", b(RES("fine")), 4n);
+    expect(brief(c.take())).toEqual([
+      [0, "POST", "/upload", 417, ""],
+      [1, "GET", "/retry", 200, "fine"],
+    ]);
+  });
+
+  it("pairs a chunked upload answered mid-body, and keeps the chunks' framing for the rest", () => {
+    const c = new HttpConnection("client");
+    c.onData("egress", b("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"), 1n);
+    c.onData("ingress", b(RES("stop", "400 Bad Request")), 2n);
+    c.onData("egress", b("3\r\ndef\r\n0\r\n\r\n"), 3n);
+    c.onData("egress", b(REQ("/after")), 4n);
+    c.onData("ingress", b(RES("after")), 5n);
+    const xs = c.take();
+    expect(brief(xs)).toEqual([
+      [0, "POST", "/c", 400, "stop"],
+      [1, "GET", "/after", 200, "after"],
+    ]);
+    expect([xs[0]!.request.body.toString(), xs[0]!.request.bodyTruncated]).toEqual(["abc", true]);
+  });
+
+  it("keeps a request reset mid-body at close, truncated, with no response", () => {
+    const c = new HttpConnection("server");
+    c.onData("ingress", b(UPLOAD(100, "") + "0123456789"), 1n);
+    c.onClose(2n);
+    const [x] = c.take();
+    expect([x!.request.target, x!.request.bodySize, x!.request.body.toString(), x!.request.bodyTruncated, x!.response]).toEqual([
+      "/upload", 10, "0123456789", true, null,
+    ]);
+    expect(c.stats().requests).toMatchObject({ incomplete: 1, droppedPartial: 0 });
+  });
+
+  it("pairs a request whose head was still arriving when the server answered (431), with what was read", () => {
+    const c = new HttpConnection("client");
+    c.onData("egress", b("GET /h HTTP/1.1\r\nHost: svc\r\nX-Big: aaaa"), 1n);
+    c.onData("ingress", b("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), 2n);
+    const [x] = c.take();
+    expect([x!.request.target, x!.request.headers, x!.request.bodyTruncated, x!.response!.status]).toEqual(["/h", [["Host", "svc"]], true, 431]);
+  });
+
+  it("does not cut a request whose answer belongs to an earlier one (pipelining)", () => {
+    const c = new HttpConnection("client");
+    c.onData("egress", b(REQ("/1") + UPLOAD(6, "")), 1n);
+    c.onData("ingress", b(RES("one")), 2n);
+    c.onData("egress", b("abcdef"), 3n);
+    c.onData("ingress", b(RES("two")), 4n);
+    const xs = c.take();
+    expect(brief(xs)).toEqual([
+      [0, "GET", "/1", 200, "one"],
+      [1, "POST", "/upload", 200, "two"],
+    ]);
+    expect([xs[1]!.request.body.toString(), xs[1]!.request.bodyTruncated]).toEqual(["abcdef", false]);
+  });
+
   it("tells the response side about HEAD, so its Content-Length means no body", () => {
     const c = new HttpConnection("client");
     c.onData("egress", b("HEAD /big HTTP/1.1\r\n\r\n" + REQ("/small")), 1n);
@@ -79,12 +187,22 @@ describe("HttpConnection", () => {
   it("keeps a request unanswered at close, with no response", () => {
     const c = new HttpConnection("client");
     c.onData("egress", b(REQ("/1") + REQ("/2")), 1n);
-    c.onData("ingress", b(RES("one") + "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart"), 2n);
+    c.onData("ingress", b(RES("one")), 2n);
     expect(brief(c.take())).toEqual([[0, "GET", "/1", 200, "one"]]);
     c.onClose(3n);
     const [x] = c.take();
     expect([x!.seq, x!.request.target, x!.response, x!.latencyNs]).toEqual([1, "/2", null, null]);
-    expect(c.stats().responses.droppedPartial).toBe(1);
+  });
+
+  it("pairs a request with a response cut by the close (a reset mid-body), kept truncated", () => {
+    const c = new HttpConnection("client");
+    c.onData("egress", b(REQ("/1") + REQ("/2")), 1n);
+    c.onData("ingress", b(RES("one") + "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart"), 2n);
+    expect(brief(c.take())).toEqual([[0, "GET", "/1", 200, "one"]]);
+    c.onClose(3n);
+    const [x] = c.take();
+    expect([x!.seq, x!.request.target, x!.response?.status, x!.response?.body.toString(), x!.response?.bodyTruncated]).toEqual([1, "/2", 200, "part", true]);
+    expect(c.stats().responses).toMatchObject({ droppedPartial: 0, incomplete: 1 });
   });
 
   it("completes a close-delimited response at close", () => {

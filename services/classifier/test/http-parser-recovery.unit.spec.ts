@@ -26,16 +26,37 @@ describe("HttpMessageParser: lost bytes and errors", () => {
       [200, "abchij", 10, true, 3n],
       [204, "", 0, false, 3n],
     ]);
-    expect(p.stats()).toEqual({ messages: 2, errors: 0, resyncs: 0, droppedPartial: 0 });
+    expect(p.stats()).toEqual({ messages: 2, errors: 0, resyncs: 0, droppedPartial: 0, incomplete: 0 });
   });
 
-  it("resyncs after a gap inside a head and finds the next request", () => {
+  it("keeps a head cut by a gap with what was captured (truncated), then resyncs and finds the next request", () => {
     const p = new HttpMessageParser("request");
-    p.push(b("GET /lost HTTP/1.1\r\nHo"), 1n);
+    p.push(b("GET /lost HTTP/1.1\r\nX-A: 1\r\nHo"), 1n);
     p.gap(500, 2n);
     p.push(b("st: a\r\nAccept: */*\r\n\r\nbody tail GET /found HTTP/1.1\r\nHost: a\r\n\r\n"), 3n);
-    expect(requests(p.take()).map((r) => r.target)).toEqual(["/found"]);
-    expect(p.stats()).toEqual({ messages: 1, errors: 0, resyncs: 1, droppedPartial: 1 });
+    const got = requests(p.take());
+    expect(got.map((r) => [r.target, r.headers, r.bodyTruncated])).toEqual([
+      ["/lost", [["X-A", "1"]], true],
+      ["/found", [["Host", "a"]], false],
+    ]);
+    expect(p.stats()).toEqual({ messages: 2, errors: 0, resyncs: 1, droppedPartial: 0, incomplete: 1 });
+  });
+
+  it("keeps a request line longer than the capture limit: the target as captured, truncated", () => {
+    const p = new HttpMessageParser("request");
+    const target = `/q/${"x".repeat(3000)}`;
+    p.push(b(`GET ${target}`.slice(0, 2048)), 1n);
+    p.gap(5000, 1n);
+    const [r] = requests(p.take());
+    expect([r!.method, r!.target, r!.version, r!.bodyTruncated]).toEqual(["GET", target.slice(0, 2044), "", true]);
+  });
+
+  it("drops a head cut by a gap before its start line named anything", () => {
+    const p = new HttpMessageParser("response");
+    p.push(b("HTTP/1."), 1n);
+    p.gap(100, 2n);
+    expect(p.take()).toEqual([]);
+    expect(p.stats()).toMatchObject({ droppedPartial: 1, incomplete: 0 });
   });
 
   it("ends the body when a gap runs past it, and resyncs for the rest of the gap", () => {

@@ -98,7 +98,7 @@ describe("HttpMessageParser: messages", () => {
         raw: GET,
       },
     ]);
-    expect(stats).toEqual({ messages: 1, errors: 0, resyncs: 0, droppedPartial: 0 });
+    expect(stats).toEqual({ messages: 1, errors: 0, resyncs: 0, droppedPartial: 0, incomplete: 0 });
   });
 
   it("parses a POST with a JSON body", () => {
@@ -197,12 +197,20 @@ describe("HttpMessageParser: messages", () => {
     expect([m!.version, m!.firstTs, m!.lastTs]).toEqual(["HTTP/1.0", 10n, 20n]);
   });
 
-  it("drops a message still unfinished at end(), and counts it", () => {
+  it("keeps a message still unfinished at end() as it was, marked truncated, and counts it", () => {
     const p = new HttpMessageParser("response");
     p.push(b("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"), 1n);
     p.end(2n);
+    expect(responses(p.take()).map((r) => [r.status, r.body.toString(), r.bodySize, r.bodyTruncated])).toEqual([[200, "abc", 3, true]]);
+    expect(p.stats()).toEqual({ messages: 1, errors: 0, resyncs: 0, droppedPartial: 0, incomplete: 1 });
+  });
+
+  it("drops bytes at end() that never formed a start line, and counts them", () => {
+    const p = new HttpMessageParser("request");
+    p.push(b("GET"), 1n);
+    p.end(2n);
     expect(p.take()).toEqual([]);
-    expect(p.stats()).toEqual({ messages: 0, errors: 0, resyncs: 0, droppedPartial: 1 });
+    expect(p.stats()).toEqual({ messages: 0, errors: 0, resyncs: 0, droppedPartial: 1, incomplete: 0 });
   });
 
   it("keeps repeated headers in wire order, names as sent, folded lines joined", () => {
@@ -238,7 +246,7 @@ describe("HttpMessageParser: messages", () => {
   it("counts garbage before a message as one error and recovers", () => {
     const { messages, stats } = whole(fixture("garbage before a request"));
     expect(requests(messages).map((r) => [r.method, r.target, r.body.toString()])).toEqual([["PUT", "/x", "z"]]);
-    expect(stats).toEqual({ messages: 1, errors: 1, resyncs: 1, droppedPartial: 0 });
+    expect(stats).toEqual({ messages: 1, errors: 1, resyncs: 1, droppedPartial: 0, incomplete: 0 });
   });
 
   it("stops parsing after 101 Switching Protocols", () => {

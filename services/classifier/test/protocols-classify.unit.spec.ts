@@ -155,12 +155,17 @@ describe("needsMoreBytes", () => {
     ["a MySQL client's bytes before its greeting was captured", client(fx.mysqlClientHandshakeResponse, 3306), true],
     ["a MySQL greeting", server(fx.mysqlGreeting(), 3306), false],
     ["a server banner without the client's bytes", server(Buffer.from("SSH-2.0-x\r\n"), 2222), true],
-    ["unrecognised client bytes on a client-first port", client(Buffer.from("hello\r\n"), 6379), false],
+    ["a line on the Redis port: an inline command waits for its RESP reply", client(Buffer.from("hello\r\n"), 6379), true],
+    ["unrecognised client bytes on a client-first port: the server's answer may still decide", client(Buffer.from("\x01\x02 hello\r\n"), 6379), true],
+    ["unrecognised client bytes, the server done", { ...client(Buffer.from("\x01\x02 hello\r\n"), 6379), serverDone: true }, false],
+    ["unrecognised bytes from both sides", { ...client(Buffer.from("\x01\x02 hello\r\n"), 6379), serverFirstBytes: Buffer.from("unknown command, try again\r\n") }, false],
     ["a TLS ClientHello", client(clientHello("x.example"), 5671), false],
     ["the first byte of a request written a byte at a time", client(Buffer.from("P"), 8099), true],
     ["the start of a request line written a few bytes at a time", client(Buffer.from("GET /bytewise/1 HT"), 8099), true],
-    ["an unrecognised line, ended", client(Buffer.from("0123456789abcdef\r\n"), 8099), false],
-    ["256 unrecognised bytes without a line end", client(Buffer.alloc(256, 0x41), 8099), false],
+    ["an unrecognised line, ended, answered", { ...client(Buffer.from("0123456789abcdef\r\n"), 8099), serverFirstBytes: Buffer.from("?? what ??\r\n") }, false],
+    ["256 unrecognised bytes without a line end, the server done", { ...client(Buffer.alloc(256, 0x41), 8099), serverDone: true }, false],
+    ["a request line prefix cut by a gap, the server done", { ...client(Buffer.from("GET /abc"), 8099), clientDone: true, serverDone: true }, false],
+    ["a request line prefix cut by a gap: the status line may still decide", { ...client(Buffer.from("GET /abc"), 8099), clientDone: true }, true],
   ])("%s: %s", (_name, input, expected) => {
     expect(needsMoreBytes(input)).toBe(expected);
   });

@@ -31,8 +31,6 @@ const POSITIVES: [string, string, Buffer, string][] = [
   ["tedious PRELOGIN (recorded)", "mssql-tds-prelogin", fx.recorded("tedious-connect.bin"), "TDS PRELOGIN packet"],
   ["redis RESP PING", "redis-resp", fx.redisPingArray, "redis RESP array"],
   ["redis RESP SET", "redis-resp", fx.redisSetArray, "redis RESP array"],
-  ["redis inline PING", "redis-resp", fx.redisInlinePing, "redis inline command PING"],
-  ["redis inline AUTH", "redis-resp", fx.redisInlineAuth, "redis inline command AUTH"],
   ["memcached get", "memcached-text", fx.memcachedGet, "memcached text command get"],
   ["memcached set", "memcached-text", fx.memcachedSet, "memcached text command set"],
   ["memcached version", "memcached-text", fx.memcachedVersion, "memcached text command version"],
@@ -76,8 +74,6 @@ const NEGATIVES: [string, string, Buffer][] = [
   ["TDS window not 0", "mssql-tds-prelogin", patched(fx.mssqlPrelogin(), 7, "05")],
   ["RESP empty array", "redis-resp", Buffer.from("*0\r\n")],
   ["RESP array without bulk string", "redis-resp", Buffer.from("*2\r\n:1\r\n")],
-  ["redis inline unknown command", "redis-resp", Buffer.from("FLY away\r\n")],
-  ["a greeting that is not redis HELLO", "redis-resp", Buffer.from("hello there\r\n")],
   ["memcached upper case", "memcached-text", Buffer.from("GET user:42\r\n")],
   ["memcached set without numbers", "memcached-text", Buffer.from("set user:42\r\n")],
   ["memcached bare LF", "memcached-text", Buffer.from("get user:42\n")],
@@ -113,7 +109,7 @@ describe("the rule table", () => {
   });
 
   it("marks MySQL and NATS as server-first, read from the server's greeting", () => {
-    expect(RULES.filter((r) => r.speaks === "server-first").map((r) => r.protocol)).toEqual(["mysql", "nats", "nats", "nats"]);
+    expect(RULES.filter((r) => r.speaks === "server-first").map((r) => r.protocol)).toEqual(["mysql", "nats", "nats", "nats", "nats", "pop3", "imap", "smtp", "smtp"]);
     expect(ruleByName("mysql-handshake-v10")?.reads).toBe("server");
     expect(ruleByName("nats-info")?.reads).toBe("server");
   });
@@ -124,7 +120,8 @@ describe("the rule table", () => {
 
   it("finds a port's rules in table order", () => {
     expect(rulesForPort(11211).map((r) => r.name)).toEqual(["memcached-text", "memcached-binary"]);
-    expect(rulesForPort(26379).map((r) => r.name)).toEqual(["redis-resp"]);
+    expect(rulesForPort(26379).map((r) => r.name)).toEqual(["redis-resp", "redis-inline"]);
+    expect(rulesForPort(1433).map((r) => r.name)).toEqual(["mongodb-reply", "mssql-tds-request", "mssql-tds-response", "mssql-tds-prelogin"].filter((n) => n.startsWith("mssql")));
     expect(rulesForPort(443)).toEqual([]);
   });
 });

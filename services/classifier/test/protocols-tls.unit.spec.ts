@@ -8,7 +8,7 @@ const nodeHello = recorded("tls-client-hello-sni.bin");
 
 describe("parseClientHello", () => {
   it("reads the SNI of a real node:tls ClientHello", () => {
-    expect(parseClientHello(nodeHello)).toEqual({ isClientHello: true, sni: "db.example.internal" });
+    expect(parseClientHello(nodeHello)).toEqual({ isClientHello: true, sni: "db.example.internal", complete: true });
   });
 
   it.each([
@@ -22,13 +22,13 @@ describe("parseClientHello", () => {
     ["an empty host name", records(clientHelloMessage([serverNameExtension("")])), null],
     ["a 256-character host name", records(clientHelloMessage([serverNameExtension("a".repeat(256))])), null],
   ])("%s", (_name, bytes, sni) => {
-    expect(parseClientHello(bytes)).toEqual({ isClientHello: true, sni });
+    expect(parseClientHello(bytes)).toEqual({ isClientHello: true, sni, complete: true });
   });
 
   it("finds the SNI when only the first record of a split ClientHello was captured, if it is in there", () => {
     const split = clientHello("early.example", { fragment: 200 });
     const firstRecord = split.subarray(0, 5 + 200);
-    expect(parseClientHello(firstRecord)).toEqual({ isClientHello: true, sni: "early.example" });
+    expect(parseClientHello(firstRecord)).toMatchObject({ isClientHello: true, sni: "early.example" });
   });
 
   it("recognises a ClientHello from its first 6 bytes and never reports a wrong SNI when truncated", () => {
@@ -48,7 +48,7 @@ describe("parseClientHello", () => {
     ["nothing", Buffer.alloc(0)],
     ["null", null],
   ])("rejects %s", (_name, bytes) => {
-    expect(parseClientHello(bytes)).toEqual({ isClientHello: false, sni: null });
+    expect(parseClientHello(bytes)).toEqual({ isClientHello: false, sni: null, complete: false });
   });
 
   it("never throws on arbitrary bytes, and a name it reports is printable ASCII", () => {

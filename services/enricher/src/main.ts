@@ -5,19 +5,17 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared/config";
-import { follow } from "@adi/shared/nats/consume";
+import { followStream } from "@adi/shared/nats/consume";
+import { retryWithBackoff } from "@adi/shared/nats/retry";
 import { readBootId } from "@adi/shared/host";
 import { ensureStreams } from "@adi/shared/nats/streams";
 import { decodeFact, encodeFact, nsToIso } from "@adi/shared/wire/facts";
 import { FACTS_STREAM, factSubject, factsFilter, sanitizeToken } from "@adi/shared/wire/subjects";
-import { AtomicFileWriter } from "@adi/mapper/adapters/output-file";
+import { AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
 import { EnvInventory } from "./core/env-inventory.ts";
-import { ContainerLedger, containerFact } from "./core/container-facts.ts";
-import type { ContainerEvent } from "./core/container-facts.ts";
-import { openRuntime } from "./adapters/runtime.ts";
-import type { ContainerRuntime } from "./adapters/runtime.ts";
+import { startContainerEnrichment } from "./adapters/container-enrichment.ts";
 
-export const RESYNC_MS = 30_000;
+export { RESYNC_MS } from "./adapters/container-enrichment.ts";
 
 export interface Enricher {
   inventory: EnvInventory;
@@ -28,12 +26,37 @@ export interface Enricher {
   stop(): Promise<void>;
 }
 
-export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Logger): Promise<Enricher> {
-  await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas });
-  const inventory = new EnvInventory();
-  const writer = new AtomicFileWriter(cfg.envOutputPath, { onError: (err) => log.error({ err }, "could not write ENV_OUTPUT_PATH; will retry") });
+export interface StartOptions {
+  /** Aborts a start still waiting for the broker (SIGTERM while starting): startEnricher rejects with its reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts the enricher; resolves once it follows the process facts (logged `enricher ready`). Creating the streams
+ * and the consumer is retried with backoff for cfg.startTimeoutMs, then rejects with AdiError ADI_ERR_NOT_FOLLOWING;
+ * an unusable ENV_OUTPUT_PATH rejects at once with ADI_ERR_OUTPUT_PATH. Once ready, a consumer that fails is
+ * re-created until stopped.
+ */
+export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Logger, opts: StartOptions = {}): Promise<Enricher> {
+  checkOutputPath("ENV_OUTPUT_PATH", cfg.envOutputPath);
+  const startedAt = performance.now();
+  const left = () => Math.max(1, cfg.startTimeoutMs - (performance.now() - startedAt));
+  await retryWithBackoff(() => ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas }, 0), {
+    what: "create the streams",
+    signal: opts.signal,
+    timeoutMs: left(),
+    onRetry: (err, failures, retryInMs) => log.warn({ err: (err as Error).message, failures, retryInMs }, "could not create the streams; will retry"),
+  });
+  const inventory = new EnvInventory({ all: cfg.envOutputAll });
+  const writer = new AtomicFileWriter(cfg.envOutputPath, {
+    variable: "ENV_OUTPUT_PATH",
+    onError: (err) => log.error({ err }, "could not write ENV_OUTPUT_PATH; will retry"),
+  });
   const abort = new AbortController();
-  const following = follow(nc, FACTS_STREAM, factsFilter("process"), (m) => {
+  // A stop during the start stops the retries too; once ready, only stop() does.
+  const onStartAbort = () => abort.abort(opts.signal?.reason);
+  opts.signal?.addEventListener("abort", onStartAbort, { once: true });
+  const facts = followStream(nc, FACTS_STREAM, factsFilter("process"), (m) => {
     try {
       const fact = decodeFact(m.data);
       if (fact.type !== "process") return;
@@ -43,58 +66,44 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
     } catch (err) {
       log.warn({ err: (err as Error).message, seq: m.seq }, "invalid process fact skipped");
     }
-  }, abort.signal).catch((err) => log.error({ err }, "enricher stopped following the facts"));
+  }, { signal: abort.signal, timeoutMs: left(), log });
+  try {
+    await facts.ready;
+  } catch (err) {
+    abort.abort();
+    await facts.done.catch(() => undefined);
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener("abort", onStartAbort);
+  }
+  const following = facts.done.catch((err) => log.error({ err }, "enricher stopped following the facts"));
 
-  // Container identities
+  // Container identities: a socket with nothing behind it yet is waited for (retried with backoff), never fatal.
   const socket = cfg.containerdSocket ?? cfg.dockerSocket;
-  let runtime: ContainerRuntime | null = null;
-  const ledger = new ContainerLedger();
   const js = jetstream(nc);
   const host = sanitizeToken(cfg.host);
   const bootId = readBootId();
-  const publish = async (identity: Parameters<typeof containerFact>[0], event: ContainerEvent) => {
-    if (event !== "destroy" && !ledger.changed(identity)) return;
-    if (event === "destroy") ledger.forget(identity.container_id);
-    const fact = containerFact(identity, event, { ts: nsToIso(BigInt(Date.now()) * 1_000_000n), host, bootId });
-    await js.publish(factSubject(host, "container"), encodeFact(fact));
-  };
-  const resync = async () => {
-    if (!runtime) return;
-    try {
-      for (const identity of await runtime.list()) await publish(identity, "snapshot");
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "container runtime list failed; will retry");
-    }
-  };
-  let stopWatch: (() => void) | undefined;
-  let resyncTimer: NodeJS.Timeout | undefined;
-  if (socket) {
-    runtime = await openRuntime(socket, { namespace: cfg.containerdNamespace, log });
-    await resync();
-    stopWatch = runtime.watch(
-      (e) => {
-        if (!e.identity) {
-          ledger.forget(e.id); // gone: a container that ran still names the calls it made
-          return;
-        }
-        publish(e.identity, e.action).catch((err) => log.warn({ err: (err as Error).message }, "could not publish a container event"));
-      },
-      { onReconnect: () => void resync() },
-    );
-    resyncTimer = setInterval(() => void resync(), RESYNC_MS);
-    log.info({ socket, runtime: runtime.kind }, "container enrichment on");
-  }
+  const containers = socket
+    ? startContainerEnrichment({
+        socket,
+        namespace: cfg.containerdNamespace,
+        log,
+        stamp: () => ({ ts: nsToIso(BigInt(Date.now()) * 1_000_000n), host, bootId }),
+        publish: async (fact) => void (await js.publish(factSubject(host, "container"), encodeFact(fact))),
+      })
+    : null;
+  await containers?.firstAttempt; // as before when the engine answers: its containers are published before ready
   log.info({ envOutputPath: cfg.envOutputPath }, "enricher ready");
 
   return {
     inventory,
-    runtime: runtime?.kind ?? null,
-    resync,
+    get runtime() {
+      return containers?.runtime ?? null;
+    },
+    resync: async () => containers?.resync(),
     flush: () => writer.flush(),
     async stop() {
-      clearInterval(resyncTimer);
-      stopWatch?.();
-      runtime?.close();
+      await containers?.stop();
       abort.abort();
       await following;
       await writer.close();

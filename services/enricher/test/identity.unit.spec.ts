@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fromContainerd, fromDockerInspect, normaliseAddress, parseNetnsAddresses } from "../src/core/identity.ts";
+import { fromContainerd, fromDockerInspect, normaliseAddress, parseNetnsAddresses, parseNetnsGateways } from "../src/core/identity.ts";
 import type { DockerInspect } from "../src/core/identity.ts";
 
 // The shape Docker Engine 20.10 returns for GET /containers/{id}/json (fields trimmed to those that matter,
@@ -59,6 +59,48 @@ describe("fromDockerInspect", () => {
         { container_port: 8080, protocol: "tcp", host_ip: "::", host_port: 18080 },
         { container_port: 53, protocol: "udp", host_ip: "127.0.0.1", host_port: 5353 },
       ],
+      gateways: ["172.18.0.1", "172.19.0.1"],
+      state: "running",
+    });
+  });
+
+  it("takes every network's gateway, IPv6 ones and the legacy top-level one included, once each", () => {
+    const identity = fromDockerInspect({
+      Id: ID,
+      NetworkSettings: {
+        Gateway: "172.17.0.1",
+        IPv6Gateway: "",
+        Networks: {
+          bridge: { IPAddress: "172.17.0.4", Gateway: "172.17.0.1", IPv6Gateway: "fd00:17::1" },
+          host: { IPAddress: "", Gateway: "" }, // host networking: no gateway of its own
+          internal: { IPAddress: "10.30.0.2" }, // an --internal network has none either
+        },
+      },
+    });
+    expect(identity.gateways).toEqual(["172.17.0.1", "fd00:17::1"]);
+    expect(fromDockerInspect({ Id: ID }).gateways).toEqual([]);
+  });
+
+  it("reads Podman 4.3's compat inspect: its network's gateway 10.88.0.1 (recorded from `podman system service`)", () => {
+    // GET /v1.41/containers/{id}/json from Podman 4.3.1 (Debian 12), trimmed to the fields identity reads.
+    const podman: DockerInspect = {
+      Id: "50bf3c6da853c5424e6b772522429da4dfa58d726f07d89ab64815140154056d",
+      Name: "/d2pod1",
+      State: { Status: "running", Running: true, Pid: 14313 },
+      Config: { Image: "localhost/adi-test/busybox:1", Labels: null },
+      NetworkSettings: {
+        Gateway: "10.88.0.1",
+        IPAddress: "10.88.0.6",
+        Ports: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "18089" }] },
+        Networks: { podman: { IPAddress: "10.88.0.6", Gateway: "10.88.0.1", IPv6Gateway: "", GlobalIPv6Address: "" } },
+      },
+    };
+    expect(fromDockerInspect(podman, "podman")).toMatchObject({
+      runtime: "podman",
+      container_name: "d2pod1",
+      ips: ["10.88.0.6"],
+      gateways: ["10.88.0.1"],
+      ports: [{ container_port: 8080, protocol: "tcp", host_ip: "127.0.0.1", host_port: 18089 }],
       state: "running",
     });
   });
@@ -127,6 +169,7 @@ describe("fromContainerd", () => {
       pid: 4242,
       ips: ["10.4.0.7"],
       ports: [{ container_port: 80, protocol: "tcp", host_ip: "0.0.0.0", host_port: 8081 }],
+      gateways: [],
       state: "running",
     });
   });
@@ -178,5 +221,27 @@ describe("addresses", () => {
     ].join("\n");
     expect(parseNetnsAddresses(fibTrie, ifInet6)).toEqual(["172.17.0.2", "fd00::2", "2001:db8:1::abc"]);
     expect(parseNetnsAddresses("")).toEqual([]);
+  });
+
+  it("finds a network namespace's default gateways in /proc/PID/net/route and ipv6_route", () => {
+    // Recorded in a Docker container on the default bridge (kernel 6.18), plus an IPv6 default route.
+    const route = [
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+      "eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+      "eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0",
+    ].join("\n");
+    const ipv6Route = [
+      "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000400 00000001 00000000 00000003     eth0",
+      "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0",
+      "00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo",
+    ].join("\n");
+    expect(parseNetnsGateways(route, ipv6Route)).toEqual(["172.17.0.1", "fd00::1"]);
+    // A namespace with only a link route (no gateway flag), or none at all: no gateway.
+    expect(parseNetnsGateways([route.split("\n")[0], "eth0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0"].join("\n"))).toEqual([]);
+    expect(parseNetnsGateways("")).toEqual([]);
+  });
+
+  it("gives a containerd container the gateways found in its namespace", () => {
+    expect(fromContainerd({ id: "n1" }, { pid: 5, status: "RUNNING" }, "default", ["10.4.0.7"], ["10.4.0.1"]).gateways).toEqual(["10.4.0.1"]);
   });
 });

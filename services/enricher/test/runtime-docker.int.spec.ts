@@ -1,17 +1,20 @@
 // DockerRuntime against the real Docker Engine (scripts/docker.sh installs and starts it), with a container that
 // looks like a compose service: labels, a published port, a host pid. Also: the same container seen through
-// containerd's `moby` namespace, and the event stream surviving the socket going away.
+// containerd's `moby` namespace, and the event stream surviving the socket going away. Containers are started
+// with testcontainers on the offline-built busybox image (test/support/images.ts: LocalContainer never pulls).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
+import { Wait } from "testcontainers";
+import type { StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContainerdRuntime } from "../src/adapters/containerd.ts";
 import { detectRuntime } from "../src/adapters/detect.ts";
 import { DockerRuntime } from "../src/adapters/docker.ts";
 import { openRuntime } from "../src/adapters/runtime.ts";
 import type { RuntimeEvent } from "../src/adapters/runtime.ts";
-import { DOCKER_CLI, ensureBusyboxImage, startSocketProxy, waitFor } from "../../../test/support/images.ts";
+import { BUSYBOX_IMAGE, DOCKER_CLI, ensureBusyboxImage, LocalContainer, removeOrphans, startSocketProxy, waitFor } from "../../../test/support/images.ts";
 import { freePort } from "../../../test/support/nats-server.ts";
 
 const run = promisify(execFile);
@@ -19,11 +22,18 @@ const docker = (...args: string[]) => run(DOCKER_CLI, args, { timeout: 30_000 })
 const SOCKET = "/var/run/docker.sock";
 const suffix = randomBytes(4).toString("hex");
 const created: string[] = [];
+const started: StartedTestContainer[] = [];
 
-async function runContainer(name: string, ...args: string[]): Promise<string> {
-  created.push(name); // registered before it exists, so afterAll removes it even if `run` half-fails
-  return docker("run", "-d", "--name", name, ...args);
+/** Starts `container` named `name` (registered first, so afterAll removes it even if the start half-fails). */
+async function runContainer(name: string, container: LocalContainer): Promise<StartedTestContainer> {
+  created.push(name);
+  const c = await container.withName(name).start();
+  started.push(c);
+  return c;
 }
+
+/** The busybox image running `sleep 60`. */
+const sleeper = () => new LocalContainer(BUSYBOX_IMAGE).withCommand(["sleep", "60"]);
 
 describe("DockerRuntime against the real engine", () => {
   let id = "";
@@ -34,20 +44,25 @@ describe("DockerRuntime against the real engine", () => {
     await docker("info").catch((err: unknown) => {
       throw new Error(`Docker does not answer on ${SOCKET}: run scripts/docker.sh first (${String(err)})`);
     });
+    await removeOrphans();
     await ensureBusyboxImage();
     port = await freePort();
     id = await runContainer(
       `adi-rt-web-${suffix}`,
-      "--label", "com.docker.compose.service=web",
-      "--label", "com.docker.compose.project=demo",
-      "-p", `127.0.0.1:${port}:8080`,
-      "adi-test/busybox:1", "busybox", "httpd", "-f", "-p", "8080",
-    );
+      new LocalContainer(BUSYBOX_IMAGE)
+        .withLabels({ "com.docker.compose.service": "web", "com.docker.compose.project": "demo" })
+        .withExposedPorts({ container: 8080, host: port })
+        // Published on loopback only (testcontainers binds every address): the adapter must report the host ip.
+        .withHostConfig({ PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] } })
+        .withCommand(["busybox", "httpd", "-f", "-p", "8080"])
+        .withWaitStrategy(Wait.forListeningPorts()),
+    ).then((c) => c.getId());
   });
 
   afterAll(async () => {
     runtime.close();
-    for (const name of created) await docker("rm", "-f", name).catch(() => undefined);
+    for (const c of started) await c.stop({ timeout: 1000 }).catch(() => undefined);
+    for (const name of created) await docker("rm", "-f", name).catch(() => undefined); // one whose start half-failed
   });
 
   it("detects Docker on its socket and opens the Docker adapter", async () => {
@@ -64,7 +79,7 @@ describe("DockerRuntime against the real engine", () => {
       runtime: "docker",
       namespace: null,
       container_name: `adi-rt-web-${suffix}`,
-      image: "adi-test/busybox:1",
+      image: BUSYBOX_IMAGE,
       service: "web",
       project: "demo",
       state: "running",
@@ -95,15 +110,17 @@ describe("DockerRuntime against the real engine", () => {
     const stop = runtime.watch((e) => events.push(e));
     try {
       await new Promise((r) => setTimeout(r, 300)); // let the event stream open
-      const shortId = await runContainer(name, "adi-test/busybox:1", "sleep", "60");
+      const short = await runContainer(name, sleeper());
+      const shortId = short.getId();
       await waitFor(() => events.some((e) => e.id === shortId && e.action === "start"), "start event");
-      await docker("stop", "-t", "1", name);
+      await short.stop({ timeout: 1000, remove: false }); // stopped, not removed: the adapter inspects it on `die`
       await waitFor(() => events.some((e) => e.id === shortId && e.action === "die"), "die event");
       const die = events.find((e) => e.id === shortId && e.action === "die")!;
       expect(die.identity).toMatchObject({ container_name: name, state: "exited", pid: null });
       await docker("rm", name);
       await waitFor(() => events.some((e) => e.id === shortId && e.action === "destroy"), "destroy event");
-      expect(events.filter((e) => e.id === shortId).map((e) => e.action)).toEqual(["start", "die", "destroy"]);
+      // The lifecycle in order; `change` (the engine's network connect/disconnect around start and die) may come between.
+      expect(events.filter((e) => e.id === shortId && e.action !== "change").map((e) => e.action)).toEqual(["start", "die", "destroy"]);
     } finally {
       stop();
     }
@@ -121,7 +138,7 @@ describe("DockerRuntime against the real engine", () => {
       await new Promise((r) => setTimeout(r, 800));
       await proxy.start();
       await waitFor(() => reconnects > 0, "reconnect", 15_000);
-      const afterId = await runContainer(`adi-rt-after-${suffix}`, "adi-test/busybox:1", "sleep", "60");
+      const afterId = (await runContainer(`adi-rt-after-${suffix}`, sleeper())).getId();
       await waitFor(() => events.some((e) => e.id === afterId && e.action === "start"), "start event after reconnect");
     } finally {
       stop();

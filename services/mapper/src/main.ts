@@ -1,16 +1,20 @@
 // The mapper service: follows the facts and the derived observations from their first message and keeps
 // OUTPUT_PATH (appended as lines become final) and SERVICE_MAP_PATH (rewritten atomically) written, debounced,
-// mode 0600. Every instance reads every observation, so N instances write the same files as one.
+// mode 0600. Every instance reads every observation, so N instances write the same files as one. It is ready only
+// once it follows both streams: a JetStream timeout while creating a consumer is retried (issue 10: one left the
+// mapper "ready" and its files empty for a whole run), up to ADI_START_TIMEOUT, then it fails in one line.
 import type { JsMsg } from "@nats-io/jetstream";
+import type { Following } from "@adi/shared/nats/consume";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared/config";
-import { follow, readToEnd } from "@adi/shared/nats/consume";
+import { followStream, readToEndRetrying, storedAtMs } from "@adi/shared/nats/consume";
+import { retryWithBackoff } from "@adi/shared/nats/retry";
 import { ensureStreams } from "@adi/shared/nats/streams";
 import { decodeDerivedBatch } from "@adi/shared/wire/derived";
 import { decodeFact } from "@adi/shared/wire/facts";
 import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire/subjects";
-import { AppendingFileWriter, AtomicFileWriter } from "./adapters/output-file.ts";
+import { AppendingFileWriter, AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
 import { MapperOutputs } from "./core/outputs.ts";
 
 export interface Mapper {
@@ -21,13 +25,47 @@ export interface Mapper {
   stop(): Promise<void>;
 }
 
-export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logger): Promise<Mapper> {
-  await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas });
+export interface StartOptions {
+  /** Aborts a start still waiting for the broker (SIGTERM while starting): startMapper rejects with its reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts the mapper; resolves once it follows ADI_FACTS and ADI_DERIVED (logged `mapper ready`). Creating the
+ * streams, reading the stored facts and creating both consumers are retried with backoff for cfg.startTimeoutMs
+ * in all, then it rejects with AdiError ADI_ERR_NOT_FOLLOWING; an unusable OUTPUT_PATH or SERVICE_MAP_PATH rejects
+ * at once with ADI_ERR_OUTPUT_PATH. Once ready, a consumer that fails is re-created from where it was until stopped.
+ */
+export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logger, opts: StartOptions = {}): Promise<Mapper> {
+  // Before anything is read or created: a bad path is a configuration error, not something to retry.
+  checkOutputPath("OUTPUT_PATH", cfg.outputPath);
+  if (cfg.serviceMapPath) checkOutputPath("SERVICE_MAP_PATH", cfg.serviceMapPath);
+  const startedAt = performance.now();
+  const left = () => Math.max(1, cfg.startTimeoutMs - (performance.now() - startedAt));
+  const abort = new AbortController();
+  // A stop during the start stops the retries too; once ready, only stop() does.
+  const onStartAbort = () => abort.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) onStartAbort();
+  opts.signal?.addEventListener("abort", onStartAbort, { once: true });
+  const retryLog = (what: string) => (err: unknown, failures: number, retryInMs: number) =>
+    log.warn({ err: (err as Error).message, failures, retryInMs }, `could not ${what}; will retry`);
+  await retryWithBackoff(() => ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas }, 0), {
+    what: "create the streams",
+    signal: abort.signal,
+    timeoutMs: left(),
+    onRetry: retryLog("create the streams"),
+  }).catch((err) => {
+    opts.signal?.removeEventListener("abort", onStartAbort);
+    throw err;
+  });
   const outputs = new MapperOutputs({ redact: cfg.envRedact });
   const onError = (err: unknown) => log.error({ err }, "could not write an output file; will retry");
-  const logWriter = new AppendingFileWriter(cfg.outputPath, { onError });
-  await logWriter.open();
-  const mapWriter = cfg.serviceMapPath ? new AtomicFileWriter(cfg.serviceMapPath, { onError }) : undefined;
+  const logWriter = new AppendingFileWriter(cfg.outputPath, { onError, variable: "OUTPUT_PATH" });
+  await logWriter.open().catch((err) => {
+    opts.signal?.removeEventListener("abort", onStartAbort);
+    throw err;
+  });
+  const mapWriter = cfg.serviceMapPath ? new AtomicFileWriter(cfg.serviceMapPath, { onError, variable: "SERVICE_MAP_PATH" }) : undefined;
   const counters = { facts: 0, batches: 0, invalid: 0 };
   let writtenVersion = outputs.version;
   // Facts that change nothing (the agent's counters every 5 s) must not re-render the map.
@@ -37,10 +75,9 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     logWriter.schedule((quiet) => outputs.takeLogLines(quiet));
     mapWriter?.schedule(() => outputs.renderMap());
   };
-  const abort = new AbortController();
   const onFact = (m: JsMsg) => {
     try {
-      outputs.addFact(decodeFact(m.data));
+      outputs.addFact(decodeFact(m.data), storedAtMs(m));
       counters.facts++;
       changed();
     } catch (err) {
@@ -50,21 +87,36 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   };
   // The facts stored so far first: observations caught up from the stream (a restart) would otherwise become final
   // log lines before the facts that name their processes were read.
-  let factsSeq = 0;
-  await readToEnd(nc, FACTS_STREAM, factsFilter(), onFact, { lastSeq: (seq) => (factsSeq = seq) });
-  const following = [
-    follow(nc, FACTS_STREAM, factsFilter(), onFact, abort.signal, factsSeq > 0 ? { seq: factsSeq + 1 } : undefined),
-    follow(nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.>`, (m) => {
-      try {
-        for (const d of decodeDerivedBatch(m.data).observations) outputs.addDerived(d);
-        counters.batches++;
-        changed();
-      } catch (err) {
-        counters.invalid++;
-        log.warn({ err: (err as Error).message, seq: m.seq }, "invalid observation skipped");
-      }
-    }, abort.signal),
-  ].map((p) => p.catch((err) => log.error({ err }, "mapper stopped following a stream")));
+  const onDerived = (m: JsMsg) => {
+    try {
+      const at = storedAtMs(m);
+      for (const d of decodeDerivedBatch(m.data).observations) outputs.addDerived(d, at);
+      counters.batches++;
+      changed();
+    } catch (err) {
+      counters.invalid++;
+      log.warn({ err: (err as Error).message, seq: m.seq }, "invalid observation skipped");
+    }
+  };
+  let streams: Following[] = [];
+  try {
+    const factsSeq = await readToEndRetrying(nc, FACTS_STREAM, factsFilter(), onFact, { signal: abort.signal, timeoutMs: left(), log });
+    streams = [
+      followStream(nc, FACTS_STREAM, factsFilter(), onFact, { signal: abort.signal, start: factsSeq > 0 ? { seq: factsSeq + 1 } : undefined, timeoutMs: left(), log }),
+      followStream(nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.>`, onDerived, { signal: abort.signal, timeoutMs: left(), log }),
+    ];
+    await Promise.all(streams.map((f) => f.ready));
+  } catch (err) {
+    // Not following both (the bound ran out, or a stop came first): nothing is left running, and no line written.
+    abort.abort();
+    await Promise.all(streams.map((f) => f.done.catch(() => undefined)));
+    await logWriter.close().catch(() => undefined);
+    await mapWriter?.close().catch(() => undefined);
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener("abort", onStartAbort);
+  }
+  const following = streams.map((f) => f.done.catch((err) => log.error({ err }, "mapper stopped following a stream")));
   log.info({ outputPath: cfg.outputPath, serviceMapPath: cfg.serviceMapPath ?? null }, "mapper ready");
 
   const flush = async () => {

@@ -125,6 +125,7 @@ describe("connectionLogLine", () => {
 
   it("writes the Go README's connection event, fields in its order", () => {
     const line = connectionLogLine(connection("client", { ip: "10.4.2.60", port: 38338 }, { ip: "10.4.2.59", port: 5432 }), names());
+    // A recognised protocol's first bytes stay out of the log (they can carry credentials).
     expect(Object.keys(line)).toEqual([...GO_CONNECTION_FIELDS, "side", "conn_id"]);
     expect(line).toEqual({
       timestamp: at(0), event_type: "connection", pid: 1234, comm: "traffic-generat", cmdline: "/bin/traffic-generator",

@@ -1,9 +1,9 @@
 // MapperOutputs' traffic log: appended as lines become final, sorted by capture time, memory bounded to a window.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { HttpExchangeSchema } from "@adi/shared/wire/derived";
-import type { HttpExchange } from "@adi/shared/wire/derived";
-import { nsToIso } from "@adi/shared/wire/facts";
+import { ConnectionObservationSchema, HttpExchangeSchema } from "@adi/shared/wire/derived";
+import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire/derived";
+import { ContainerFactSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
 import { MapperOutputs } from "../src/core/outputs.ts";
 
 const BOOT = "11111111-2222-4333-8444-555555555555";
@@ -54,7 +54,7 @@ describe("MapperOutputs traffic log", () => {
     taken += outputs.takeLogLines(true).length;
     expect(taken).toBe(40_000);
     expect(maxPending).toBeLessThanOrEqual(125);
-  });
+  }, 30_000);
 
   it("writes the same sorted log whatever the arrival order within the window", () => {
     const calls = Array.from({ length: 200 }, (_, i) => exchange(i, i * 37, 1 + (i % 7)));
@@ -100,10 +100,17 @@ describe("MapperOutputs traffic log", () => {
     outputs.addDerived(exchange(14, 1400)); // pending
     expect(outputs.stats().duplicates).toBe(2);
     expect(taken.length + outputs.takeLogLines(true).length).toBe(30);
-    // Ids are not kept forever (memory): long after, the same id is taken as a new, late observation.
+    // Connections are remembered for the idle window of capture time (here 10 min): still a duplicate 4.5 s later.
     for (let i = 15; i < 60; i++) outputs.addDerived(exchange(i, i * 100));
     outputs.addDerived(exchange(1, 100));
-    expect(outputs.stats()).toMatchObject({ duplicates: 2, late: 1 });
+    expect(outputs.stats()).toMatchObject({ duplicates: 3, late: 0 });
+  });
+
+  it("forgets connections idle longer than seenIdleMs: a redelivery later than that is taken again (memory bound)", () => {
+    const outputs = new MapperOutputs({ redact: true, logSettleMs: 1000, seenIdleMs: 2000 });
+    for (let i = 0; i < 60; i++) outputs.addDerived(exchange(i, i * 100));
+    outputs.addDerived(exchange(1, 100));
+    expect(outputs.stats()).toMatchObject({ duplicates: 0, late: 1 });
   });
 
   it("renderLog shows final lines not taken and pending ones, without taking them", () => {
@@ -113,5 +120,101 @@ describe("MapperOutputs traffic log", () => {
     expect(shown).toBe(outputs.renderLog());
     expect(shown.trimEnd().split("\n")).toHaveLength(60);
     expect([...outputs.takeLogLines(), ...outputs.takeLogLines(true)].join("")).toBe(shown);
+  });
+});
+
+describe("MapperOutputs: capture times outside a sane window (a record stamped 2^64-1 ns)", () => {
+  const FAR = nsToIso(2n ** 64n - 1n); // 2554-07-21T23:34:33.709551615Z
+  const stamped = (d: HttpExchange, ts: string, where: "request" | "response"): HttpExchange => ({ ...d, [where]: { ...d[where]!, ts, end_ts: ts } });
+  const generatedAt = (o: MapperOutputs) => /generated_at: "([^"]+)"/.exec(o.renderMap())?.[1];
+
+  it("drops an observation stamped in 2554 and counts it: generated_at, the log and the map do not move", () => {
+    const outputs = new MapperOutputs({ redact: true });
+    for (let i = 0; i < 5; i++) outputs.addDerived(exchange(i, i * 100));
+    const before = generatedAt(outputs);
+    expect(FAR.startsWith("2554-")).toBe(true);
+    outputs.addDerived(stamped(exchange(77, 600), FAR, "request"));
+    outputs.addDerived(stamped(exchange(78, 700), FAR, "response"));
+    expect(generatedAt(outputs)).toBe(before);
+    expect(outputs.stats()).toMatchObject({ bad_time: 2, observations: 5 });
+    const lines = outputs.takeLogLines(true);
+    expect(lines).toHaveLength(10);
+    expect(lines.some((l) => l.includes("/items/77") || l.includes("/items/78"))).toBe(false);
+    // The window did not jump to 2554: a line of ordinary time arriving next is not late.
+    outputs.addDerived(exchange(5, 500));
+    expect(outputs.stats().late).toBe(0);
+  });
+
+  it("with the message's store time: more than a day ahead of it, or a year behind, is dropped; an hour ahead is kept", () => {
+    const outputs = new MapperOutputs({ redact: true });
+    const stored = Date.parse(at(0));
+    outputs.addDerived(exchange(1, 3_600_000), stored); // capture clock an hour ahead of the broker's: kept
+    outputs.addDerived(exchange(2, 25 * 3_600_000), stored);
+    outputs.addDerived(exchange(3, 0), stored + 400 * 24 * 3_600_000);
+    outputs.addDerived(exchange(4, 0)); // no store time: only the absolute window applies
+    expect(outputs.stats()).toMatchObject({ observations: 2, bad_time: 2 });
+    expect(generatedAt(outputs)).toBe(at(3_600_005.1));
+  });
+
+  it("drops a boot-relative time (1970) and a fact stamped in 2554, which would otherwise name a process forever", () => {
+    const outputs = new MapperOutputs({ redact: true });
+    const fact = (ts: string, name: string) => ProcessFactSchema.parse({
+      v: 1, type: "process", event: "exec", ts, host: "a", boot_id: BOOT, pid: 10, start_ticks: 1, ppid: 1, comm: name, exe: null,
+      cmdline: name, cgroup: null, container_id: null, adi_profile_match: "x", adi_profile_name: name, optin: "yes", env: {}, env_redacted: true, error: null, exit_code: null,
+    });
+    outputs.addFact(fact(at(0), "right"));
+    outputs.addFact(fact(FAR, "wrong"));
+    outputs.addDerived(stamped(exchange(1, 0), "1970-01-01T00:00:12.000000000Z", "request"));
+    outputs.addDerived(exchange(2, 10));
+    expect(outputs.stats()).toMatchObject({ bad_time: 2, observations: 1 });
+    expect(outputs.renderMap()).toContain("name: right");
+  });
+});
+
+describe("MapperOutputs: connections no rule recognised", () => {
+  const connection = (category: ConnectionObservation["category"], protocol: string, hex: string): ConnectionObservation => {
+    const client = { ip: "10.0.0.1", port: 45_000 };
+    const server = { ip: "10.0.0.2", port: 9999 };
+    return ConnectionObservationSchema.parse({
+      v: 1, type: "connection", host: "a", boot_id: BOOT, conn_id: "1", side: "client", pid: 10, start_ticks: 1,
+      local: client, remote: server, family: 4, transport: "tcp", ts: at(0), client, server, protocol, category,
+      confidence: category === "unknown" ? 0 : 90, reason: category === "unknown" ? "no rule matched the first bytes" : "fingerprint",
+      evidence: { rule: null, port_match: false, fingerprint_match: category !== "unknown", from: "client", first_bytes_hex: hex }, tls: null,
+    });
+  };
+
+  it("logs an unknown connection as a connection line: protocol unknown, confidence 0, its first bytes in hex", () => {
+    const outputs = new MapperOutputs({ redact: true });
+    outputs.addDerived(connection("unknown", "unknown", "474554202f" + "61".repeat(27)));
+    const lines = outputs.takeLogLines(true).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([expect.objectContaining({
+      event_type: "connection", protocol: "unknown", category: "unknown", confidence: 0, dest_port: 9999,
+      detection_reason: "no rule matched the first bytes", first_bytes_hex: "474554202f" + "61".repeat(27),
+    })]);
+    // Not a service-map connection: the map lists databases, caches and message buses.
+    expect(outputs.renderMap()).not.toContain("protocol: unknown");
+  });
+
+  it("still logs no line for a web connection (its HTTP exchanges are the lines)", () => {
+    const outputs = new MapperOutputs({ redact: true });
+    outputs.addDerived(connection("web", "tls", "16030100"));
+    expect(outputs.takeLogLines(true)).toEqual([]);
+  });
+});
+
+describe("MapperOutputs: a container calling a published port through its network's gateway", () => {
+  it("names the destination after the container publishing the port, in the log and the map (not external)", () => {
+    const outputs = new MapperOutputs({ redact: true });
+    outputs.addFact(ContainerFactSchema.parse({
+      v: 1, type: "container", event: "snapshot", ts: at(0), host: "a", boot_id: BOOT, runtime: "podman", namespace: null,
+      container_id: "c0ffee", container_name: "ratings-1", image: "ratings:2", service: "ratings", project: null, labels: {}, pid: 4242,
+      ips: ["10.88.0.7"], ports: [{ container_port: 9080, protocol: "tcp", host_ip: "0.0.0.0", host_port: 19080 }], gateways: ["10.88.0.1"], state: "running",
+    }));
+    const call = exchange(1, 0);
+    const server = { ip: "10.88.0.1", port: 19080 };
+    outputs.addDerived({ ...call, remote: server, server, request: { ...call.request, headers: [] } });
+    const [request] = outputs.takeLogLines(true).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(request).toMatchObject({ dest_ip: "10.88.0.1", destination_type: "container", destination_container: { service: "ratings", container_id: "c0ffee" } });
+    expect(outputs.renderMap()).toMatch(/destination: ratings\n\s+destination_type: container/);
   });
 });

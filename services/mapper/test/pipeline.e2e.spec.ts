@@ -9,8 +9,9 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
 import { processEnv, run, sleep, startBackground, stopBackground } from "../../../test/support/capture.ts";
-import { startPipeline, testEnv } from "../../../test/support/pipeline.ts";
+import { startPipeline, tearDown, testEnv } from "../../../test/support/pipeline.ts";
 import type { Pipeline } from "../../../test/support/pipeline.ts";
+import { until } from "../../../test/support/wait.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CLIENTS = join(ROOT, "test/support/clients");
@@ -28,14 +29,6 @@ const optedIn = (name: string) => ({ cwd: ROOT, env: processEnv({ ADI_PROFILE: "
 async function client(name: string, cmd: string, args: string[]) {
   const r = await run(cmd, args, optedIn(name));
   expect(r.code, `${name}: ${r.stderr}`).toBe(0);
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 beforeAll(async () => {
@@ -71,7 +64,7 @@ beforeAll(async () => {
     } catch {
       return false;
     }
-  });
+  }, 20_000);
   await sleep(500);
   await pipe.stop();
   logText = readFileSync(pipe.cfg.outputPath, "utf8");
@@ -80,10 +73,7 @@ beforeAll(async () => {
   map = parse(mapText);
 }, 180_000);
 
-afterAll(async () => {
-  await pipe?.nc.close();
-  await nats?.stop();
-});
+afterAll(() => tearDown(pipe, nats));
 
 const service = (name: string) => map.services.find((s) => s.name === name)!;
 const endpoint = (from: string, method: string, path: string) => service(from).endpoints!.filter((e) => e.method === method && e.path === path);

@@ -6,7 +6,8 @@ import { nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
 import type { ProcessFact } from "@adi/shared/wire/facts";
 import { ServiceMapBuilder, toYaml } from "../src/core/service-map.ts";
 import type { ServiceMap } from "../src/core/service-map.ts";
-import { routeOf } from "../src/core/observation.ts";
+import { isIdSegment } from "../src/core/observation.ts";
+import { nextState, shuffle } from "../../../test/support/shuffle.ts";
 
 const BOOT = "11111111-2222-4333-8444-555555555555";
 const at = (ms: number) => nsToIso(1_712_600_650_000_000_000n + BigInt(Math.round(ms * 1000)) * 1000n);
@@ -176,12 +177,8 @@ describe("ServiceMapBuilder: HTTP endpoints", () => {
 
 describe("ServiceMapBuilder: routes (paths that differ only in ids)", () => {
   it("tells id segments from route segments", () => {
-    expect(routeOf("/api/items/42")).toBe("/api/items/{id}");
-    expect(routeOf("/api/items/42/reviews/7")).toBe("/api/items/{id}/reviews/{id}");
-    expect(routeOf("/users/3f2504e0-4f89-41d3-9a0c-0305e82c3301")).toBe("/users/{id}");
-    expect(routeOf("/objects/507f1f77bcf86cd799439011")).toBe("/objects/{id}");
-    expect(routeOf("/files/aGVsbG8gd29ybGQ2MDAwMDAwMDA")).toBe("/files/{id}");
-    for (const path of ["/", "/healthz", "/api/v2/items", "/reviews", "/api/users/me", "/s3/bucket", "/a/b/c"]) expect(routeOf(path)).toBe(path);
+    for (const id of ["42", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "507f1f77bcf86cd799439011", "aGVsbG8gd29ybGQ2MDAwMDAwMDA"]) expect(isIdSegment(id)).toBe(true);
+    for (const segment of ["", "healthz", "v2", "reviews", "me", "s3", "bucket", "user-profile-settings"]) expect(isIdSegment(segment)).toBe(false);
   });
 
   const calls = (n: number, ms = 0) => Array.from({ length: n }, (_, i) => view({ clientPort: 41000 + i, ms: ms + i, target: `/items/${i}?full=1` }, "client"));
@@ -221,11 +218,89 @@ describe("ServiceMapBuilder: routes (paths that differ only in ids)", () => {
     );
   });
 
-  it("never collapses routes without id segments, however many there are", () => {
+  it("folds a position by its number of values, not by their look: 40 report names are /reports/{param}", () => {
     const builder = new ServiceMapBuilder();
     const names = Array.from({ length: 40 }, (_, i) => `/reports/${String.fromCharCode(97 + (i % 26))}${"x".repeat(Math.floor(i / 26))}`);
     names.forEach((target, i) => builder.addExchange(view({ clientPort: 43000 + i, ms: i, target }, "client")));
-    expect(builder.build().services[0]!.endpoints).toHaveLength(40);
+    expect(builder.build().services[0]!.endpoints.map((e) => [e.path, e.count])).toEqual([["/reports/{param}", 40]]);
+  });
+
+  it("keeps 20 non-id names as they are (the Go tool's listing)", () => {
+    const builder = new ServiceMapBuilder();
+    for (let i = 0; i < 20; i++) builder.addExchange(view({ clientPort: 43000 + i, ms: i, target: `/reports/r${String.fromCharCode(97 + i)}` }, "client"));
+    expect(builder.build().services[0]!.endpoints).toHaveLength(20);
+  });
+});
+
+describe("ServiceMapBuilder: routes fold per service, by cardinality", () => {
+  const WORKERS = [101, 102, 103, 104, 105, 106, 107, 108];
+  const ratings = (workers: number[], ids: number, repeat = 1) =>
+    Array.from({ length: ids * repeat }, (_, i) => view({ clientPort: 20000 + i, ms: i * 3, clientPid: workers[i % workers.length], target: `/ratings/${i % ids}` }, "client"));
+  const named = (workers: number[], name: string, options = {}) => {
+    const builder = new ServiceMapBuilder(options);
+    for (const pid of workers) builder.addProcess(processFact(pid, name));
+    return builder;
+  };
+
+  it("gunicorn with 8 workers calling /ratings/N for 26 ids: one route /ratings/{id} for the service", () => {
+    const builder = named(WORKERS, "productpage");
+    for (const e of ratings(WORKERS, 26, 3)) builder.addExchange(e);
+    const map = builder.build();
+    expect(map.services.map((s) => s.name)).toEqual(["productpage"]);
+    expect(endpointsOf(map, "productpage").map((e) => [e.path, e.count])).toEqual([["/ratings/{id}", 78]]);
+  });
+
+  it("a server forking 4 workers that get 30 distinct ids: one route entry", () => {
+    const workers = WORKERS.slice(0, 4);
+    const builder = named(workers, "reviews", { settleAfterMs: 50 });
+    for (const e of ratings(workers, 30)) builder.addExchange(e);
+    expect(endpointsOf(builder.build(), "reviews").map((e) => [e.path, e.count])).toEqual([["/ratings/{id}", 30]]);
+  });
+
+  it("folds once the workers' names are known, as if they had been known first", () => {
+    const late = new ServiceMapBuilder();
+    for (const e of ratings(WORKERS, 26)) late.addExchange(e);
+    // Unnamed, each worker is its own service (pid-101...) with at most 4 ids: nothing folds.
+    expect(late.build().services).toHaveLength(8);
+    expect(late.build().services.every((s) => s.endpoints.every((e) => !e.path.includes("{")))).toBe(true);
+    for (const pid of WORKERS) late.addProcess(processFact(pid, "productpage"));
+    const early = named(WORKERS, "productpage");
+    for (const e of ratings(WORKERS, 26)) early.addExchange(e);
+    expect(toYaml(late.build())).toBe(toYaml(early.build()));
+    expect(endpointsOf(late.build(), "productpage").map((e) => e.path)).toEqual(["/ratings/{id}"]);
+  });
+
+  it("does not fold across services: two services with 13 ids each keep their paths", () => {
+    const builder = new ServiceMapBuilder();
+    builder.addProcess(processFact(201, "frontend"));
+    builder.addProcess(processFact(202, "backoffice"));
+    for (const e of ratings([201, 202], 26)) builder.addExchange(e);
+    const map = builder.build();
+    expect(endpointsOf(map, "frontend")).toHaveLength(13);
+    expect(endpointsOf(map, "backoffice")).toHaveLength(13);
+  });
+
+  it("10,000 distinct /user/<random letters>: one route entry, tallies the size of the API", () => {
+    const builder = named([PIDS.generator], "traffic-generator", { settleAfterMs: 100 });
+    let state = 7;
+    const word = () => {
+      let w = "";
+      for (let k = 0; k < 10; k++) {
+        state = nextState(state);
+        w += String.fromCharCode(97 + (state % 26));
+      }
+      return w;
+    };
+    let maxPending = 0;
+    for (let i = 0; i < 10_000; i++) {
+      builder.addExchange(view({ clientPort: 20000 + (i % 40000), ms: i, target: `/user/${word()}?q=${i}` }, "client"));
+      maxPending = Math.max(maxPending, builder.size().pendingViews);
+    }
+    const map = builder.build();
+    expect(endpointsOf(map, "traffic-generator").map((e) => [e.path, e.count])).toEqual([["/user/{param}", 10_000]]);
+    expect(builder.size().tallies).toBeLessThanOrEqual(8);
+    // The pairing window (100 ms here, one call per ms) holds about a window of views, not the run.
+    expect(maxPending).toBeLessThanOrEqual(120);
   });
 });
 
@@ -297,14 +372,87 @@ describe("ServiceMapBuilder: order independence", () => {
   });
 });
 
-/** Deterministic Fisher-Yates from a fast-check integer (fast-check owns the randomness and the seed). */
-function shuffle<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let state = seed >>> 0;
-  for (let i = out.length - 1; i > 0; i--) {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    const j = state % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
-}
+describe("ServiceMapBuilder: bodies keyed by data", () => {
+  it("lists up to 16 body shapes of a route, then one entry with schema varies; the schemas held stay bounded", () => {
+    const builder = new ServiceMapBuilder({ settleAfterMs: 100 });
+    builder.addProcess(processFact(PIDS.generator, "traffic-generator"));
+    for (let i = 0; i < 3000; i++) {
+      // {"<user name>": {...}}: a new shape every call.
+      builder.addExchange(view({ clientPort: 20000 + i, ms: i, target: "/users/lookup", method: "POST", reqBody: '{"q":1}', respBody: `{"user${i}x":{"id":${i}}}` }, "client"));
+    }
+    const endpoints = endpointsOf(builder.build(), "traffic-generator");
+    expect(endpoints.map((e) => [e.path, e.request_schema, e.response_schema, e.count])).toEqual([["/users/lookup", "varies", "varies", 3000]]);
+    expect(builder.size().schemas).toBeLessThanOrEqual(1024 + 200);
+    expect(builder.size().tallies).toBeLessThanOrEqual(10);
+  });
+
+  it("keeps 16 shapes apart, in any order", () => {
+    const calls = Array.from({ length: 32 }, (_, i) => view({ clientPort: 20000 + i, ms: i, target: "/shape", respBody: `{"k${i % 16}":1}` }, "client"));
+    const render = (order: HttpExchange[]) => {
+      const b = new ServiceMapBuilder();
+      for (const c of order) b.addExchange(c);
+      return b.build().services[0]!.endpoints.map((e) => [JSON.stringify(e.response_schema), e.count]);
+    };
+    const expected = render(calls);
+    expect(expected).toHaveLength(16);
+    expect(render([...calls].reverse())).toEqual(expected);
+  });
+});
+
+describe("ServiceMapBuilder: callers that are a new process per call", () => {
+  // A shell loop of curl: 1,200 processes over 40 min of capture time, each started, calling twice, and gone.
+  const events = (withExits: boolean) => {
+    const out: ((b: ServiceMapBuilder) => void)[] = [];
+    for (let k = 0; k < 1200; k++) {
+      const pid = 1000 + k;
+      const ms = k * 2000;
+      out.push((b) => b.addProcess(processFact(pid, "prober", ms)));
+      for (const j of [0, 1]) out.push((b) => b.addExchange(view({ clientPort: 30000 + ((2 * k + j) % 30000), ms: ms + j * 10, clientPid: pid, target: "/healthz" }, "client")));
+      if (withExits) out.push((b) => b.addProcess({ ...processFact(pid, "prober", ms + 50), event: "exit" }));
+    }
+    return out;
+  };
+
+  it("keeps the tallies of processes long gone under their service: bounded, and the same map", () => {
+    const compacted = new ServiceMapBuilder();
+    for (const e of events(true)) e(compacted);
+    const perProcess = new ServiceMapBuilder();
+    for (const e of events(false)) e(perProcess);
+    expect(toYaml(compacted.build())).toBe(toYaml(perProcess.build()));
+    expect(endpointsOf(compacted.build(), "prober").map((e) => [e.path, e.count])).toEqual([["/healthz", 2400]]);
+    // Processes gone more than 10 min ago share one tree; those of the last 10 (+1) min still have their own
+    // (4 nodes each): bounded by the process rate, not the run.
+    expect(perProcess.size().tallies).toBeGreaterThanOrEqual(4 * 1100); // the last 60 s are still pending pairing
+    expect(compacted.size().tallies).toBeLessThanOrEqual(4 * 330 + 10);
+  });
+
+  it("gives the same map in any order (exits before execs, calls after their process was settled)", () => {
+    const expected = (() => {
+      const b = new ServiceMapBuilder();
+      for (const e of events(false)) e(b);
+      return toYaml(b.build());
+    })();
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const b = new ServiceMapBuilder();
+        for (const e of shuffle(events(true), seed)) e(b);
+        expect(toYaml(b.build())).toBe(expected);
+      }),
+      { seed: 99, numRuns: 5 },
+    );
+  }, 60_000);
+
+  it("names the settled tallies after a container learned later", () => {
+    const builder = new ServiceMapBuilder();
+    for (let k = 0; k < 400; k++) {
+      const pid = 5000 + k;
+      builder.addProcess({ ...processFact(pid, "job", k * 2000), container_id: "abc" });
+      builder.addExchange(view({ clientPort: 30000 + k, ms: k * 2000, clientPid: pid, target: "/ping" }, "client"));
+      builder.addProcess({ ...processFact(pid, "job", k * 2000 + 5), container_id: "abc", event: "exit" });
+    }
+    builder.names.addIdentity({ container_id: "abc", service: "batch", image: "batch:1", container_name: "batch-1", ips: [] });
+    const map = builder.build();
+    expect(map.services.map((s) => [s.name, s.image])).toEqual([["batch", "batch:1"]]);
+    expect(endpointsOf(map, "batch").map((e) => e.count)).toEqual([400]);
+  });
+});

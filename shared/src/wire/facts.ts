@@ -22,12 +22,19 @@ const factHeader = {
   boot_id: z.string().regex(BOOT_ID, "expected a lowercase UUID (/proc/sys/kernel/random/boot_id)"),
 };
 
-export const PROCESS_EVENTS = ["scan", "exec", "fork", "exit"] as const;
+/**
+ * scan: found in /proc at startup; exec, fork, exit: reported by the kernel; net: the process's first network
+ * activity (its first connection opened, as the kernel reported it), published once per process identity.
+ */
+export const PROCESS_EVENTS = ["scan", "exec", "fork", "exit", "net"] as const;
 
 export const ProcessFactSchema = z.object({
   ...factHeader,
   type: z.literal("process"),
-  /** scan: found in /proc at startup; exec, fork, exit: reported by the kernel. */
+  /**
+   * scan: found in /proc at startup; exec, fork, exit: reported by the kernel; net: first network activity (`ts`
+   * is its first connection's; `env` may be empty: the environment comes from the scan/exec/fork facts).
+   */
   event: z.enum(PROCESS_EVENTS),
   pid,
   /** Process start in USER_HZ ticks since boot: pid + start_ticks + boot_id identify a process. */
@@ -87,7 +94,7 @@ export const AgentStatsFactSchema = z.object({
     events_dropped: count,
     buffered_bytes: count,
     publish_retries: count,
-    /** Process records (exec, fork, exit) turned into process facts instead of raw events. */
+    /** Process records (exec, fork, exit) and listen records turned into facts instead of raw events. */
     process_events: count,
     /** Batches or records this build could not decode, skipped. */
     malformed: count,
@@ -97,16 +104,26 @@ export const AgentStatsFactSchema = z.object({
 });
 
 /**
- * The TCP listening sockets of the host and who owns them, published whenever the set changes: with it a
- * consumer names a destination on this host after the process listening there, opted in or not.
+ * The TCP listening sockets of the host and who owns them: with it a consumer names a destination on this host
+ * after the process listening there, opted in or not. `event` says what the fact is:
+ *   scan (also when absent: agents before it): every listener /proc shows, published whenever the set changes;
+ *   listen / close: one socket entering LISTEN / leaving it, reported by the kernel as it happens (the owner is the
+ *   process that called listen(), or that closed it), so a listener of a process gone a moment later is still named.
+ * Listener facts add up: a consumer keeps what each one named (a scan does not retract a listen).
  */
 export const ListenersFactSchema = z.object({
   ...factHeader,
   type: z.literal("listeners"),
+  event: z.enum(["scan", "listen", "close"]).optional(),
   listeners: z.array(
     z.object({
+      /** The bound address as the kernel holds it: 0.0.0.0, ::, 127.0.0.1, ::1… (IPv4-mapped IPv6 as IPv4). */
       ip: z.string().min(1),
       port: z.number().int().min(1).max(65535),
+      /** 4 or 6, the socket's address family (absent from older agents: the form of `ip` says it). */
+      family: z.union([z.literal(4), z.literal(6)]).optional(),
+      /** IPV6_V6ONLY of an IPv6 listener (true: it accepts no IPv4); null or absent when not known (/proc scans). */
+      v6only: z.boolean().nullable().optional(),
       pid: pid.nullable(),
       start_ticks: count.nullable(),
       comm: z.string().nullable(),
@@ -146,6 +163,12 @@ export const ContainerFactSchema = z.object({
       host_port: z.number().int().min(0).max(65535).nullable(),
     }),
   ),
+  /**
+   * Gateway addresses of the container's networks (Docker/Podman: NetworkSettings.Networks[*].Gateway): a call
+   * to gateway:P from a container reaches the host's published port P. Absent in facts of older enrichers.
+   */
+  gateways: z.array(z.string()).optional(),
+  /** The engine's state (running, exited, paused…), or `removed` once the engine no longer knows it. */
   state: z.string(),
 });
 

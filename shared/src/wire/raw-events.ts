@@ -17,6 +17,10 @@ export const RecordKind = {
   procExec: 4,
   procFork: 5,
   procExit: 6,
+  /** A TCP socket entered LISTEN, in any process (side records only: the agent makes listener facts of them). */
+  listenStart: 7,
+  /** A TCP socket left LISTEN for CLOSE. */
+  listenStop: 8,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 
@@ -54,6 +58,9 @@ export const CONN_ROLES = ["unknown", "client", "server"] as const;
  * record, so a reader skips the gap by length.
  */
 export const DataFlags = { truncated: 0x1, lastChunk: 0x2, readFailed: 0x4, gap: 0x8 } as const;
+
+/** Listen record flags (ADI_LISTEN_*): `v6only`, an AF_INET6 listener with IPV6_V6ONLY (accepts no IPv4). */
+export const ListenFlags = { v6only: 0x1 } as const;
 
 /** Exec-time opt-in verdicts (enum adi_optin_verdict); `undecided`: the environment was longer than the kernel walks. */
 export const OptinVerdict = { none: 0, yes: 1, disabled: 2, notAllowed: 3, undecided: 4 } as const;
@@ -97,14 +104,19 @@ export const PROC_LAYOUT = {
   cmdline: 200,
 } as const;
 
+/** struct adi_listen_event (kinds 7 and 8, wire v2 agents only). */
+export const LISTEN_LAYOUT = { size: 104, tuple: 40, netns: 80, flags: 84, comm: 88 } as const;
+
 interface Layouts {
   header: { size: number; ts_ns: number; start_ticks: number; cgroup_id: number | null; size_field: number; kind: number; cpu: number; pid: number; tid: number };
   data: { [K in keyof typeof DATA_LAYOUT]: number };
   conn: { [K in keyof typeof CONN_LAYOUT]: number };
   proc: { [K in keyof typeof PROC_LAYOUT]: number };
+  /** null: the version has no listen records (they are then skipped by size, as any unknown kind). */
+  listen: { [K in keyof typeof LISTEN_LAYOUT]: number } | null;
 }
 
-const LAYOUTS_V2: Layouts = { header: HEADER_LAYOUT, data: DATA_LAYOUT, conn: CONN_LAYOUT, proc: PROC_LAYOUT };
+const LAYOUTS_V2: Layouts = { header: HEADER_LAYOUT, data: DATA_LAYOUT, conn: CONN_LAYOUT, proc: PROC_LAYOUT, listen: LISTEN_LAYOUT };
 
 /** Version 1 (no cgroup id): kept so that a stream written by an older agent still replays. */
 export const LAYOUTS_V1: Layouts = {
@@ -112,6 +124,7 @@ export const LAYOUTS_V1: Layouts = {
   data: { size: 104, conn_id: 32, tuple: 40, total_len: 80, offset: 84, len: 88, fd: 92, syscall: 96, direction: 98, flags: 99, payload: 104 },
   conn: { size: 96, conn_id: 32, tuple: 40, fd: 80, ret: 84, syscall: 88, role: 90 },
   proc: { size: 704, ppid: 32, optin: 36, exit_code: 40, cmdline_len: 44, comm: 48, profile: 64, profile_name: 128, cmdline: 192 },
+  listen: null,
 };
 
 /** The record layouts of a wire version; throws WireFormatError for one this build cannot read. */
@@ -195,7 +208,23 @@ export interface ProcRecord extends RecordHeader {
   cmdline: string[];
 }
 
-export type RawRecord = DataRecord | ConnRecord | ProcRecord;
+/**
+ * A TCP socket that entered LISTEN (`listen_start`) or left it (`listen_stop`). The header's pid and startTicks are
+ * the process that called listen() (or closed the socket), whether or not it opted in.
+ */
+export interface ListenRecord extends RecordHeader {
+  type: "listen_start" | "listen_stop";
+  /** The bound address and port (laddr, lport); the remote end is zero. */
+  tuple: Tuple;
+  /** Inode of the socket's network namespace. */
+  netns: number;
+  /** IPV6_V6ONLY on an IPv6 listener: it accepts no IPv4 connection. */
+  v6only: boolean;
+  /** The owner's process name (its group leader's comm) at the time. */
+  comm: string;
+}
+
+export type RawRecord = DataRecord | ConnRecord | ProcRecord | ListenRecord;
 
 export interface BatchHeader {
   version: number;
@@ -322,6 +351,20 @@ export function decodeRecord(buf: Buffer, at: number, L: Layouts = LAYOUTS_V2): 
         profile: cString(buf, at + PROC_LAYOUT.profile, PROC_STRING_LENGTHS.profile),
         profileName: cString(buf, at + PROC_LAYOUT.profile_name, PROC_STRING_LENGTHS.profile_name),
         cmdline,
+      };
+    }
+    case RecordKind.listenStart:
+    case RecordKind.listenStop: {
+      const LL = L.listen;
+      if (!LL) return null; // not a kind of that version: skipped by size
+      need(LL.size);
+      return {
+        ...h,
+        type: h.kind === RecordKind.listenStart ? "listen_start" : "listen_stop",
+        tuple: readTuple(buf, at + LL.tuple),
+        netns: buf.readUInt32LE(at + LL.netns),
+        v6only: (buf.readUInt32LE(at + LL.flags) & ListenFlags.v6only) !== 0,
+        comm: cString(buf, at + LL.comm, PROC_STRING_LENGTHS.comm),
       };
     }
     default:

@@ -50,6 +50,44 @@ export function rawFilter(partition?: number): string {
   return `${RAW_SUBJECT_PREFIX}.*.${partition}`;
 }
 
+/**
+ * The subjects ADI_RAW stores when it holds `partitions` partitions: `adi.raw.v1.*.0` … `adi.raw.v1.*.<n-1>`, in
+ * order. The partition count is part of the stream's contract (issue 10): the stream stores nothing else, so a
+ * producer publishing to a partition the stream does not have gets an error instead of a batch nobody consumes.
+ * Throws a RangeError for a count that is not a positive integer.
+ */
+export function rawPartitionSubjects(partitions: number): string[] {
+  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
+  return Array.from({ length: partitions }, (_, p) => `${RAW_SUBJECT_PREFIX}.*.${p}`);
+}
+
+/**
+ * The partition count a stream's subject list states: n when the list is exactly `rawPartitionSubjects(n)` (any
+ * order), undefined otherwise (e.g. `adi.raw.v1.>`, a stream made by a consumer before any producer or by an older
+ * release: no count yet).
+ */
+export function partitionsOfSubjects(subjects: readonly string[]): number | undefined {
+  if (subjects.length === 0) return undefined;
+  const seen = new Set<number>();
+  for (const s of subjects) {
+    const m = /^adi\.raw\.v1\.\*\.(0|[1-9][0-9]{0,8})$/.exec(s);
+    if (!m) return undefined;
+    seen.add(Number(m[1]));
+  }
+  for (let p = 0; p < subjects.length; p++) if (!seen.has(p)) return undefined;
+  return seen.size === subjects.length ? subjects.length : undefined;
+}
+
+/**
+ * The partition token of a raw subject `adi.raw.v1.<host>.<p>`: a decimal without leading zeros, else undefined
+ * (a subject that is not a raw partition subject at all, e.g. `adi.raw.v1.h.07` or `adi.raw.v1.h.x`).
+ */
+export function partitionOfSubject(subject: string): number | undefined {
+  const t = subject.split(".");
+  if (t.length !== 5 || `${t[0]}.${t[1]}.${t[2]}` !== RAW_SUBJECT_PREFIX || !/^(0|[1-9][0-9]{0,8})$/.test(t[4]!)) return undefined;
+  return Number(t[4]);
+}
+
 /** `adi.facts.v1.<host>.<kind>` */
 export function factSubject(host: string, kind: FactKind): string {
   assertToken(host, "host");

@@ -2,19 +2,21 @@
 // The fd walk is the expensive part, so it runs only when a listening socket appears that no known
 // process owns.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type { Logger } from "pino";
 import { isListeningPort, parseProcNetTcp } from "../core/net-listeners.ts";
 import { parseStat } from "./procfs.ts";
 
 export interface Listener {
   ip: string;
   port: number;
+  family: 4 | 6;
   pid: number | null;
   start_ticks: number | null;
   comm: string | null;
   adi_profile_name: string | null;
 }
 
-interface Owner {
+export interface Owner {
   pid: number;
   startTicks: number;
   comm: string;
@@ -27,6 +29,29 @@ function readOrEmpty(path: string): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * Inode of the agent's network namespace (/proc/self/ns/net → "net:[4026531840]"), the one its /proc/net/tcp{,6}
+ * scans read; null (logged) when it cannot be read, and then listen records of every namespace are taken.
+ */
+export function readOwnNetns(log: Logger, procRoot = "/proc"): number | null {
+  try {
+    const m = /^net:\[(\d+)\]$/.exec(readlinkSync(`${procRoot}/self/ns/net`));
+    if (m) return Number(m[1]);
+    log.warn({ link: `${procRoot}/self/ns/net` }, "unexpected network namespace link: listen records of every namespace are taken");
+  } catch (err) {
+    log.warn({ err }, "cannot read the agent's network namespace: listen records of every namespace are taken");
+  }
+  return null;
+}
+
+/**
+ * The owner of a listening socket as /proc shows it now: pid, start ticks, comm and ADI_PROFILE_NAME (nothing else
+ * of its environment is kept: it may not have opted in). Null when it is gone or unreadable.
+ */
+export function readListenerOwner(pid: number, procRoot = "/proc"): Owner | null {
+  return ownerOf(procRoot, pid);
 }
 
 function ownerOf(procRoot: string, pid: number): Owner | null {
@@ -94,7 +119,7 @@ export class ListenerScanner {
       if (seen.has(key)) continue; // SO_REUSEPORT: one entry per address
       seen.add(key);
       const o = this.#owners.get(s.inode);
-      out.push({ ip: s.ip, port: s.port, pid: o?.pid ?? null, start_ticks: o?.startTicks ?? null, comm: o?.comm ?? null, adi_profile_name: o?.name ?? null });
+      out.push({ ip: s.ip, port: s.port, family: s.family, pid: o?.pid ?? null, start_ticks: o?.startTicks ?? null, comm: o?.comm ?? null, adi_profile_name: o?.name ?? null });
     }
     return out.sort((a, b) => a.port - b.port || a.ip.localeCompare(b.ip));
   }

@@ -5,6 +5,8 @@ const LISTEN = "0A";
 export interface ListeningSocket {
   ip: string;
   port: number;
+  /** The table it came from (tcp: 4, tcp6: 6), but 4 for an IPv4-mapped address of tcp6 (reported as IPv4). */
+  family: 4 | 6;
   inode: number;
 }
 
@@ -49,7 +51,8 @@ export function parseProcNetTcp(text: string, family: 4 | 6): ListeningSocket[] 
     if (!addr || !portHex || addr.length !== (family === 4 ? 8 : 32) || !/^[0-9A-Fa-f]{1,4}$/.test(portHex)) continue;
     const port = Number.parseInt(portHex, 16);
     if (!isListeningPort(port)) continue;
-    out.push({ ip: family === 4 ? ipv4(addr) : ipv6(addr), port, inode: Number(f[9]) });
+    const ip = family === 4 ? ipv4(addr) : ipv6(addr);
+    out.push({ ip, port, family: family === 6 && ip.includes(":") ? 6 : 4, inode: Number(f[9]) });
   }
   return out;
 }

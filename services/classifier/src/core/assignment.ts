@@ -8,3 +8,11 @@ export function assignPartitions(members: readonly string[], me: string, partiti
   for (let p = index; p < partitions; p += sorted.length) owned.push(p);
   return owned;
 }
+
+/**
+ * Sorted, de-duplicated member ids from a key listing. The KV key listing is an ordered push consumer: when the
+ * server is slow it is reset and delivers the keys again (one slow start listed this instance 16 times).
+ */
+export function memberList(keys: Iterable<string>): string[] {
+  return [...new Set(keys)].sort();
+}

@@ -10,7 +10,8 @@ import { decodeBody } from "./http/body.ts";
 import { HttpConnection } from "./http/exchanges.ts";
 import type { ConnectionSide, PairedExchange } from "./http/exchanges.ts";
 import type { ParsedRequest, ParsedResponse } from "./http/parser.ts";
-import { classifyConnection, needsMoreBytes } from "./protocols/classify.ts";
+import { assess, classifyConnection } from "./protocols/classify.ts";
+import { FirstBytes } from "./protocols/first-bytes.ts";
 import { rulesForPort } from "./protocols/rules.ts";
 
 export interface EngineOptions {
@@ -18,6 +19,12 @@ export interface EngineOptions {
   maxConnections?: number;
   /** Bytes held per connection while its protocol is undecided. */
   maxDetectBytes?: number;
+  /**
+   * Capture time (ns) a connection may stay undecided, counted on its own records: a connection whose one side
+   * never speaks (a NATS subscriber seen mid-stream only receives MSG lines) is decided at its first record this
+   * long after its first bytes, on what it has. Its own records, not a clock: live and replay decide alike.
+   */
+  maxDetectWaitNs?: bigint;
 }
 
 interface Held {
@@ -46,12 +53,13 @@ interface ConnState {
   mode: "detect" | "http" | "done";
   held: Held[];
   heldBytes: number;
-  clientFirst: Buffer | null;
-  serverFirst: Buffer | null;
-  /** Which side the last payload came from (first bytes grow only while one side speaks). */
-  lastFrom: "client" | "server" | null;
+  /** Each direction's first bytes (its stream's prefix) while the protocol is undecided. */
+  clientFirst: FirstBytes;
+  serverFirst: FirstBytes;
   firstTs: bigint | null;
   http: HttpConnection | null;
+  /** Raw stream position of the batch that created this state (`onRecords`' `pos`): where a warm-up must start. */
+  firstPos: number | undefined;
 }
 
 export interface EngineStats {
@@ -60,8 +68,6 @@ export interface EngineStats {
   observations: number;
   evicted: number;
 }
-
-const FIRST_BYTES = 256;
 
 function knownServerPort(port: number): boolean {
   return rulesForPort(port).length > 0;
@@ -86,19 +92,39 @@ export class ClassifierEngine {
   readonly #conns = new Map<string, ConnState>();
   readonly #maxConnections: number;
   readonly #maxDetectBytes: number;
+  readonly #maxDetectWaitNs: bigint;
   readonly #stats: EngineStats = { connections: 0, exchanges: 0, observations: 0, evicted: 0 };
+  /** The position of the batch being fed (`onRecords`). */
+  #pos: number | undefined;
 
   constructor(opts: EngineOptions = {}) {
     this.#maxConnections = opts.maxConnections ?? 100_000;
     this.#maxDetectBytes = opts.maxDetectBytes ?? 64 * 1024;
+    this.#maxDetectWaitNs = opts.maxDetectWaitNs ?? 5_000_000_000n;
+  }
+
+  /**
+   * The lowest raw stream position (`onRecords`' `pos`) of any connection state held now, or undefined when none is
+   * held (or positions were not given). Re-reading the partition from there through a fresh engine rebuilds every
+   * state held now exactly (the engine is deterministic per connection): the classifier's restart warm-up. O(1):
+   * states are kept in creation order, and positions do not decrease.
+   */
+  lowWater(): number | undefined {
+    for (const s of this.#conns.values()) return s.firstPos;
+    return undefined;
   }
 
   stats(): Readonly<EngineStats> {
     return { ...this.#stats };
   }
 
-  /** Feeds the records of one batch (from `host`, boot `bootId`); returns what they completed, in order. */
-  onRecords(host: string, bootId: string, records: readonly RawRecord[]): Derived[] {
+  /**
+   * Feeds the records of one batch (from `host`, boot `bootId`); returns what they completed, in order. `pos` is
+   * the batch's raw stream sequence: positions must not decrease from one call to the next (one engine per
+   * partition, fed in stream order); states created by this batch remember it (`lowWater`).
+   */
+  onRecords(host: string, bootId: string, records: readonly RawRecord[], pos?: number): Derived[] {
+    this.#pos = pos;
     const out: Derived[] = [];
     for (const r of records) {
       if (r.type === "conn_open") this.#open(host, bootId, r, out);
@@ -122,11 +148,11 @@ export class ClassifierEngine {
       mode: "detect",
       held: [],
       heldBytes: 0,
-      clientFirst: null,
-      serverFirst: null,
-      lastFrom: null,
+      clientFirst: new FirstBytes(),
+      serverFirst: new FirstBytes(),
       firstTs: null,
       http: null,
+      firstPos: this.#pos,
     };
     this.#conns.set(`${host}|${bootId}|${r.connId}`, s);
     this.#stats.connections++;
@@ -170,29 +196,36 @@ export class ClassifierEngine {
     s.held.push({ direction: r.direction, payload: r.payload, tsNs: r.tsNs, gap });
     s.heldBytes += r.payload.length;
     const fromClient = (r.direction === "egress") === (s.assumedSide === "client");
-    if (r.payload.length > 0) {
-      // Each side's first message, up to FIRST_BYTES, across records until the other side speaks: a process
-      // that reads or writes a byte at a time (a shell handler behind socat) is fingerprinted on its message.
-      const from = fromClient ? "client" : "server";
-      const first = fromClient ? s.clientFirst : s.serverFirst;
-      const grown = first === null ? Buffer.from(r.payload.subarray(0, FIRST_BYTES))
-        : first.length < FIRST_BYTES && s.lastFrom === from ? Buffer.concat([first, r.payload.subarray(0, FIRST_BYTES - first.length)]) : first;
-      if (fromClient) s.clientFirst = grown;
-      else s.serverFirst = grown;
-      s.lastFrom = from;
-    }
-    const input = this.#input(s);
-    if (needsMoreBytes(input) && s.heldBytes < this.#maxDetectBytes) return;
+    // Each direction's stream from its start, across records and turns, up to its budget or a gap: a request line
+    // of any length up to the head limit, a head a byte per write (a shell handler behind socat), a ClientHello to
+    // its end. The connection stays undecided while a rule may still match (assess), never "unknown" because a
+    // write was short; it is decided when nothing can change the verdict, at the byte budget, or at close.
+    (fromClient ? s.clientFirst : s.serverFirst).add(r.payload, gap);
+    const waited = r.tsNs - s.firstTs;
+    if (assess(this.#input(s)).pending && s.heldBytes < this.#maxDetectBytes && waited < this.#maxDetectWaitNs) return;
     this.#decide(s, out);
   }
 
   #input(s: ConnState) {
     const serverPort = s.assumedSide === "client" ? s.tuple.rport : s.tuple.lport;
-    return { clientFirstBytes: s.clientFirst, serverFirstBytes: s.serverFirst, serverPort };
+    return {
+      clientFirstBytes: s.clientFirst.bytes,
+      serverFirstBytes: s.serverFirst.bytes,
+      serverPort,
+      clientDone: s.clientFirst.done,
+      serverDone: s.serverFirst.done,
+    };
   }
 
+  /**
+   * Takes the verdict on the bytes held (pending or not: the budget or the close ends the wait). HTTP goes to its
+   * parser with everything held; anything else, "unknown" included (confidence 0, its first bytes in the evidence),
+   * becomes one connection observation, so no connection disappears silently.
+   */
   #decide(s: ConnState, out: Derived[]): void {
     const verdict = classifyConnection(this.#input(s));
+    s.clientFirst.release();
+    s.serverFirst.release();
     const held = s.held;
     s.held = [];
     s.heldBytes = 0;

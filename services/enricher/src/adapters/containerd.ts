@@ -1,12 +1,13 @@
 // containerd's own gRPC API: containers (labels, image) joined with their tasks (pid, status), in each namespace
 // of interest. Docker's containers appear here too, in namespace `moby`, with their Docker ids.
 import { readFile, readlink } from "node:fs/promises";
-import { fromContainerd, parseNetnsAddresses } from "../core/identity.ts";
+import { fromContainerd, parseNetnsAddresses, parseNetnsGateways } from "../core/identity.ts";
 import type { ContainerIdentity, ContainerdContainer } from "../core/identity.ts";
+import { runtimeAction, runtimeEventNames } from "../core/runtime-events.ts";
 import { ContainerdApi, DEFAULT_CONTAINERD_SOCKET, eventIds, isNotFound } from "./containerd-api.ts";
 import type { ContainerdProcess, Envelope } from "./containerd-api.ts";
 import { inspectInOrder, keepStreaming, streamLost, withLog } from "./reconnect.ts";
-import type { ContainerRuntime, RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
+import type { ContainerRuntime, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
 
 /** nerdctl's (default), Docker's (moby) and Kubernetes CRI's (k8s.io). */
 export const DEFAULT_NAMESPACES = ["default", "moby", "k8s.io"] as const;
@@ -20,11 +21,6 @@ export interface ContainerdRuntimeOptions {
   readonly log?: RuntimeLog | undefined;
 }
 
-const TOPICS: Record<string, RuntimeAction> = {
-  "/tasks/start": "start",
-  "/tasks/exit": "die",
-  "/containers/delete": "destroy",
-};
 
 export function namespacesFromEnv(value = process.env.CONTAINERD_NAMESPACE): string[] {
   const configured = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -66,7 +62,7 @@ export class ContainerdRuntime implements ContainerRuntime {
     const options = withLog(given, this.#log, `containerd ${this.socketPath}`);
     const emit = inspectInOrder((id, ns) => this.inspect(id, ns ?? undefined), onEvent, options.onError);
     const handle = (envelope: Envelope) => {
-      const action = TOPICS[envelope.topic];
+      const action = runtimeAction("containerd", envelope.topic);
       if (!action || !this.namespaces.includes(envelope.namespace) || !envelope.event) return;
       const { first: id, second: execId } = eventIds(envelope.event.value);
       // TaskExit is sent for exec'd processes too; only the init process's exit (id = container id) is a death.
@@ -77,7 +73,7 @@ export class ContainerdRuntime implements ContainerRuntime {
     return keepStreaming(async (signal) => {
       // Subscribe's first message may be long in coming: a Version call proves containerd answers now.
       await this.#api.call(this.#api.version.Version, this.#api.version, {}, null, this.#timeoutMs);
-      const stream = this.#api.events.Subscribe({ filters: Object.keys(TOPICS).map((t) => `topic=="${t}"`) });
+      const stream = this.#api.events.Subscribe({ filters: runtimeEventNames("containerd").map((t) => `topic=="${t}"`) });
       signal.addEventListener("abort", () => stream.cancel(), { once: true });
       stream.on("data", handle);
       const lost = streamLost(stream, signal, options.onError);
@@ -126,24 +122,30 @@ export class ContainerdRuntime implements ContainerRuntime {
 
   async #identity(container: ContainerdContainer, task: ContainerdProcess | null, ns: string): Promise<ContainerIdentity> {
     const running = task && task.pid > 0 && task.status !== "STOPPED";
-    return fromContainerd(container, task, ns, running ? await netnsAddresses(task.pid) : []);
+    const net = running ? await netnsAddresses(task.pid) : { ips: [], gateways: [] };
+    return fromContainerd(container, task, ns, net.ips, net.gateways);
   }
 }
 
 /**
- * containerd does not know a container's addresses (its CNI plugins do): read them from the task's network
- * namespace through /proc. Nothing when that is the host's own namespace (host networking) or unreadable.
+ * containerd does not know a container's addresses (its CNI plugins do): read them, and its default gateways,
+ * from the task's network namespace through /proc. Nothing when that is the host's own namespace (host
+ * networking) or unreadable.
  */
-async function netnsAddresses(pid: number): Promise<string[]> {
+async function netnsAddresses(pid: number): Promise<{ ips: string[]; gateways: string[] }> {
+  const none = { ips: [], gateways: [] };
   try {
     const [theirs, ours] = await Promise.all([readlink(`/proc/${pid}/ns/net`), readlink("/proc/self/ns/net")]);
-    if (theirs === ours) return [];
-    const [fib, inet6] = await Promise.all([
+    if (theirs === ours) return none;
+    const optional = (path: string) => readFile(path, "utf8").catch(() => "");
+    const [fib, inet6, route, route6] = await Promise.all([
       readFile(`/proc/${pid}/net/fib_trie`, "utf8"),
-      readFile(`/proc/${pid}/net/if_inet6`, "utf8").catch(() => ""),
+      optional(`/proc/${pid}/net/if_inet6`),
+      optional(`/proc/${pid}/net/route`),
+      optional(`/proc/${pid}/net/ipv6_route`),
     ]);
-    return parseNetnsAddresses(fib, inet6);
+    return { ips: parseNetnsAddresses(fib, inet6), gateways: parseNetnsGateways(route, route6) };
   } catch {
-    return [];
+    return none;
   }
 }

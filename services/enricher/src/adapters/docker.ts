@@ -3,11 +3,12 @@
 import Docker from "dockerode";
 import { fromDockerInspect } from "../core/identity.ts";
 import type { ContainerIdentity, DockerInspect } from "../core/identity.ts";
+import { dockerEvent } from "../core/runtime-events.ts";
+import type { DockerEventMessage } from "../core/runtime-events.ts";
 import { inspectInOrder, keepStreaming, streamLost, withLog } from "./reconnect.ts";
-import type { ContainerRuntime, RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
+import type { ContainerRuntime, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
 
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
-const ACTIONS: readonly RuntimeAction[] = ["start", "die", "destroy"];
 const INSPECT_CONCURRENCY = 8;
 
 export interface DockerRuntimeOptions {
@@ -26,14 +27,6 @@ export function dockerSocketFromEnv(dockerHost = process.env.DOCKER_HOST): strin
   if (!dockerHost) return DEFAULT_DOCKER_SOCKET;
   if (dockerHost.startsWith("unix://")) return dockerHost.slice("unix://".length);
   throw new Error(`DOCKER_HOST=${dockerHost}: only unix:// sockets are supported`);
-}
-
-interface DockerEventMessage {
-  Type?: string;
-  Action?: string;
-  status?: string;
-  id?: string;
-  Actor?: { ID?: string };
 }
 
 export class DockerRuntime implements ContainerRuntime {
@@ -77,15 +70,17 @@ export class DockerRuntime implements ContainerRuntime {
     const options = withLog(given, this.#log, `docker ${this.socketPath}`);
     const emit = inspectInOrder((id) => this.inspect(id), onEvent, options.onError);
     const handle = (message: DockerEventMessage) => {
-      const action = (message.Action ?? message.status) as RuntimeAction;
-      const id = message.Actor?.ID ?? message.id;
-      if ((message.Type ?? "container") !== "container" || !ACTIONS.includes(action) || !id) return;
-      emit(action, id, null);
+      // The engine's own names (Podman: died, remove) through the one table; anything else is not lifecycle.
+      const event = dockerEvent(this.kind, message);
+      if (event) emit(event.action, event.id, null);
     };
 
     return keepStreaming(async (signal) => {
+      // Filtered by type only: Podman matches an `event` filter against its own names, so asking for Docker's
+      // `die` and `destroy` dropped every death and removal (issue 10). The table picks the events client-side.
+      // Networks too: a container connected to or disconnected from one changes its addresses and gateways.
       const stream = (await this.#events.getEvents({
-        filters: { type: ["container"], event: [...ACTIONS] },
+        filters: { type: ["container", "network"] },
         abortSignal: signal,
       } as Docker.GetEventsOptions)) as NodeJS.ReadableStream & { destroy(): void };
       signal.addEventListener("abort", () => stream.destroy(), { once: true });

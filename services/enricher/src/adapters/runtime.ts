@@ -6,7 +6,8 @@ import { ContainerdRuntime, DEFAULT_NAMESPACES } from "./containerd.ts";
 import { detectRuntime } from "./detect.ts";
 import { DockerRuntime } from "./docker.ts";
 
-export type RuntimeAction = "start" | "die" | "destroy";
+export type { RuntimeAction } from "../core/runtime-events.ts";
+import type { RuntimeAction } from "../core/runtime-events.ts";
 
 export interface RuntimeEvent {
   readonly action: RuntimeAction;
@@ -35,7 +36,7 @@ export interface ContainerRuntime {
   list(): Promise<ContainerIdentity[]>;
   /** One container by id (full or, for Docker, a unique prefix or name); null when there is none. */
   inspect(id: string): Promise<ContainerIdentity | null>;
-  /** Follows container start/die/destroy until the returned function is called. */
+  /** Follows container lifecycle events (core/runtime-events.ts's table) until the returned function is called. */
   watch(onEvent: (event: RuntimeEvent) => void, options?: WatchOptions): () => void;
   close(): void;
 }

@@ -1,49 +1,121 @@
-// ENV_OUTPUT_PATH: the Go tool's multi-document YAML, one document per opted-in process, folded from the
-// process facts (so a replay rebuilds it). The environment in the facts is already filtered by
-// ENV_PREFIX_LIST and redacted by the capture agent: nothing secret reaches this file that was not published.
+// ENV_OUTPUT_PATH: the Go tool's multi-document YAML, folded from the process facts (so a replay rebuilds it).
+// The Go tool "collects environment variables from each process making network calls" (its README): one
+// document per process identity (host, boot id, pid, start ticks) that has a `net` fact, the capture agent's
+// mark of its first connection. ENV_OUTPUT_ALL=true lists every opted-in process instead (scan, exec, fork).
+// The environment in the facts is already filtered by ENV_PREFIX_LIST and redacted by the capture agent:
+// nothing secret reaches this file that was not published.
 import { Document } from "yaml";
 import type { ProcessFact } from "@adi/shared/wire/facts";
 
+export interface EnvInventoryOptions {
+  /** ENV_OUTPUT_ALL: a document for every opted-in process, networked or not. Default false. */
+  readonly all?: boolean;
+}
+
 interface Entry {
-  fact: ProcessFact;
-  /** First time this process was seen: the documents' order. */
+  /** The fact that describes the process (see `better`): a maximum, so the fold does not depend on order. */
+  best: Ranked;
+  /** The best facts that carry ADI_PROFILE / ADI_PROFILE_NAME, for a `best` that does not. */
+  bestWithMatch: Ranked | null;
+  bestWithName: Ranked | null;
+  /** A `net` fact was seen: the process made a network call. */
+  net: boolean;
+  /** The earliest `ts` of its facts: the documents' order. */
   firstTs: string;
 }
 
-const RANK = { scan: 0, fork: 1, exec: 2, exit: 3 } as const;
+/** A fact and its serialisation (the last tie-breaker). */
+interface Ranked {
+  readonly fact: ProcessFact;
+  readonly key: string;
+}
+
+/** Ties between facts of one process at one instant: the later stage of its life describes it better. */
+const RANK: Readonly<Record<ProcessFact["event"], number>> = { scan: 0, fork: 1, exec: 2, net: 3, exit: 4 };
+
+/**
+ * Which of two facts of one process describes it in its document; the order is total, so the choice does not
+ * depend on the order the facts arrive in. In turn: a fact read from /proc (no error) beats one that only
+ * carries what the kernel saw; a `net` fact (the process as it was when it made its call) beats the others;
+ * then the later (ts, then life stage); then the serialised fact (any total order will do for exact ties).
+ */
+function better({ fact: a, key: aKey }: Ranked, { fact: b, key: bKey }: Ranked): boolean {
+  if ((a.error === null) !== (b.error === null)) return a.error === null;
+  if ((a.event === "net") !== (b.event === "net")) return a.event === "net";
+  if (a.ts !== b.ts) return a.ts > b.ts;
+  if (RANK[a.event] !== RANK[b.event]) return RANK[a.event] > RANK[b.event];
+  return aKey > bKey;
+}
+
+/** The better of a kept maximum and a candidate (null: none kept yet). */
+function max(kept: Ranked | null, candidate: Ranked): Ranked {
+  return kept === null || better(candidate, kept) ? candidate : kept;
+}
 
 export class EnvInventory {
+  readonly #all: boolean;
   readonly #processes = new Map<string, Entry>();
   #version = 0;
 
+  constructor(options: EnvInventoryOptions = {}) {
+    this.#all = options.all ?? false;
+  }
+
+  /** Bumped whenever a fact could change the rendering: writers re-render only when it moved. */
   get version(): number {
     return this.#version;
   }
 
-  /** Keeps, per process identity, the latest fact that describes it (an exec replaces the environment). */
+  /**
+   * Takes one process fact. Facts of processes that did not opt in, and exits (they carry no environment), are
+   * ignored; a fact already taken (a redelivery) changes nothing. Any order of the same facts renders the same.
+   * Memory: up to three facts per opted-in process identity (usually one), networked or not, since a process's
+   * `net` fact may arrive before or after the facts that describe it.
+   */
   add(fact: ProcessFact): void {
     if (fact.optin !== "yes" || fact.event === "exit") return;
-    const key = `${fact.host}|${fact.boot_id}|${fact.pid}|${fact.start_ticks}`;
-    const known = this.#processes.get(key);
-    if (known) {
-      const k = known.fact;
-      const newer = fact.ts > k.ts || (fact.ts === k.ts && RANK[fact.event] > RANK[k.event]);
-      // A fact read from /proc beats one that only carries an error, whatever their order.
-      const better = (fact.error === null && k.error !== null) || (newer && !(fact.error !== null && k.error === null));
-      if (!better) return;
-      this.#processes.set(key, { fact, firstTs: fact.ts < known.firstTs ? fact.ts : known.firstTs });
-    } else {
-      this.#processes.set(key, { fact, firstTs: fact.ts });
+    const id = `${fact.host}|${fact.boot_id}|${fact.pid}|${fact.start_ticks}`;
+    const ranked: Ranked = { fact, key: JSON.stringify(fact) };
+    const withMatch = fact.adi_profile_match !== null ? ranked : null;
+    const withName = fact.adi_profile_name !== null ? ranked : null;
+    const entry = this.#processes.get(id);
+    if (!entry) {
+      this.#processes.set(id, { best: ranked, bestWithMatch: withMatch, bestWithName: withName, net: fact.event === "net", firstTs: fact.ts });
+      this.#version++;
+      return;
     }
-    this.#version++;
+    const before = [entry.best, entry.bestWithMatch, entry.bestWithName, entry.net, entry.firstTs];
+    entry.best = max(entry.best, ranked);
+    if (withMatch) entry.bestWithMatch = max(entry.bestWithMatch, withMatch);
+    if (withName) entry.bestWithName = max(entry.bestWithName, withName);
+    if (fact.event === "net") entry.net = true;
+    if (fact.ts < entry.firstTs) entry.firstTs = fact.ts;
+    const after = [entry.best, entry.bestWithMatch, entry.bestWithName, entry.net, entry.firstTs];
+    if (after.some((v, i) => v !== before[i])) this.#version++;
   }
 
+  /** The multi-document YAML (`---` before each document), in order of first sighting, then pid. */
   render(): string {
-    const entries = [...this.#processes.values()].sort(
-      (a, b) => (a.firstTs < b.firstTs ? -1 : a.firstTs > b.firstTs ? 1 : a.fact.pid - b.fact.pid),
-    );
+    const entries = [...this.#processes.values()]
+      .filter((e) => this.#all || e.net)
+      .map((e) => ({ firstTs: e.firstTs, fact: describe(e) }))
+      .sort((a, b) => (a.firstTs < b.firstTs ? -1 : a.firstTs > b.firstTs ? 1 : a.fact.pid - b.fact.pid));
     return entries.map((e) => `---\n${document(e.fact)}`).join("");
   }
+}
+
+/**
+ * The fact a process's document is made of: the best one (see `better`), with ADI_PROFILE / ADI_PROFILE_NAME
+ * taken from the best other fact that has them when it has none (a fact whose /proc read failed after the
+ * process exited carries the kernel's exec-time verdict; an older agent's did not).
+ */
+function describe(entry: Entry): ProcessFact {
+  const best = entry.best.fact;
+  return {
+    ...best,
+    adi_profile_match: best.adi_profile_match ?? entry.bestWithMatch?.fact.adi_profile_match ?? null,
+    adi_profile_name: best.adi_profile_name ?? entry.bestWithName?.fact.adi_profile_name ?? null,
+  };
 }
 
 function document(f: ProcessFact): string {

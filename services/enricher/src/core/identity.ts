@@ -2,7 +2,8 @@
 // mappers from what each engine's API returns. The adapters fetch; these functions only translate.
 
 export type ContainerEngine = "docker" | "podman" | "containerd";
-export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead" | "unknown";
+/** The engines' states, plus `removed`: the enricher's own, for a container its engine no longer knows. */
+export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead" | "removed" | "unknown";
 
 export interface PublishedPort {
   readonly container_port: number;
@@ -30,6 +31,12 @@ export interface ContainerIdentity {
   readonly ips: readonly string[];
   /** Published ports only. */
   readonly ports: readonly PublishedPort[];
+  /**
+   * The gateway address of each network the container is on (Docker and Podman: NetworkSettings.Networks[*].Gateway
+   * and IPv6Gateway; containerd: none known). A container calling a published port through its gateway
+   * (172.17.0.1:P, 10.88.0.1:P) reaches the host, so the mapper resolves gateway:P like any host address:P.
+   */
+  readonly gateways: readonly string[];
   readonly state: ContainerState;
 }
 
@@ -53,6 +60,8 @@ interface DockerPortBinding {
 interface DockerNetwork {
   IPAddress?: string;
   GlobalIPv6Address?: string;
+  Gateway?: string;
+  IPv6Gateway?: string;
 }
 
 /** The fields of the Engine API's inspect answer that identity needs; everything else is ignored. */
@@ -65,6 +74,9 @@ export interface DockerInspect {
   NetworkSettings?: {
     IPAddress?: string;
     GlobalIPv6Address?: string;
+    /** The default bridge's gateway (legacy top-level fields; Networks holds every network's). */
+    Gateway?: string;
+    IPv6Gateway?: string;
     Ports?: Record<string, DockerPortBinding[] | null | undefined> | null;
     Networks?: Record<string, DockerNetwork | undefined> | null;
   } | null;
@@ -123,6 +135,7 @@ export function fromDockerInspect(json: DockerInspect, runtime: "docker" | "podm
       ...networks.flatMap((n) => [n?.IPAddress, n?.GlobalIPv6Address]),
     ]),
     ports: dockerPorts(net.Ports),
+    gateways: addresses([net.Gateway, net.IPv6Gateway, ...networks.flatMap((n) => [n?.Gateway, n?.IPv6Gateway])]),
     state: dockerState(json.State?.Status),
   };
 }
@@ -183,6 +196,8 @@ export function fromContainerd(
   namespace: string | null = null,
   /** Addresses found elsewhere (the task's network namespace): containerd itself does not know them. */
   extraIps: readonly string[] = [],
+  /** Its default routes' gateways, from the same namespace (parseNetnsGateways). */
+  extraGateways: readonly string[] = [],
 ): ContainerIdentity {
   const labels = { ...(container.labels ?? {}) };
   const status = task ? (typeof task.status === "number" ? TASK_STATUS_BY_NUMBER[task.status] : task.status) : undefined;
@@ -201,6 +216,7 @@ export function fromContainerd(
     pid: task && state !== "exited" && task.pid && task.pid > 0 ? task.pid : null,
     ips: addresses([labels["nerdctl/ip"], labels["nerdctl/ip6"], ...extraIps]),
     ports: nerdctlPorts(labels["nerdctl/ports"]),
+    gateways: addresses(extraGateways), // containerd knows no networks (its CNI plugins do): from the netns
     state,
   };
 }
@@ -224,6 +240,31 @@ export function parseNetnsAddresses(fibTrie: string, ifInet6 = ""): string[] {
     const f = line.trim().split(/\s+/);
     if (f.length < 6 || !/^[0-9a-f]{32}$/.test(f[0]!) || f[3] !== "00" || f[5] === "lo") continue;
     out.add(compressIpv6(f[0]!));
+  }
+  return [...out].map(normaliseAddress);
+}
+
+/**
+ * The gateways of a network namespace's default routes, from /proc/PID/net/route (IPv4: a row whose Destination
+ * and Mask are 00000000 and whose Flags have RTF_GATEWAY, 0x2; addresses in the kernel's byte order, little-endian
+ * on every architecture adi runs on) and /proc/PID/net/ipv6_route (destination ::/0 with a non-zero next hop).
+ * For a container on a bridge this is the bridge's address (nerdctl's 10.4.0.1, Docker's 172.17.0.1): what a
+ * container calls to reach a port published on the host.
+ */
+export function parseNetnsGateways(route: string, ipv6Route = ""): string[] {
+  const out = new Set<string>();
+  for (const line of route.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[1] !== "00000000" || f[7] !== "00000000" || !/^[0-9A-Fa-f]{8}$/.test(f[2]!)) continue;
+    if ((Number.parseInt(f[3]!, 16) & 0x2) === 0 || f[2] === "00000000") continue;
+    const n = Number.parseInt(f[2]!, 16);
+    out.add([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join("."));
+  }
+  for (const line of ipv6Route.split("\n")) {
+    // dest destlen src srclen nexthop metric refcnt use flags iface
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !/^0{32}$/.test(f[0]!) || f[1] !== "00" || !/^[0-9a-f]{32}$/i.test(f[4]!) || /^0{32}$/.test(f[4]!)) continue;
+    out.add(compressIpv6(f[4]!.toLowerCase()));
   }
   return [...out].map(normaliseAddress);
 }

@@ -66,6 +66,12 @@ export type ConnectionLine = {
     detection_reason: string;
     side: Role;
     conn_id: string;
+    /**
+     * The first bytes the classifier examined, hex (at most 32 bytes): what an unknown protocol looked like. Only
+     * on `unknown` connections: a recognised protocol's opening bytes can carry credentials (a Redis AUTH, a
+     * PostgreSQL startup's user), and its name already says what it was.
+     */
+    first_bytes_hex?: string;
   };
 
 /** One line for the request, and one for the response when there was one. */
@@ -116,7 +122,11 @@ export function httpLogLines(
   return lines;
 }
 
-/** The Go tool's connection event; source is the client (who connected), destination the server. */
+/**
+ * The Go tool's connection event; source is the client (who connected), destination the server. Its fields as
+ * the Go README lists them, then ours (side, conn_id, and first_bytes_hex when unknown). A connection no rule recognised is
+ * logged too: protocol "unknown", category "unknown", confidence 0, and its first bytes in hex.
+ */
 export function connectionLogLine(obs: ConnectionObservation, names: NameResolver): ConnectionLine {
   const role = observerRole(obs);
   const direction = directionOf(role, "client");
@@ -131,6 +141,7 @@ export function connectionLogLine(obs: ConnectionObservation, names: NameResolve
     detection_reason: obs.reason,
     side: role,
     conn_id: obs.conn_id,
+    ...(obs.protocol === "unknown" ? { first_bytes_hex: obs.evidence.first_bytes_hex } : {}),
   };
 }
 

@@ -10,7 +10,7 @@
 // "process" would break consumers of the Go tool's files.
 import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
 import type { ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
-import { isLoopback, isWildcard, observerRole } from "./observation.ts";
+import { isLoopback, isWildcard, maxIso, observerRole } from "./observation.ts";
 
 /** pid + start_ticks + boot_id identify a process (pids get reused); host keeps hosts apart. */
 export interface ProcessRef {
@@ -32,6 +32,11 @@ export interface ContainerIdentity {
   /** The host whose runtime runs it, and the host ports it publishes (a call to such a port on that host is a call to it). */
   host?: string;
   published_ports?: readonly { host_ip: string | null; host_port: number }[];
+  /**
+   * Gateway addresses of its networks on that host (Docker's 172.17.0.1, Podman's 10.88.0.1): a container that
+   * calls gateway:P reaches the host's published port P, so such a destination is named like 127.0.0.1:P.
+   */
+  gateways?: readonly string[];
 }
 
 export type DestinationType = "container" | "external";
@@ -57,13 +62,18 @@ interface ListenerCandidate {
   /** From a listener fact or addListener: used when the process itself is unknown. */
   name: string | null;
   ts: string;
+  /** IPV6_V6ONLY of a [::] listener (true: it takes no IPv4 call); null when not known. */
+  v6only?: boolean | null;
 }
 
 export class NameResolver {
-  readonly #processes = new Map<string, { ts: string; rank: number; info: ProcessInfo }>();
+  readonly #processes = new Map<string, { ts: string; rank: number; describes: boolean; info: ProcessInfo; exitTs: string | null }>();
   readonly #containers = new Map<string, ContainerIdentity>();
   readonly #containerByIp = new Map<string, string>();
-  readonly #containerByPort = new Map<string, { id: string; ip: string | null }>();
+  /** "host port" -> the containers publishing that host port (on different host addresses). */
+  readonly #containerByPort = new Map<string, { id: string; ip: string | null }[]>();
+  /** host -> gateway addresses of the container networks there. */
+  readonly #gateways = new Map<string, Set<string>>();
   /** host -> addresses seen as the local end of an observation there. */
   readonly #hostIps = new Map<string, Set<string>>();
   /** "host port" -> ip -> candidate id -> candidate. */
@@ -74,38 +84,65 @@ export class NameResolver {
     if (fact.optin !== "yes") return;
     const key = processKey({ host: fact.host, boot_id: fact.boot_id, pid: fact.pid, start_ticks: fact.start_ticks });
     const known = this.#processes.get(key);
-    // An exit says the process ended, not what it was: the kernel reports it from its last thread.
-    if (fact.event === "exit" && known) return;
     const info: ProcessInfo = {
       comm: fact.comm,
       cmdline: fact.cmdline,
       adi_profile_name: fact.adi_profile_name || null,
       container_id: fact.container_id,
     };
-    const record = { ts: fact.ts, rank: EVENT_RANK[fact.event], info };
+    const exitTs = fact.event === "exit" ? fact.ts : null;
+    const record = { ts: fact.ts, rank: EVENT_RANK[fact.event], describes: DESCRIBES[fact.event], info, exitTs };
     if (!known) {
       this.#processes.set(key, record);
       return;
     }
-    // The latest fact describes the process (exec changes comm); a name seen once is kept.
-    const newerIsNew = record.ts > known.ts || (record.ts === known.ts && record.rank >= known.rank);
+    // The latest describing fact describes the process (exec changes comm; an exit or net mark says what it did,
+    // not what it is: DESCRIBES); a name seen once is kept, whichever fact carried it.
+    const newerIsNew =
+      record.describes !== known.describes ? record.describes : record.ts > known.ts || (record.ts === known.ts && record.rank >= known.rank);
     const [older, newer] = newerIsNew ? [known, record] : [record, known];
     const adi_profile_name = newer.info.adi_profile_name ?? older.info.adi_profile_name;
-    this.#processes.set(key, { ...newer, info: { ...newer.info, adi_profile_name } });
+    this.#processes.set(key, { ...newer, info: { ...newer.info, adi_profile_name }, exitTs: maxIso(known.exitTs, exitTs) });
+  }
+
+  /**
+   * What names a process that exited before `beforeTs` (capture time), once no fact can change it any more: its
+   * host, container id and ADI_PROFILE_NAME-or-comm. null while it runs, exited later, or is unknown. The tallies
+   * of such a process can be kept under this (one per service) instead of its identity (one per process).
+   */
+  settledName(ref: ProcessRef, beforeTs: string): { host: string; container_id: string | null; name: string } | null {
+    const known = this.#processes.get(processKey(ref));
+    if (!known?.exitTs || known.exitTs >= beforeTs || !known.describes) return null;
+    const { container_id, adi_profile_name, comm } = known.info;
+    return { host: ref.host, container_id, name: adi_profile_name || comm || `pid-${ref.pid}` };
+  }
+
+  /** The service name settledName() stands for: its container's when the enricher knows it (late too), else the name. */
+  resolveSettled(container_id: string | null, name: string): ResolvedName {
+    const container = container_id ? this.#containers.get(container_id) : undefined;
+    if (container) return { name: container.service, type: "container", container };
+    return { name, type: "external", container: null };
   }
 
   /** Hook for the enricher: a container identity takes precedence over ADI_PROFILE_NAME and comm. */
   addIdentity(identity: ContainerIdentity): void {
     this.#containers.set(identity.container_id, identity);
     for (const ip of identity.ips) this.#containerByIp.set(ip, identity.container_id);
+    if (identity.host === undefined) return;
     for (const p of identity.published_ports ?? []) {
-      if (identity.host !== undefined) this.#containerByPort.set(`${identity.host} ${p.host_port}`, { id: identity.container_id, ip: p.host_ip });
+      const key = `${identity.host} ${p.host_port}`;
+      // One entry per (container, host address): a re-report replaces its own entry, never another container's.
+      const others = (this.#containerByPort.get(key) ?? []).filter((e) => !(e.id === identity.container_id && e.ip === p.host_ip));
+      this.#containerByPort.set(key, [...others, { id: identity.container_id, ip: p.host_ip }]);
     }
+    let gateways = this.#gateways.get(identity.host);
+    if (!gateways) this.#gateways.set(identity.host, (gateways = new Set()));
+    for (const ip of identity.gateways ?? []) gateways.add(ip);
   }
 
   /** A listening socket on a host, named directly (0.0.0.0 and :: listen on every local address). */
   addListener(host: string, ip: string, port: number, name: string, ts = ""): void {
-    this.#addCandidate(host, ip, port, `name ${name}`, { ref: null, name, ts });
+    this.#addCandidate(host, normalizeIp(ip), port, `name ${name}`, { ref: null, name, ts });
   }
 
   addListeners(fact: ListenersFact): void {
@@ -115,7 +152,7 @@ export class NameResolver {
       const name = l.adi_profile_name || l.comm || null;
       if (!ref && !name) continue;
       const id = ref ? `ref ${processKey(ref)}` : `name ${name}`;
-      this.#addCandidate(fact.host, l.ip, l.port, id, { ref, name, ts: fact.ts });
+      this.#addCandidate(fact.host, normalizeIp(l.ip), l.port, id, { ref, name, ts: fact.ts, v6only: l.v6only ?? null });
     }
   }
 
@@ -152,6 +189,7 @@ export class NameResolver {
    * the caller names it after the address or what the client asked for (Host header, TLS server name).
    */
   resolveEndpoint(viewerHost: string, endpoint: Endpoint): ResolvedName | null {
+    endpoint = { ip: normalizeIp(endpoint.ip), port: endpoint.port };
     const container = this.#containerAt(endpoint.ip) ?? this.#publishedAt(viewerHost, endpoint);
     if (container) return container;
     for (const host of this.#hostsOwning(viewerHost, endpoint.ip)) {
@@ -165,13 +203,28 @@ export class NameResolver {
     return null;
   }
 
-  /** A port a container publishes on the viewer's host (docker -p): loopback or any address of that host. */
+  /**
+   * A port a container publishes on the viewer's host (docker -p), called at loopback, at any address of that
+   * host, or at a container network's gateway (a container calling the host: 172.17.0.1:P, 10.88.0.1:P).
+   * A port published on one host address answers there only (loopback: any loopback address); on a wildcard,
+   * at every address. Several containers may publish one port on different addresses: the exact one first.
+   */
   #publishedAt(viewerHost: string, endpoint: Endpoint): ResolvedName | null {
     const published = this.#containerByPort.get(`${viewerHost} ${endpoint.port}`);
     if (!published) return null;
-    const local = isLoopback(endpoint.ip) || (this.#hostIps.get(viewerHost)?.has(endpoint.ip) ?? false);
-    const bound = published.ip === null || isWildcard(published.ip) || published.ip === endpoint.ip || (isLoopback(published.ip) && isLoopback(endpoint.ip));
-    const container = local && bound ? this.#containers.get(published.id) : undefined;
+    const gateway = this.#gateways.get(viewerHost)?.has(endpoint.ip) ?? false;
+    const local = gateway || isLoopback(endpoint.ip) || (this.#hostIps.get(viewerHost)?.has(endpoint.ip) ?? false);
+    if (!local) return null;
+    const rank = (ip: string | null): number => {
+      if (ip === endpoint.ip) return 0;
+      if (ip !== null && isLoopback(ip) && isLoopback(endpoint.ip)) return 1;
+      if (ip === null || isWildcard(ip)) return 2;
+      return -1; // published on another address: not reachable at this one
+    };
+    const candidates = published
+      .filter((p) => rank(p.ip) >= 0 && this.#containers.has(p.id))
+      .sort((a, b) => rank(a.ip) - rank(b.ip) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const container = candidates.length > 0 ? this.#containers.get(candidates[0]!.id) : undefined;
     return container ? { name: container.service, type: "container", container } : null;
   }
 
@@ -189,17 +242,22 @@ export class NameResolver {
   }
 
   /**
-   * Exact address first, then a wildcard listener, then any listener on the same port of that host (a
-   * container's port published by a proxy on the host: the server saw its container address).
+   * The listener a call to `endpoint` reached, keeping address families apart (LISTENER_MATCH, in order): the
+   * exact address; the wildcard of its family; for an IPv4 call, a [::] listener not known to be IPV6_V6ONLY
+   * (it accepts IPv4); then any listener of the same family on that port (a container's port published by a
+   * proxy on the host: the server saw its container address). An IPv6 call never reaches an IPv4 listener.
    */
   #listenerAt(host: string, endpoint: Endpoint): ListenerCandidate | null {
     const byIp = this.#listeners.get(`${host} ${endpoint.port}`);
     if (!byIp) return null;
-    const exact = byIp.get(endpoint.ip);
-    if (exact) return latest(exact);
-    const wildcards = [...byIp].filter(([ip]) => isWildcard(ip)).flatMap(([, c]) => [...c]);
-    if (wildcards.length > 0) return latest(new Map(wildcards));
-    return latest(new Map([...byIp.values()].flatMap((c) => [...c])));
+    const family = familyOf(endpoint.ip);
+    for (const rule of LISTENER_MATCH) {
+      const candidates = [...byIp]
+        .filter(([ip]) => rule.ip(ip, endpoint.ip, family))
+        .flatMap(([, c]) => [...c].filter(([, candidate]) => rule.candidate?.(candidate) ?? true));
+      if (candidates.length > 0) return latest(new Map(candidates));
+    }
+    return null;
   }
 
   #addCandidate(host: string, ip: string, port: number, id: string, candidate: ListenerCandidate): void {
@@ -213,7 +271,7 @@ export class NameResolver {
     else {
       // One id is one process (or one literal name): keep the latest time and any name a fact gave it.
       const [older, newer] = candidate.ts > known.ts ? [known, candidate] : [candidate, known];
-      candidates.set(id, { ref: newer.ref ?? older.ref, name: newer.name ?? older.name, ts: newer.ts });
+      candidates.set(id, { ref: newer.ref ?? older.ref, name: newer.name ?? older.name, ts: newer.ts, v6only: newer.v6only ?? older.v6only ?? null });
     }
   }
 }
@@ -236,4 +294,33 @@ function latest(candidates: Map<string, ListenerCandidate>): ListenerCandidate |
 }
 
 /** Breaks ties between facts of one process with the same timestamp, in lifecycle order. */
-const EVENT_RANK: Record<ProcessFact["event"], number> = { scan: 0, fork: 1, exec: 2, exit: 3 };
+const EVENT_RANK: Record<ProcessFact["event"], number> = { scan: 0, fork: 1, exec: 2, net: 3, exit: 4 };
+
+/**
+ * Facts that say what a process is (its comm and command line then). An exit or a first-network mark says that
+ * it ended or called out, and describes it only when nothing else does, whatever the order facts arrive in.
+ */
+const DESCRIBES: Record<ProcessFact["event"], boolean> = { scan: true, fork: true, exec: true, net: false, exit: false };
+
+type Family = 4 | 6;
+
+function familyOf(ip: string): Family {
+  return ip.includes(":") ? 6 : 4;
+}
+
+/** ::ffff:a.b.c.d is the IPv4 address a.b.c.d (the kernel normalises it; older records may not have). */
+export function normalizeIp(ip: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
+}
+
+/** Which listeners a call of a family can reach, tried in order; the first rule with a candidate decides. */
+const LISTENER_MATCH: readonly {
+  rule: string;
+  ip: (listenerIp: string, callIp: string, family: Family) => boolean;
+  candidate?: (c: ListenerCandidate) => boolean;
+}[] = [
+  { rule: "exact address", ip: (l, call) => l === call },
+  { rule: "wildcard of the family", ip: (l, _call, family) => l === (family === 4 ? "0.0.0.0" : "::") },
+  { rule: "dual-stack [::] for IPv4", ip: (l, _call, family) => family === 4 && l === "::", candidate: (c) => c.v6only !== true },
+  { rule: "same family, any address", ip: (l, _call, family) => familyOf(l) === family && !isWildcard(l) },
+];

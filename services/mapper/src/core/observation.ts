@@ -79,16 +79,13 @@ export function targetPath(target: string): string {
   return cut < 0 ? path : path.slice(0, cut);
 }
 
-/** A path segment that names one record rather than a route: a number, a UUID, a long hex or token id. */
+/**
+ * A path segment that names one record rather than a route: a number, a UUID, a long hex or token id. Routes fold
+ * by cardinality whatever the values look like (routes.ts); this only names the parameter, {id} or {param}.
+ */
 const ID_SEGMENT = [/^\d+$/, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, /^[0-9a-f]{16,}$/i, /^(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{20,}$/];
 
-export const ID_PLACEHOLDER = "{id}";
-
-/** The route a path belongs to: `/api/items/42/reviews` -> `/api/items/{id}/reviews`; the same path when it has no id segment. */
-export function routeOf(path: string): string {
-  if (!/\d/.test(path)) return path; // no digit, no id (the common case, without splitting)
-  return path
-    .split("/")
-    .map((segment) => (ID_SEGMENT.some((re) => re.test(segment)) ? ID_PLACEHOLDER : segment))
-    .join("/");
+/** Whether one path segment looks like a record id (ID_SEGMENT). */
+export function isIdSegment(segment: string): boolean {
+  return ID_SEGMENT.some((re) => re.test(segment));
 }

@@ -7,22 +7,60 @@
 // and forgotten. So arrival order matters only for lines later than that window (a request slower than the
 // window, a classifier lagging more than it): they are appended where they arrive and counted as `late`.
 // Memory holds a window of traffic, not the run.
+//
+// What a restarted mapper (re-reading facts, then the derived stream from its start) could do differently from
+// replay, and how it does not: observations stored twice (a classifier republishing after the stream's duplicate
+// window) are dropped by connection whenever they come (seen.ts), not only within the log window; the two views of
+// a call come from different partitions, one of which may lag while a classifier restarts: they wait 60 s of
+// capture time for each other (DEFAULT_PAIRING_WINDOW_MS; later ones are counted `unpaired_late`); routes fold as a
+// function of the set of calls (routes.ts); quiet flushes and chunking change only where a late line is appended.
+// convergence.unit.spec.ts feeds both patterns.
 import { observationId } from "@adi/shared/wire/derived";
 import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/wire/derived";
 import type { Fact } from "@adi/shared/wire/facts";
 import { connectionLogLine, httpLogLines } from "./log-lines.ts";
 import { isoToMs, maxIso } from "./observation.ts";
-import { ServiceMapBuilder, toYaml } from "./service-map.ts";
+import { SeenObservations } from "./seen.ts";
+import { DEFAULT_PAIRING_WINDOW_MS, ServiceMapBuilder, toYaml } from "./service-map.ts";
 
 export interface MapperOutputOptions {
   /** Redact credentials in logged headers (ENV_REDACT). */
   redact: boolean;
   /**
    * Capture time behind the newest observation after which an observation's log lines are final: rendered,
-   * handed to the writer and forgotten. Default 3000. Memory holds about this much traffic, not the whole run.
+   * handed to the writer and forgotten. Default 1000. Memory holds about this much traffic, not the whole run.
    */
   logSettleMs?: number;
+  /**
+   * Capture time after which a call seen by one end only is counted alone (its other end's view, from another
+   * partition, may come late: a classifier restarting catches up). Default 60 s (ServiceMapBuilder).
+   */
+  pairingWindowMs?: number;
+  /** Capture time a connection is remembered after its last observation, to drop redeliveries (seen.ts). Default 10 min. */
+  seenIdleMs?: number;
+  /** Capture times a fact or observation may carry (TimeWindow): what lies outside is dropped and counted. */
+  timeWindow?: Partial<TimeWindow>;
 }
+
+/**
+ * Sane capture times (issue 10, item 8: one record stamped 2^64-1 ns set generated_at to the year 2554). Always:
+ * from `floorMs` (a boot-relative clock prints dates near 1970) to `ceilingMs`. When the message's store time is
+ * known (the JetStream timestamp): at most `aheadMs` after it and at most `behindMs` before it (a classifier may
+ * publish observations of a backlog long after their capture, never a year after).
+ */
+export interface TimeWindow {
+  floorMs: number;
+  ceilingMs: number;
+  aheadMs: number;
+  behindMs: number;
+}
+
+export const DEFAULT_TIME_WINDOW: TimeWindow = {
+  floorMs: Date.UTC(2000, 0, 1),
+  ceilingMs: Date.UTC(2200, 0, 1),
+  aheadMs: 24 * 3600_000,
+  behindMs: 366 * 24 * 3600_000,
+};
 
 interface PendingObservation {
   /** Until its first line is final; then its rendered lines not final yet. */
@@ -40,14 +78,14 @@ interface RenderedLine {
 
 export const DEFAULT_LOG_SETTLE_MS = 1000;
 
+export { DEFAULT_PAIRING_WINDOW_MS };
+
 export class MapperOutputs {
-  readonly #builder = new ServiceMapBuilder();
+  readonly #builder: ServiceMapBuilder;
   /** Observations whose log lines are not final yet, by observation id. */
   readonly #pending = new Map<string, PendingObservation>();
-  /** Ids of observations already final: a redelivery is ignored. Two generations, rotated once per window. */
-  #finalIds = new Set<string>();
-  #olderFinalIds = new Set<string>();
-  #rotatedAtMs = -Infinity;
+  /** What was taken, by connection: a redelivery is ignored whenever it comes (within the idle window). */
+  readonly #seen: SeenObservations;
   /** Final lines not taken by the writer yet, in order. */
   #ready: string[] = [];
   #newestMs = -Infinity;
@@ -55,12 +93,16 @@ export class MapperOutputs {
   readonly #containers = new Map<string, { service: string | null; image: string | null }>();
   readonly #opts: MapperOutputOptions;
   readonly #settleMs: number;
-  readonly #stats = { observations: 0, duplicates: 0, late: 0, final: 0 };
+  readonly #stats = { observations: 0, duplicates: 0, late: 0, final: 0, bad_time: 0 };
+  readonly #window: TimeWindow;
   #version = 0;
 
   constructor(opts: MapperOutputOptions) {
     this.#opts = opts;
     this.#settleMs = opts.logSettleMs ?? DEFAULT_LOG_SETTLE_MS;
+    this.#window = { ...DEFAULT_TIME_WINDOW, ...opts.timeWindow };
+    this.#builder = new ServiceMapBuilder({ settleAfterMs: opts.pairingWindowMs ?? DEFAULT_PAIRING_WINDOW_MS });
+    this.#seen = new SeenObservations(opts.seenIdleMs);
   }
 
   /** Bumped on every change: writers re-render only when it moved. */
@@ -68,11 +110,22 @@ export class MapperOutputs {
     return this.#version;
   }
 
-  /** Observations taken, duplicates ignored, late ones (arrived after their time was final: logged out of order), final ones, pending ones. */
-  stats(): { observations: number; duplicates: number; late: number; final: number; pending: number } {
-    return { ...this.#stats, pending: this.#pending.size };
+  /**
+   * Observations taken, duplicates ignored, late ones (arrived after their time was final: logged out of order),
+   * final ones, pending ones, facts or observations dropped for a capture time outside the window (bad_time),
+   * and views that came after the pairing window had closed on their call (unpaired_late: such a call may be
+   * counted twice; a live mapper then differs from replay, and this says so).
+   */
+  stats(): { observations: number; duplicates: number; late: number; final: number; bad_time: number; pending: number; unpaired_late: number } {
+    return { ...this.#stats, pending: this.#pending.size, unpaired_late: this.#builder.lateViews() };
   }
-  addFact(fact: Fact): void {
+
+  /**
+   * Takes a fact. `storedAtMs`: the message's store time (JetStream timestamp, ms), when known: a fact whose
+   * capture time is outside the window around it (TimeWindow) is dropped and counted, not learned.
+   */
+  addFact(fact: Fact, storedAtMs?: number): void {
+    if (!this.#saneTimes([fact.ts], storedAtMs)) return;
     if (fact.type === "process") this.#builder.addProcess(fact);
     else if (fact.type === "listeners") this.#builder.addListeners(fact);
     else if (fact.type === "container") {
@@ -92,14 +145,21 @@ export class MapperOutputs {
         ips: fact.ips,
         host: fact.host,
         published_ports: fact.ports.filter((p) => p.host_port !== null).map((p) => ({ host_ip: p.host_ip, host_port: p.host_port! })),
+        gateways: fact.gateways ?? [],
       });
     } else return;
     this.#version++;
   }
 
-  addDerived(d: Derived): void {
+  /**
+   * Takes an observation (a redelivery of one already taken is ignored). `storedAtMs` as for addFact: an
+   * observation with any capture time outside the window is dropped and counted, so it moves neither
+   * `generated_at`, nor the log's settling, nor the map.
+   */
+  addDerived(d: Derived, storedAtMs?: number): void {
+    if (!this.#saneTimes(captureTimes(d), storedAtMs)) return;
     const key = observationId(d);
-    if (this.#pending.has(key) || this.#finalIds.has(key) || this.#olderFinalIds.has(key)) {
+    if (this.#pending.has(key) || !this.#seen.take(d)) {
       this.#stats.duplicates++;
       return;
     }
@@ -146,6 +206,22 @@ export class MapperOutputs {
     return toYaml(this.#builder.build());
   }
 
+  #saneTimes(times: readonly string[], storedAtMs: number | undefined): boolean {
+    const w = this.#window;
+    for (const ts of times) {
+      const ms = isoToMs(ts);
+      const sane =
+        ms >= w.floorMs &&
+        ms < w.ceilingMs &&
+        (storedAtMs === undefined || (ms <= storedAtMs + w.aheadMs && ms >= storedAtMs - w.behindMs));
+      if (!sane) {
+        this.#stats.bad_time++;
+        return false;
+      }
+    }
+    return true;
+  }
+
   #settle(horizon: number): void {
     const final: RenderedLine[] = [];
     for (const [key, p] of this.#pending) {
@@ -162,32 +238,42 @@ export class MapperOutputs {
         continue;
       }
       this.#pending.delete(key);
-      this.#finalIds.add(key);
       this.#stats.final++;
     }
     if (horizon !== Infinity) this.#settledUpToMs = horizon;
     else if (this.#newestMs > this.#settledUpToMs) this.#settledUpToMs = this.#newestMs;
     for (const line of final.sort(byTimeThenContent)) this.#ready.push(`${line.json}\n`);
-    // An id is remembered for at least one window after it became final: redeliveries come within seconds.
-    if (this.#settledUpToMs - this.#rotatedAtMs > this.#settleMs) {
-      this.#olderFinalIds = this.#finalIds;
-      this.#finalIds = new Set();
-      this.#rotatedAtMs = this.#settledUpToMs;
-    }
   }
 
-  /** An observation's log lines (two for an exchange with a response, none for a web or unknown connection). */
+  /**
+   * An observation's log lines: two for an exchange with a response; one for a connection of a category the
+   * log lists (LOGGED_CATEGORIES: unknown ones too, with their first bytes, so nothing disappears silently).
+   */
   #render(d: Derived): RenderedLine[] {
     const names = this.#builder.names;
     const lines: RenderedLine[] = [];
     if (d.type === "http_exchange") {
       for (const line of httpLogLines(d as HttpExchange, names, { redact: this.#opts.redact })) lines.push(rendered(line.timestamp, line));
-    } else if (d.category !== "unknown" && d.category !== "web") {
+    } else if (LOGGED_CATEGORIES.has(d.category)) {
       const line = connectionLogLine(d as ConnectionObservation, names);
       lines.push(rendered(line.timestamp, line));
     }
     return lines;
   }
+}
+
+/**
+ * Connection categories with a line in the log: the Go tool's (databases, caches, message buses) and the
+ * connections no rule recognised (protocol unknown, confidence 0: issue 10, item 1). Web connections are not:
+ * their HTTP exchanges are logged (TLS ones are in the map when asked for).
+ */
+const LOGGED_CATEGORIES: ReadonlySet<string> = new Set(["database", "cache", "message_bus", "unknown"]);
+
+/** Every capture time an observation carries. */
+function captureTimes(d: Derived): string[] {
+  if (d.type === "connection") return [d.ts];
+  const { request, response } = d;
+  return response ? [request.ts, request.end_ts, response.ts, response.end_ts] : [request.ts, request.end_ts];
 }
 
 function rendered(ts: string, line: object): RenderedLine {

@@ -35,6 +35,7 @@ export class PairingLog<T> {
   readonly #options: PairingOptions;
   #newestMs = -Infinity;
   #settledUpToMs = -Infinity;
+  #lateViews = 0;
 
   constructor(options: PairingOptions) {
     this.#options = options;
@@ -42,6 +43,8 @@ export class PairingLog<T> {
 
   /** Adds a view; returns the calls of keys that became old enough to settle (usually none). */
   add(key: string, view: View<T>): Call<T>[] {
+    // Keys this old were settled already: a partner that was there has been counted alone.
+    if (view.ms < this.#settledUpToMs) this.#lateViews++;
     let group = this.#groups.get(key);
     if (!group) this.#groups.set(key, (group = { newestMs: view.ms, views: new Map() }));
     if (!group.views.has(view.id)) group.views.set(view.id, view);
@@ -58,6 +61,18 @@ export class PairingLog<T> {
       this.#groups.delete(groupKey);
     }
     return settled;
+  }
+
+  /** Views that arrived older than the settled horizon (their call may be counted twice). */
+  lateViews(): number {
+    return this.#lateViews;
+  }
+
+  /** Views held, waiting for their other end or for the window to pass (bounded by the window, for tests). */
+  size(): number {
+    let n = 0;
+    for (const group of this.#groups.values()) n += group.views.size;
+    return n;
   }
 
   /** The calls of every key not settled yet (nothing is removed). */

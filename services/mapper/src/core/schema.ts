@@ -14,6 +14,12 @@ export type BodySchema = JsonSchema | null;
 export const NON_JSON = "non-json";
 
 /**
+ * The schema of a route whose bodies had more shapes than the map lists (routes.ts DEFAULT_MAX_VARIANTS): bodies
+ * keyed by data (a JSON object whose keys are user names or ids) would otherwise make one variant per call.
+ */
+export const VARIES = "varies";
+
+/**
  * Array elements are merged into one shape. A shape is a set of kinds (scalars, at most one object
  * shape, at most one array shape), so merging is a plain union: commutative and associative, the order
  * of the elements cannot change the result. Values are added into one accumulating shape (no shape per

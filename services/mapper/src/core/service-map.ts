@@ -11,9 +11,9 @@ import type { DestinationType, ProcessRef, ResolvedName } from "./names.ts";
 import { connectionKey, exchangeKey, formatEndpoint, isoToMs, maxIso } from "./observation.ts";
 import { observerRole, targetPath, viewId } from "./observation.ts";
 import { PairingLog } from "./pairing.ts";
-import { inferSchema, schemaKey } from "./schema.ts";
+import { inferSchema, schemaKey, VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
-import { Tallies } from "./tallies.ts";
+import { Tallies, VARIES_SCHEMA_KEY } from "./tallies.ts";
 import type { ConnectionCall, EndpointCall } from "./tallies.ts";
 
 export { toYaml } from "./service-map-yaml.ts";
@@ -64,18 +64,27 @@ export interface ServiceMapOptions {
   /** Capture-time difference within which a client's and a server's view are the same call. Default 1 s. */
   pairToleranceMs?: number;
   /**
-   * Capture time after which a call's key is settled and its memory freed. Default 10 s: the two views of a call
-   * arrive from different partitions, whose lag rarely differs by seconds; later than that, a call is counted twice.
+   * Capture time after which a call's key is settled and its memory freed. Default DEFAULT_PAIRING_WINDOW_MS:
+   * the two views of a call arrive from different partitions; a view later than that is counted again.
    */
   settleAfterMs?: number;
-  /** Distinct paths one route may list before it is shown once as /items/{id} (tallies.ts). Default 20. */
-  maxPathsPerRoute?: number;
+  /**
+   * Distinct values one path position (same service, destination, method and prefix) lists before it is one
+   * parameter, /items/{id} or /user/{param} (routes.ts). Default 20.
+   */
+  maxSegmentValues?: number;
   /** The Go map lists databases, caches and message buses; HTTP calls are its endpoints. */
   connectionCategories?: readonly string[];
 }
 
-/** Who made the call: a process we know, or only the client address a server saw. */
-export type SourceRef = { kind: "process"; ref: ProcessRef } | { kind: "remote"; ip: string };
+/**
+ * Who made the call: a process we know, only the client address a server saw, or (for a process long gone, whose
+ * name no fact can change any more: NameResolver.settledName) what names it, so its tallies join its service's.
+ */
+export type SourceRef =
+  | { kind: "process"; ref: ProcessRef }
+  | { kind: "remote"; ip: string }
+  | { kind: "settled"; host: string; container_id: string | null; name: string };
 
 /** Where it went, as seen from the client's host (or the server's, when only it saw the call). */
 export interface DestinationRef {
@@ -87,6 +96,23 @@ export interface DestinationRef {
 
 const GO_CATEGORIES = ["database", "cache", "message_bus"];
 
+/**
+ * How long (capture time) a call seen by one end waits for the other end's view before it is counted alone.
+ * The two views come from different partitions; a classifier killed and restarted publishes its partitions'
+ * observations late (ack wait 10 s, restart, warm-up): 10 s was too short and counted those calls twice, with a
+ * phantom `external` caller. Memory: this much traffic's views.
+ */
+export const DEFAULT_PAIRING_WINDOW_MS = 60_000;
+
+/**
+ * Capture time after a process's exit when its tallies are kept under its name instead of its identity: longer
+ * than the pairing window (no view of it is pending) and than any fact's lag.
+ */
+const EXITED_SETTLE_MS = 10 * 60_000;
+
+/** Distinct schemas held before unused ones are looked for. */
+const MIN_SCHEMAS_BEFORE_PRUNE = 1024;
+
 export class ServiceMapBuilder {
   readonly names: NameResolver;
   readonly #http: PairingLog<EndpointCall>;
@@ -96,11 +122,13 @@ export class ServiceMapBuilder {
   /** Schema by key; the key string kept is the one every call carries (one copy, not one per call). */
   readonly #schemas = new Map<string, { key: string; schema: BodySchema }>();
   #generatedAt: string | null = null;
+  #compactedAtMs = -Infinity;
+  #pruneAt = MIN_SCHEMAS_BEFORE_PRUNE;
 
   constructor(options: ServiceMapOptions = {}) {
     this.names = options.names ?? new NameResolver();
-    const pairing = { toleranceMs: options.pairToleranceMs ?? 1000, settleAfterMs: options.settleAfterMs ?? 10_000 };
-    this.#settled = new Tallies(options.maxPathsPerRoute);
+    const pairing = { toleranceMs: options.pairToleranceMs ?? 1000, settleAfterMs: options.settleAfterMs ?? DEFAULT_PAIRING_WINDOW_MS };
+    this.#settled = new Tallies(options.maxSegmentValues);
     this.#http = new PairingLog(pairing);
     this.#connections = new PairingLog(pairing);
     this.#categories = new Set(options.connectionCategories ?? GO_CATEGORIES);
@@ -132,6 +160,9 @@ export class ServiceMapBuilder {
     const role = observerRole(exchange);
     const view = { id: viewId(exchange, request.ts), role, ms: isoToMs(request.ts), data: call };
     for (const settled of this.#http.add(exchangeKey(exchange), view)) this.#settled.addEndpoint(settled.primary.data);
+    this.#compactExited();
+    // Here, not while interning: this call's schemas are referred to (pending or tallied) by now.
+    if (this.#schemas.size >= this.#pruneAt) this.#pruneSchemas();
   }
 
   addConnection(obs: ConnectionObservation): void {
@@ -152,25 +183,74 @@ export class ServiceMapBuilder {
     for (const settled of this.#connections.add(connectionKey(obs), view)) {
       this.#settled.addConnection(settled.primary.data);
     }
+    this.#compactExited();
+  }
+
+  /**
+   * What the builder holds: settled tallies (route-tree nodes and ends, connection tallies: bounded by the API)
+   * and views pending in the pairing window (bounded by the window's traffic). For tests of bounded memory.
+   */
+  size(): { tallies: number; pendingViews: number; schemas: number } {
+    return { tallies: this.#settled.size(), pendingViews: this.#http.size() + this.#connections.size(), schemas: this.#schemas.size };
+  }
+
+  /** Views that came after their call's key had been settled (counted alone, possibly twice). */
+  lateViews(): number {
+    return this.#http.lateViews() + this.#connections.lateViews();
   }
 
   build(): ServiceMap {
-    const tallies = this.#settled.copy();
-    for (const call of this.#http.pending()) tallies.addEndpoint(call.primary.data);
-    for (const call of this.#connections.pending()) tallies.addConnection(call.primary.data);
-    const services = tallies.resolve(
+    const pending = {
+      endpoints: this.#http.pending().map((call) => call.primary.data),
+      connections: this.#connections.pending().map((call) => call.primary.data),
+    };
+    const services = this.#settled.resolve(
       (source) =>
-        source.kind === "process" ? this.names.resolveProcess(source.ref) : this.names.resolveRemote(source.ip),
+        source.kind === "process"
+          ? this.names.resolveProcess(source.ref)
+          : source.kind === "settled"
+            ? this.names.resolveSettled(source.container_id, source.name)
+            : this.names.resolveRemote(source.ip),
       (destination) => this.#resolveDestination(destination),
-      (key) => this.#schemas.get(key)?.schema ?? null,
+      (key) => (key === VARIES_SCHEMA_KEY ? VARIES : (this.#schemas.get(key)?.schema ?? null)),
+      pending,
     );
+    this.#pruneSchemas(pending.endpoints);
     return { generated_at: this.#generatedAt, services };
+  }
+
+  /** Forgets the schemas no tally nor pending call refers to (those of variants folded into "varies"). */
+  #pruneSchemas(pending: readonly EndpointCall[] = this.#http.pending().map((call) => call.primary.data)): void {
+    const used = this.#settled.schemaKeys();
+    for (const call of pending) used.add(call.requestSchema).add(call.responseSchema);
+    for (const key of this.#schemas.keys()) if (!used.has(key)) this.#schemas.delete(key);
+    // Amortised: the next pass when the table has doubled (a replay builds the map only at its end).
+    this.#pruneAt = Math.max(MIN_SCHEMAS_BEFORE_PRUNE, 2 * this.#schemas.size);
   }
 
   #resolveDestination(destination: DestinationRef): ResolvedName {
     const known = this.names.resolveEndpoint(destination.viewerHost, destination.server);
     if (known) return known;
     return { name: destination.hint ?? formatEndpoint(destination.server), type: "external", container: null };
+  }
+
+  /**
+   * Moves the tallies of processes that exited more than EXITED_SETTLE_MS (capture time) ago under what names
+   * them (SourceRef "settled"): a caller forking a process per call (a shell loop of curl, inetd, CGI) would
+   * otherwise hold one route tree per process for the whole run. Safe for the map: by then no fact can change
+   * their name (the exit is a process's last fact) and no view of theirs is pending (the pairing window is
+   * shorter), so they resolve as before; the service's trees were merged at render time anyway.
+   */
+  #compactExited(): void {
+    if (this.#generatedAt === null) return;
+    const newestMs = isoToMs(this.#generatedAt);
+    if (newestMs - this.#compactedAtMs < EXITED_SETTLE_MS / 10) return;
+    this.#compactedAtMs = newestMs;
+    const before = new Date(newestMs - EXITED_SETTLE_MS).toISOString().replace("Z", "000000Z");
+    this.#settled.compact((ref) => {
+      const settled = this.names.settledName(ref, before);
+      return settled && { kind: "settled", ...settled };
+    });
   }
 
   /** One copy of each distinct schema and of its key; calls carry the key. */

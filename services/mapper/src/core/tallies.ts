@@ -1,13 +1,17 @@
 // Counts of calls by what identifies their ends, and their resolution into the service map's entries.
 // Two tallies that resolve to the same names (a service restarted: new pid, same name) merge into one entry.
 //
-// Paths are listed as seen (the Go tool's behaviour) until one route (same ends and method, path equal but for
-// id-like segments: /items/1, /items/2) has more than `maxPathsPerRoute` distinct paths; from then on the route
-// is one entry, /items/{id}. That depends only on the set of calls, never on their order, and keeps the map (and
-// the memory behind it) bounded by routes, not by records.
-import type { ResolvedName } from "./names.ts";
+// Endpoint calls are tallied per (source, destination, method) in a RouteTree (routes.ts): a path position with
+// more than `maxSegmentValues` distinct values becomes a parameter, whatever the values look like, so the tallies
+// (and the map) are bounded by the API, not by the records. At resolve time the trees of every source that
+// names alike (gunicorn's workers: one service, many pids) are merged before they are listed, so routes fold per
+// service, not per process. Both steps depend only on the set of calls, never on their order.
+import type { ProcessRef, ResolvedName } from "./names.ts";
 import { processKey } from "./names.ts";
-import { maxIso, minIso, routeOf } from "./observation.ts";
+import { maxIso, minIso } from "./observation.ts";
+import { DEFAULT_MAX_SEGMENT_VALUES, RouteTree } from "./routes.ts";
+import type { RouteValues } from "./routes.ts";
+import { VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
 import type { ConnectionEntry, DestinationRef, EndpointEntry, ServiceEntry, SourceRef } from "./service-map.ts";
 
@@ -49,104 +53,156 @@ interface ServiceDraft {
   connections: Map<string, ConnectionEntry>;
 }
 
-/** The distinct paths of one route and the endpoint tallies under them, until the route is collapsed (null). */
-interface RouteState {
-  route: string;
-  paths: Set<string> | null;
-  keys: Set<string>;
+/** What ended on one route with one pair of body schemas. */
+interface Variant {
+  requestSchema: string;
+  responseSchema: string;
+  seen: Seen;
 }
 
-export const DEFAULT_MAX_PATHS_PER_ROUTE = 20;
+/** The calls of one source to one destination with one method: their paths as a route tree. */
+interface RouteGroup {
+  source: SourceRef;
+  destination: DestinationRef;
+  method: string;
+  tree: RouteTree<Variant>;
+  /** Latest call, for the image of the source's service. */
+  lastSeen: string;
+}
+
+/** Calls not settled yet (still waiting for their other end), added to a build without being kept. */
+export interface PendingCalls {
+  endpoints: readonly EndpointCall[];
+  connections: readonly ConnectionCall[];
+}
+
+export { DEFAULT_MAX_SEGMENT_VALUES };
 
 export class Tallies {
-  readonly #endpoints = new Map<string, { call: EndpointCall; seen: Seen }>();
+  readonly #routes = new Map<string, RouteGroup>();
   readonly #connections = new Map<string, { call: ConnectionCall; seen: Seen }>();
-  readonly #routes = new Map<string, RouteState>();
-  readonly #maxPathsPerRoute: number;
+  readonly #maxSegmentValues: number;
 
-  constructor(maxPathsPerRoute = DEFAULT_MAX_PATHS_PER_ROUTE) {
-    this.#maxPathsPerRoute = maxPathsPerRoute;
+  /** `maxSegmentValues`: distinct values a path position lists before it is one parameter (routes.ts). */
+  constructor(maxSegmentValues = DEFAULT_MAX_SEGMENT_VALUES) {
+    this.#maxSegmentValues = maxSegmentValues;
   }
 
   addEndpoint(call: EndpointCall): void {
-    const route = routeOf(call.path);
-    if (route === call.path) {
-      this.#tallyEndpoint(call);
-      return;
-    }
-    const routeKey = JSON.stringify([sourceKey(call.source), destinationKey(call.destination), call.method, route]);
-    let state = this.#routes.get(routeKey);
-    if (!state) this.#routes.set(routeKey, (state = { route, paths: new Set(), keys: new Set() }));
-    if (state.paths === null) {
-      this.#tallyEndpoint({ ...call, path: route });
-      return;
-    }
-    state.paths.add(call.path);
-    state.keys.add(this.#tallyEndpoint(call));
-    if (state.paths.size <= this.#maxPathsPerRoute) return;
-    // Too many records behind one route: fold what is tallied under its paths into the route, once.
-    for (const key of state.keys) {
-      const { call: known, seen } = this.#endpoints.get(key)!;
-      this.#endpoints.delete(key);
-      this.#tallyEndpoint({ ...known, path: route }, seen);
-    }
-    state.paths = null;
-    state.keys.clear();
-  }
-
-  /** Tallies `call` (or what `seen` sums up of calls like it) under its own path; returns the key. */
-  #tallyEndpoint(call: EndpointCall, seen?: Seen): string {
-    const { source, destination, method, path, requestSchema, responseSchema } = call;
-    const key = JSON.stringify([sourceKey(source), destinationKey(destination), method, path, requestSchema, responseSchema]);
-    tally(this.#endpoints, key, call, call, seen);
-    return key;
+    addToTree(this.#group(call.source, call.destination, call.method, call.ts).tree, call);
   }
 
   addConnection(call: ConnectionCall): void {
+    this.#tallyConnection(call);
+  }
+
+  /** The route group of (source, destination, method), created when new; `ts` moves its last_seen. */
+  #group(source: SourceRef, destination: DestinationRef, method: string, ts: string): RouteGroup {
+    const key = JSON.stringify([sourceKey(source), destinationKey(destination), method]);
+    let group = this.#routes.get(key);
+    if (!group) {
+      const tree = new RouteTree<Variant>(VARIANTS, this.#maxSegmentValues);
+      this.#routes.set(key, (group = { source, destination, method, tree, lastSeen: ts }));
+    }
+    group.lastSeen = maxIso(group.lastSeen, ts) as string;
+    return group;
+  }
+
+  #tallyConnection(call: ConnectionCall, seen?: Seen): void {
     const { source, destination, protocol, category, port } = call;
     const key = JSON.stringify([sourceKey(source), destinationKey(destination), protocol, category, port]);
     const known = this.#connections.get(key)?.call;
-    tally(this.#connections, key, call, known ? strongest(known, call) : call);
+    tally(this.#connections, key, call, known ? strongest(known, call) : call, seen);
   }
 
-  copy(): Tallies {
-    const copy = new Tallies(this.#maxPathsPerRoute);
-    for (const [key, { call, seen }] of this.#endpoints) copy.#endpoints.set(key, { call, seen: { ...seen } });
-    for (const [key, { call, seen }] of this.#connections) copy.#connections.set(key, { call, seen: { ...seen } });
-    for (const [key, { route, paths, keys }] of this.#routes) copy.#routes.set(key, { route, paths: paths && new Set(paths), keys: new Set(keys) });
-    return copy;
+  /** Schema keys the tallies refer to (the builder forgets the schemas no tally needs any more). */
+  schemaKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const group of this.#routes.values()) {
+      for (const { value } of group.tree.entries()) keys.add(value.requestSchema).add(value.responseSchema);
+    }
+    return keys;
   }
 
-  /** Names every tally and merges those that name alike; services sorted by name, entries sorted too. */
+  /**
+   * Re-keys the tallies of processes `settle` gives a settled source for (their trees merged into that source's,
+   * their connection tallies added to its): one group per service instead of one per process. Resolving gives
+   * the same map before and after, as long as the settled source resolves like the process did.
+   */
+  compact(settle: (ref: ProcessRef) => SourceRef | null): void {
+    for (const [key, group] of [...this.#routes]) {
+      if (group.source.kind !== "process") continue;
+      const source = settle(group.source.ref);
+      if (!source) continue;
+      this.#routes.delete(key);
+      const target = this.#group(source, group.destination, group.method, group.lastSeen);
+      target.tree.merge(group.tree);
+    }
+    for (const [key, { call, seen }] of [...this.#connections]) {
+      if (call.source.kind !== "process") continue;
+      const source = settle(call.source.ref);
+      if (!source) continue;
+      this.#connections.delete(key);
+      this.#tallyConnection({ ...call, source }, seen);
+    }
+  }
+
+  /** Route-tree nodes plus tallies held: bounded by the API (routes and ends), not by the records (tests). */
+  size(): number {
+    let n = this.#connections.size;
+    for (const group of this.#routes.values()) n += group.tree.size();
+    return n;
+  }
+
+  /**
+   * Names every tally and merges those that name alike; services sorted by name, entries sorted too. `pending`
+   * calls are included as if tallied, without being kept. Routes fold per resolved (service, destination,
+   * method): the trees of all the processes of one service are merged first.
+   */
   resolve(
     source: Resolve<SourceRef>,
     destination: Resolve<DestinationRef>,
     schemaOf: (key: string) => BodySchema,
+    pending: PendingCalls = { endpoints: [], connections: [] },
   ): ServiceEntry[] {
     const services = new Map<string, ServiceDraft>();
-    const draftOf = (call: CallBase, seen: Seen): ServiceDraft => {
-      const resolved = source(call.source);
-      let draft = services.get(resolved.name);
-      if (!draft) services.set(resolved.name, (draft = { image: null, endpoints: new Map(), connections: new Map() }));
-      noteImage(draft, resolved.container?.image ?? null, seen.last_seen);
+    const draftOf = (from: ResolvedName, lastSeen: string): ServiceDraft => {
+      let draft = services.get(from.name);
+      if (!draft) services.set(from.name, (draft = { image: null, endpoints: new Map(), connections: new Map() }));
+      noteImage(draft, from.container?.image ?? null, lastSeen);
       return draft;
     };
 
-    for (const { call, seen } of this.#endpoints.values()) {
-      const to = destination(call.destination);
-      const entry: EndpointEntry = {
-        destination: to.name,
-        destination_type: to.type,
-        method: call.method,
-        path: call.path,
-        request_schema: schemaOf(call.requestSchema),
-        response_schema: schemaOf(call.responseSchema),
-        ...seen,
-      };
-      const key = JSON.stringify([to.name, to.type, call.method, call.path, call.requestSchema, call.responseSchema]);
-      merge(draftOf(call, seen).endpoints, key, entry, (a, b) => ({ ...a, ...mergeSeen(a, b) }));
+    const perService = new Map<string, { draft: ServiceDraft; to: ResolvedName; method: string; tree: RouteTree<Variant> }>();
+    const groupOf = (ref: SourceRef, destinationRef: DestinationRef, method: string, lastSeen: string) => {
+      const from = source(ref);
+      const to = destination(destinationRef);
+      const draft = draftOf(from, lastSeen);
+      const key = JSON.stringify([from.name, to.name, to.type, method]);
+      let group = perService.get(key);
+      if (!group) perService.set(key, (group = { draft, to, method, tree: new RouteTree<Variant>(VARIANTS, this.#maxSegmentValues) }));
+      return group;
+    };
+    for (const group of this.#routes.values()) groupOf(group.source, group.destination, group.method, group.lastSeen).tree.merge(group.tree);
+    for (const call of pending.endpoints) addToTree(groupOf(call.source, call.destination, call.method, call.ts).tree, call);
+
+    for (const { draft, to, method, tree } of perService.values()) {
+      for (const { path, value } of tree.entries()) {
+        const entry: EndpointEntry = {
+          destination: to.name,
+          destination_type: to.type,
+          method,
+          path,
+          request_schema: schemaOf(value.requestSchema),
+          response_schema: schemaOf(value.responseSchema),
+          ...value.seen,
+        };
+        const key = JSON.stringify([to.name, to.type, method, path, value.requestSchema, value.responseSchema]);
+        merge(draft.endpoints, key, entry, (a, b) => ({ ...a, ...mergeSeen(a, b) }));
+      }
     }
-    for (const { call, seen } of this.#connections.values()) {
+    const connections = [...this.#connections.values(), ...pending.connections.map((call) => ({ call, seen: seenOnce(call) }))];
+    for (const { call, seen } of connections) {
       const to = destination(call.destination);
       const { protocol, category, port, confidence, reason } = call;
       const entry: ConnectionEntry = {
@@ -156,10 +212,30 @@ export class Tallies {
         ...seen,
       };
       const key = JSON.stringify([to.name, to.type, protocol, category, port]);
-      merge(draftOf(call, seen).connections, key, entry, (a, b) => ({ ...a, ...strongest(a, b), ...mergeSeen(a, b) }));
+      merge(draftOf(source(call.source), seen.last_seen).connections, key, entry, (a, b) => ({ ...a, ...strongest(a, b), ...mergeSeen(a, b) }));
     }
     return sortedValues(services).map(([name, draft]) => finish(name, draft));
   }
+}
+
+function addToTree(tree: RouteTree<Variant>, call: EndpointCall): void {
+  const { requestSchema, responseSchema } = call;
+  tree.add(call.path, JSON.stringify([requestSchema, responseSchema]), { requestSchema, responseSchema, seen: seenOnce(call) });
+}
+
+/**
+ * The schema key a route's variants show once there are more than DEFAULT_MAX_VARIANTS of them (routes.ts):
+ * schemaKey("varies"), a string as a schema's type names are.
+ */
+export const VARIES_SCHEMA_KEY = JSON.stringify(VARIES);
+
+const VARIANTS: RouteValues<Variant> = {
+  combine: (a, b) => ({ requestSchema: a.requestSchema, responseSchema: a.responseSchema, seen: mergeSeen(a.seen, b.seen) }),
+  fold: (v) => ({ requestSchema: VARIES_SCHEMA_KEY, responseSchema: VARIES_SCHEMA_KEY, seen: v.seen }),
+};
+
+function seenOnce(call: CallBase): Seen {
+  return { first_seen: call.ts, last_seen: call.ts, count: 1 };
 }
 
 function finish(name: string, draft: ServiceDraft): ServiceEntry {
@@ -185,7 +261,9 @@ function sortedValues<T>(table: Map<string, T>): [string, T][] {
 }
 
 function sourceKey(source: SourceRef): string {
-  return source.kind === "process" ? `process ${processKey(source.ref)}` : `remote ${source.ip}`;
+  if (source.kind === "process") return `process ${processKey(source.ref)}`;
+  if (source.kind === "settled") return `settled ${JSON.stringify([source.host, source.container_id, source.name])}`;
+  return `remote ${source.ip}`;
 }
 
 function destinationKey(destination: DestinationRef): string {

@@ -20,7 +20,7 @@ type BodyState = "length" | "chunk-size" | "chunk-data" | "chunk-end" | "trailer
 const LF = 0x0a;
 
 export class BodyReader {
-  readonly msg: MessageBuilder;
+  #msg: MessageBuilder;
   private readonly maxTrailerBytes: number;
   private state: BodyState;
   /** Bytes left in a Content-Length body or in the current chunk. */
@@ -30,10 +30,25 @@ export class BodyReader {
   private trailerBytes = 0;
 
   constructor(msg: MessageBuilder, framing: Exclude<BodyFraming, { mode: "none" }>, maxTrailerBytes: number) {
-    this.msg = msg;
+    this.#msg = msg;
     this.maxTrailerBytes = maxTrailerBytes;
     this.state = framing.mode === "length" ? "length" : framing.mode === "chunked" ? "chunk-size" : "close";
     if (framing.mode === "length") this.remaining = framing.length;
+  }
+
+  /** The message being read. */
+  get msg(): MessageBuilder {
+    return this.#msg;
+  }
+
+  /**
+   * Keeps reading the framing (Content-Length count, chunk sizes) but no longer into the message, which its
+   * owner finished early (a response came before the body was complete). Returns that message's builder.
+   */
+  detach(): MessageBuilder {
+    const msg = this.#msg;
+    this.#msg = msg.discarding();
+    return msg;
   }
 
   /** The body is whole when the connection closes here (close-delimited, or only the trailers missing). */

@@ -1,5 +1,6 @@
 // Pairs the requests and responses of one connection as seen by one process into exchanges: in order
-// (keep-alive and pipelining), interim 1xx responses skipped, a request unanswered at close kept alone.
+// (keep-alive and pipelining), interim 1xx responses skipped, a request unanswered at close kept alone, a request
+// answered before it was whole (early 4xx, refused 100-continue) or cut by a reset kept truncated and paired.
 import { HttpMessageParser } from "./parser.ts";
 import type { ParsedRequest, ParsedResponse, ParserOptions, ParserStats } from "./parser.ts";
 import { RequestDirectionDetector } from "./side-detect.ts";
@@ -111,8 +112,24 @@ export class HttpConnection {
       // Interim responses (100 Continue, 103 Early Hints) precede the real one; 101 is the answer to an upgrade.
       if (m.kind === "response" && (m.status >= 200 || m.status === 101)) this.responses.push(m);
     }
+    this.finishAnsweredRequest();
     if (this.responseParser.isOpaque) this.requestParser.switchToOpaque();
     this.pair();
+  }
+
+  /**
+   * A final response with no complete request left to answer, while a request is still being received: the server
+   * answered before the request ended (413/417/401 to `Expect: 100-continue`, after which the body never comes; an
+   * error mid-upload; 431 to a head too long). That request is finished as it is (truncated) so the two pair; waiting
+   * for a body that may never come would lose both.
+   */
+  private finishAnsweredRequest(): void {
+    const answer = this.responses[this.requests.length];
+    if (answer === undefined) return;
+    const since = this.requestParser.unfinishedSince();
+    if (since === null || since > answer.firstTs) return;
+    if (!this.requestParser.finishEarly(answer.firstTs)) return;
+    for (const m of this.requestParser.take()) if (m.kind === "request") this.requests.push(m);
   }
 
   private pair(): void {

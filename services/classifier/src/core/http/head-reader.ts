@@ -87,6 +87,19 @@ export class HeadReader {
     return { result: "more", pos };
   }
 
+  /**
+   * What an unfinished head holds, for a message that will never complete (the capture lost the rest of the head,
+   * the connection ended, the peer answered first): its start line (complete, or a start-line prefix long enough to
+   * name the method and some target, or the status) and the field lines completed so far. Null when not even that
+   * was read. The reader is left as it was; callers reset it.
+   */
+  unfinished(): { text: string; start: StartLine; headers: HttpHeaderList; firstTs: bigint } | null {
+    if (this.text === "") return null;
+    const start = this.start ?? partialStartLine(this.kind, stripCr(this.partial));
+    if (start === null) return null;
+    return { text: this.text, start, headers: this.headers, firstTs: this.firstTs };
+  }
+
   private line(line: string): "more" | "end" | "bad" {
     if (this.start === null) {
       this.start = parseStartLine(this.kind, line);
@@ -100,6 +113,20 @@ export class HeadReader {
     this.reset();
     return { result: "bad", held, from, pos };
   }
+}
+
+/** A request line cut inside its target keeps the part captured; a status line cut after its code keeps the code. */
+const PARTIAL_REQUEST_LINE = /^([A-Z][A-Z_-]{0,31}) ([\x21-\x7e\x80-\xff]+)(?: (HTTP\/1\.[0-9]?)?)?$/;
+const PARTIAL_STATUS_LINE = /^(HTTP\/1\.[0-9]) ([1-9][0-9]{2})(?: ([^\r\n]*))?$/;
+
+/** The start line a cut-off first line begins, or null (see HeadReader.unfinished). */
+function partialStartLine(kind: MessageKind, line: string): StartLine | null {
+  if (kind === "request") {
+    const m = PARTIAL_REQUEST_LINE.exec(line);
+    return m ? { kind, method: m[1]!, target: m[2]!, version: m[3]?.length === 8 ? m[3] : "" } : null;
+  }
+  const m = PARTIAL_STATUS_LINE.exec(line);
+  return m ? { kind, version: m[1]!, status: Number(m[2]), reason: m[3] ?? "" } : null;
 }
 
 export function stripCr(line: string): string {

@@ -86,8 +86,21 @@ export class MessageBuilder {
     return this.trailers;
   }
 
+  /** Capture time of the message's first byte. */
+  get startedAt(): bigint {
+    return this.firstTs;
+  }
+
   touch(tsNs: bigint): void {
     this.lastTs = tsNs;
+  }
+
+  /**
+   * A builder that keeps nothing, for the rest of a body whose message was already finished (the peer answered
+   * before it was all sent): its bytes are read only to stay in step with the framing.
+   */
+  discarding(): MessageBuilder {
+    return new MessageBuilder(this.start, [], "", this.firstTs, this.lastTs, { maxBodyBytes: 0, maxRawBytes: 0 });
   }
 
   finish(): ParsedMessage {

@@ -9,6 +9,7 @@ import type { HeadStep } from "./head-reader.ts";
 import { MessageBuilder } from "./message.ts";
 import type { MessageLimits, ParsedMessage } from "./message.ts";
 import { StartLineSearch } from "./start-search.ts";
+import { looksLikeHttpRequest, looksLikeHttpResponse } from "./start-line.ts";
 import type { MessageKind } from "./start-line.ts";
 
 export { getHeader, getHeaderValues } from "./headers.ts";
@@ -36,9 +37,15 @@ export interface ParserStats {
   resyncs: number;
   /** Unfinished messages given up: by a gap inside a head, at the end of the connection, or on a protocol switch. */
   droppedPartial: number;
+  /**
+   * Unfinished messages kept as they were, marked truncated: a body that never came (the peer answered first, the
+   * connection ended or was reset), a head cut by the capture limit or by the end of the connection.
+   */
+  incomplete: number;
 }
 
-type State = "head" | "body" | "resync" | "opaque" | "ended";
+/** `skip`: the rest of a body whose message was already finished early, read only to keep the framing. */
+type State = "head" | "body" | "skip" | "resync" | "opaque" | "ended";
 
 /** Methods still awaiting a response beyond this many are forgotten (their responses were lost). */
 const MAX_PENDING_METHODS = 1024;
@@ -57,7 +64,9 @@ export class HttpMessageParser {
   /** Methods of the requests awaiting a response, oldest first (response parser only). */
   private readonly methods: string[] = [];
   private done: ParsedMessage[] = [];
-  private readonly counters: ParserStats = { messages: 0, errors: 0, resyncs: 0, droppedPartial: 0 };
+  private readonly counters: ParserStats = { messages: 0, errors: 0, resyncs: 0, droppedPartial: 0, incomplete: 0 };
+  /** The next step reads the first byte of a push (a new write of the peer). */
+  private atPushStart = false;
 
   constructor(kind: MessageKind, opts: ParserOptions = {}) {
     this.kind = kind;
@@ -71,8 +80,10 @@ export class HttpMessageParser {
   push(bytes: Buffer, tsNs: bigint): void {
     let buf = bytes;
     let pos = 0;
+    this.atPushStart = true;
     while (pos < buf.length) {
       pos = this.step(buf, pos, tsNs);
+      this.atPushStart = false;
       if (this.carry !== null) {
         buf = Buffer.concat([this.carry, buf.subarray(pos)]);
         this.carry = null;
@@ -84,26 +95,69 @@ export class HttpMessageParser {
   /** `n` bytes of the stream were not captured. */
   gap(n: number, tsNs: bigint): void {
     if (!(Number.isFinite(n) && n > 0)) return;
-    if (this.state === "body") {
+    if (this.state === "body" || this.state === "skip") {
+      const skipping = this.state === "skip";
       const { used, outcome } = this.body!.gap(n, tsNs);
       if (outcome === "more") return;
-      this.complete();
+      if (skipping) this.body = null;
+      else this.complete();
+      this.state = "head";
       if (outcome === "complete" && used === n) return;
       // The rest fell on framing: where the next message starts is unknown.
       this.enterResync("");
     } else if (this.state === "head") {
-      if (this.head.started) this.counters.droppedPartial++;
+      // A head longer than the capture limit: kept with what was captured (start line, complete fields), truncated.
+      if (!this.finishUnfinishedHead(tsNs) && this.head.started) this.counters.droppedPartial++;
       this.enterResync("");
     } else if (this.state === "resync") {
       this.search.reset(); // a start line cannot span lost bytes
     }
   }
 
-  /** The connection closed: a close-delimited body is complete; anything else unfinished is dropped. */
-  end(_tsNs: bigint): void {
+  /**
+   * The connection closed: a close-delimited body is complete; a message cut short (a body that never came, a
+   * reset, a head that stopped after its start line) is kept as it was, marked truncated; bytes that never formed
+   * a start line are dropped.
+   */
+  end(tsNs: bigint): void {
     if (this.state === "body" && this.body!.completeAtClose) this.complete();
-    else this.dropPartial();
+    else if (!this.finishUnfinished(tsNs)) this.dropPartial();
+    this.body = null;
     this.state = "ended";
+  }
+
+  /**
+   * Capture time of the first byte of the message being read (head begun with its start line, or body), or null
+   * when none is in progress. Lets the other direction tell whether an answer came while this one was unfinished.
+   */
+  unfinishedSince(): bigint | null {
+    if (this.state === "body") return this.body!.msg.startedAt;
+    if (this.state === "head") return this.head.unfinished()?.firstTs ?? null;
+    return null;
+  }
+
+  /**
+   * The peer answered while this message was unfinished (a 413/417/401 to an `Expect: 100-continue` request whose
+   * body is then never sent, an error before the upload ended, a 431 before the head ended): the message is
+   * finished now as it is, marked truncated, so it can be paired. The rest of a framed body, if it still comes, is
+   * read and discarded (its framing kept) unless a new write starts with a request line instead; after a cut head,
+   * the next start line is searched. Returns whether a message was finished.
+   */
+  finishEarly(tsNs: bigint): boolean {
+    if (this.state === "body") {
+      const msg = this.body!.detach();
+      msg.markTruncated();
+      this.done.push(msg.finish());
+      this.counters.messages++;
+      this.counters.incomplete++;
+      this.state = "skip";
+      return true;
+    }
+    if (this.state === "head" && this.finishUnfinishedHead(tsNs)) {
+      this.enterResync("");
+      return true;
+    }
+    return false;
   }
 
   /** Completed messages since the last call, in stream order. */
@@ -141,6 +195,8 @@ export class HttpMessageParser {
         return this.readHead(bytes, pos, ts);
       case "body":
         return this.readBody(bytes, pos, ts);
+      case "skip":
+        return this.skipBody(bytes, pos, ts);
       case "resync": {
         const step = this.search.scan(bytes, pos);
         if (step.found) {
@@ -206,6 +262,50 @@ export class HttpMessageParser {
     return step.outcome === "error" ? this.fail(step.held, 0, step.pos) : step.pos;
   }
 
+  private skipBody(bytes: Buffer, pos: number, ts: bigint): number {
+    // The peer gave up on the body (it was answered early) and wrote its next message instead.
+    if (this.atPushStart && (this.kind === "request" ? looksLikeHttpRequest(bytes.subarray(pos)) : looksLikeHttpResponse(bytes.subarray(pos)))) {
+      this.body = null;
+      this.state = "head";
+      return pos;
+    }
+    const step = this.body!.read(bytes, pos, ts);
+    if (step.outcome === "more") return step.pos;
+    this.body = null;
+    this.state = "head";
+    return step.outcome === "error" ? this.fail(step.held, 0, step.pos) : step.pos;
+  }
+
+  /** Finishes the message in progress as it is (see end()); false when there was none worth keeping. */
+  private finishUnfinished(tsNs: bigint): boolean {
+    if (this.state === "body") {
+      const msg = this.body!.msg;
+      msg.markTruncated();
+      this.done.push(msg.finish());
+      this.counters.messages++;
+      this.counters.incomplete++;
+      this.body = null;
+      return true;
+    }
+    return this.state === "head" && this.finishUnfinishedHead(tsNs);
+  }
+
+  /** An unfinished head with at least a start line (or its useful prefix) becomes a truncated message. */
+  private finishUnfinishedHead(tsNs: bigint): boolean {
+    const partial = this.head.unfinished();
+    if (partial === null) return false;
+    this.head.reset();
+    const { start, headers, text, firstTs } = partial;
+    if (start.kind === "request") this.onRequestHead?.(start.method);
+    else if (start.status >= 200 || start.status === 101) this.methods.shift();
+    const msg = new MessageBuilder(start, headers, text, firstTs, tsNs, this.limits);
+    msg.markTruncated();
+    this.done.push(msg.finish());
+    this.counters.messages++;
+    this.counters.incomplete++;
+    return true;
+  }
+
   /**
    * Counts an error and looks for a message again from `held[from]`, where `held` is text read so far that ends
    * at `pos` in `bytes`. What lies in earlier pushes is handed to the search as text; the rest is re-read in place.
@@ -233,7 +333,7 @@ export class HttpMessageParser {
   }
 
   private dropPartial(): void {
-    if (this.body !== null || (this.state === "head" && this.head.started)) this.counters.droppedPartial++;
+    if ((this.body !== null && this.state !== "skip") || (this.state === "head" && this.head.started)) this.counters.droppedPartial++;
     this.body = null;
     this.head.reset();
   }

@@ -88,3 +88,28 @@ export function hexPrefix(bytes: Uint8Array | null, max = 32): string {
   if (!bytes) return "";
   return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, max)).toString("hex");
 }
+
+/**
+ * The bytes could still become a first line of text: no line end yet, fewer than `maxLength` bytes, and all
+ * printable ASCII (tabs and a trailing CR allowed). Line-based fingerprints wait while this holds.
+ */
+export function couldBeLine(bytes: Uint8Array, maxLength = 4096): boolean {
+  if (bytes.length >= maxLength) return false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x0a) return false;
+    if (!isPrintableByte(b) && b !== 0x09 && !(b === 0x0d && i === bytes.length - 1)) return false;
+  }
+  return true;
+}
+
+/** `bytes` begin with a prefix of `template`, where "#" stands for any decimal digit (the whole of `bytes` if shorter). */
+export function prefixOfTemplate(bytes: Uint8Array, template: string): boolean {
+  const n = Math.min(bytes.length, template.length);
+  for (let i = 0; i < n; i++) {
+    const t = template.charCodeAt(i);
+    const b = bytes[i]!;
+    if (t === 0x23 ? b < 0x30 || b > 0x39 : b !== t) return false;
+  }
+  return true;
+}

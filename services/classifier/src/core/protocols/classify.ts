@@ -2,8 +2,13 @@
 //
 //   1. the port's own rules, then the rest of the table: the first fingerprint that matches wins (90);
 //      server-first protocols (MySQL, NATS) are read from the server's greeting, the others from the client;
-//   2. a TLS ClientHello hides the protocol: the port's rule names it (60), or it stays "tls";
+//      either side's bytes may decide (a status line, a greeting, a reply seen mid-connection);
+//   2. TLS hides the protocol: the port's rule names it (60), or it stays "tls";
 //   3. a port match alone is worth 60; nothing at all is "unknown" (0).
+//
+// Incremental: `assess` also says whether the verdict is still pending, i.e. more bytes of a side that can still
+// grow could change it (a rule waits for the rest of its message, or for the other side's reply). The engine holds
+// a connection undecided while pending, up to its byte budget or the connection's end, then takes the verdict.
 //
 // Pure and total: any input, however truncated or hostile, gives a verdict, never an exception.
 import type { ConnectionObservation } from "@adi/shared/wire/derived";
@@ -18,18 +23,28 @@ export interface ClassifyInput {
   /** What the server wrote first: the greeting of server-first protocols. */
   serverFirstBytes: Uint8Array | null;
   serverPort: number;
+  /** No more client bytes will be added (a capture gap, the detection budget, the end): a prefix stays a prefix. */
+  clientDone?: boolean;
+  /** No more server bytes will be added. */
+  serverDone?: boolean;
 }
 
 export type Verdict = Pick<ConnectionObservation, "protocol" | "category" | "confidence" | "reason" | "evidence" | "tls">;
 
 export const CONFIDENCE = Object.freeze({ fingerprint: 90, portOnly: 60, none: 0 });
 
-const TLS_RULE = "tls-client-hello";
-
 interface Sides {
   client: Buffer | null;
   server: Buffer | null;
   port: number;
+  clientDone: boolean;
+  serverDone: boolean;
+}
+
+/** A verdict, and whether bytes still to come could change it. */
+export interface Assessment {
+  verdict: Verdict;
+  pending: boolean;
 }
 
 function asBuffer(bytes: unknown): Buffer | null {
@@ -39,7 +54,13 @@ function asBuffer(bytes: unknown): Buffer | null {
 
 function normalise(input: ClassifyInput): Sides {
   const port = Number.isInteger(input?.serverPort) ? input.serverPort : -1;
-  return { client: asBuffer(input?.clientFirstBytes), server: asBuffer(input?.serverFirstBytes), port };
+  return {
+    client: asBuffer(input?.clientFirstBytes),
+    server: asBuffer(input?.serverFirstBytes),
+    port,
+    clientDone: input?.clientDone === true,
+    serverDone: input?.serverDone === true,
+  };
 }
 
 /** The port's rules first, so that a protocol on its own port wins over a look-alike elsewhere in the table. */
@@ -48,9 +69,9 @@ function rulesInOrder(port: number): ProtocolRule[] {
   return [...own, ...RULES.filter((rule) => !own.includes(rule))];
 }
 
-function tryFingerprint(rule: ProtocolRule, bytes: Buffer): Fingerprint {
+function tryFingerprint(rule: ProtocolRule, bytes: Buffer, other: Buffer | null): Fingerprint {
   try {
-    return rule.fingerprint(bytes);
+    return rule.fingerprint(bytes, other);
   } catch {
     return { match: false, detail: "fingerprint failed" }; // a bug in one rule must not hide the others
   }
@@ -81,17 +102,21 @@ function fingerprintVerdict(rule: ProtocolRule, fp: Fingerprint, sides: Sides, b
   };
 }
 
-/** TLS hides the protocol: the port's rule names it with medium confidence, else the verdict is plain "tls". */
-function tlsVerdict(tlsRule: ProtocolRule, fp: Fingerprint, sides: Sides, client: Buffer): Verdict {
-  const tls = { sni: parseClientHello(client).sni };
+/**
+ * TLS hides the protocol: the port's rule names it with medium confidence, else the verdict is plain "tls". The SNI
+ * comes from the client's ClientHello when it was seen (not mid-connection).
+ */
+function tlsVerdict(tlsRule: ProtocolRule, fp: Fingerprint, sides: Sides, bytes: Buffer): Verdict {
+  const tls = { sni: parseClientHello(sides.client).sni };
   const portRule = rulesForPort(sides.port)[0];
-  if (!portRule) return { ...fingerprintVerdict(tlsRule, fp, sides, client), tls };
+  if (!portRule) return { ...fingerprintVerdict(tlsRule, fp, sides, bytes), tls };
+  const what = tlsRule.name === "tls-client-hello" ? (tls.sni === null ? "TLS, no SNI" : `TLS, SNI ${tls.sni}`) : `TLS, ${fp.detail}`;
   return {
     protocol: portRule.protocol,
     category: portRule.category,
     confidence: CONFIDENCE.portOnly,
-    reason: `port ${sides.port} (no payload fingerprint: TLS, ${tls.sni === null ? "no SNI" : `SNI ${tls.sni}`})`,
-    evidence: { rule: portRule.name, port_match: true, fingerprint_match: false, from: "port", first_bytes_hex: hexPrefix(client) },
+    reason: `port ${sides.port} (no payload fingerprint: ${what})`,
+    evidence: { rule: portRule.name, port_match: true, fingerprint_match: false, from: "port", first_bytes_hex: hexPrefix(bytes) },
     tls,
   };
 }
@@ -121,45 +146,70 @@ function unknownVerdict(sides: Sides): Verdict {
   };
 }
 
-function decide(sides: Sides): Verdict {
+/** More bytes could change this fingerprint's answer, and the side they would come from can still grow. */
+function waits(rule: ProtocolRule, fp: Fingerprint, sides: Sides): boolean {
+  if (fp.more === undefined) return false;
+  const selfDone = rule.reads === "client" ? sides.clientDone : sides.serverDone;
+  const otherDone = rule.reads === "client" ? sides.serverDone : sides.clientDone;
+  return fp.more === "bytes" ? !selfDone : !otherDone;
+}
+
+function decide(sides: Sides): Assessment {
+  // A rule ahead in the order that may still match keeps a later match pending: the order is the priority.
+  let pending = false;
   for (const rule of rulesInOrder(sides.port)) {
     const bytes = rule.reads === "client" ? sides.client : sides.server;
     if (!bytes) continue;
-    const fp = tryFingerprint(rule, bytes);
-    if (!fp.match) continue;
-    return rule.name === TLS_RULE ? tlsVerdict(rule, fp, sides, bytes) : fingerprintVerdict(rule, fp, sides, bytes);
+    const fp = tryFingerprint(rule, bytes, rule.reads === "client" ? sides.server : sides.client);
+    const wait = waits(rule, fp, sides);
+    if (!fp.match) {
+      pending ||= wait;
+      continue;
+    }
+    const verdict = rule.tunnel === true ? tlsVerdict(rule, fp, sides, bytes) : fingerprintVerdict(rule, fp, sides, bytes);
+    return { verdict, pending: pending || wait };
   }
+  // Nothing matched yet, and a side has not spoken: both directions count. The client's bytes are what client-first
+  // protocols are recognised from; the server's answer decides when the client's did not (a status line after a
+  // request line longer than the capture limit, TLS or MongoDB replies mid-connection), and server-first protocols
+  // greet. The engine's byte budget and the close bound the wait.
+  if (!sides.client && !sides.clientDone) pending = true;
+  if (!sides.server && !sides.serverDone) pending = true;
   const portRule = rulesForPort(sides.port)[0];
-  return portRule ? portOnlyVerdict(portRule, sides) : unknownVerdict(sides);
+  return { verdict: portRule ? portOnlyVerdict(portRule, sides) : unknownVerdict(sides), pending };
 }
 
-export function classifyConnection(input: ClassifyInput): Verdict {
-  let sides: Sides = { client: null, server: null, port: -1 };
+/**
+ * The verdict on a connection's first bytes so far (each side's, up to the engine's detection budget), and whether
+ * it is pending: bytes still to come from a side not `done` could change it (see the file comment). Pure, total:
+ * any input gives an answer; a bug in one fingerprint counts as its miss.
+ */
+export function assess(input: ClassifyInput): Assessment {
+  let sides: Sides = { client: null, server: null, port: -1, clientDone: true, serverDone: true };
   try {
     sides = normalise(input);
     return decide(sides);
   } catch {
     // Unreachable by design (every read is bounds-checked); kept so that a classifier bug never stops a consumer.
-    return unknownVerdict(sides);
+    return { verdict: unknownVerdict(sides), pending: false };
   }
 }
 
-/**
- * True while bytes not yet seen could still improve the verdict: the client has written nothing (client-first
- * protocols are recognised from what it sends), or the port's protocol greets first and no greeting arrived.
- * Callers wait while this holds, and decide anyway when the connection closes or a deadline passes.
- */
-export function needsMoreBytes(input: ClassifyInput): boolean {
-  const verdict = classifyConnection(input);
-  if (verdict.evidence.fingerprint_match || verdict.tls) return false;
-  const sides = normalise(input);
-  if (!sides.client) return true;
-  // A client that writes (or a server that reads) a few bytes at a time: its first line may not be whole yet
-  // (an HTTP request line is recognised at " HTTP/1.x"), and the server has not answered. Wait for the line's
-  // end, the answer, FIRST_LINE_BYTES, or the close (the engine accumulates the bytes and decides at close).
-  if (!sides.server && sides.client.length < FIRST_LINE_BYTES && !sides.client.includes("\n")) return true;
-  return !sides.server && rulesForPort(sides.port).some((rule) => rule.speaks === "server-first");
+/** The verdict if no more bytes came (see assess). */
+export function classifyConnection(input: ClassifyInput): Verdict {
+  return assess(input).verdict;
 }
 
-/** First client bytes without a line end, and unanswered, are held until this many before an "unknown" verdict. */
-export const FIRST_LINE_BYTES = 256;
+/**
+ * True while bytes not yet seen could still change the verdict (see assess). Callers wait while this holds, and
+ * decide anyway when the connection closes or their byte budget is spent.
+ */
+export function needsMoreBytes(input: ClassifyInput): boolean {
+  return assess(input).pending;
+}
+
+/**
+ * Bytes of each side's first bytes the engine keeps for detection: enough for the longest message a fingerprint
+ * waits for whole (a TLS record of 2^14 + 2048 bytes with its header, an HTTP request line of MAX_LINE).
+ */
+export const DETECT_BYTES_PER_SIDE = 5 + 16_384 + 2_048;

@@ -4,7 +4,7 @@
 // Order matters only when bytes match a rule that is not the port's own: the table is tried top to bottom,
 // most specific fingerprints first (exact magic before plausible binary headers).
 import type { ConnectionObservation } from "@adi/shared/wire/derived";
-import { caches, databases, messaging, web } from "./fingerprints/index.ts";
+import { caches, databases, mail, messaging, web } from "./fingerprints/index.ts";
 import type { Fingerprint } from "./fingerprints/result.ts";
 
 export type Category = ConnectionObservation["category"];
@@ -21,15 +21,21 @@ export interface ProtocolRule {
   readonly speaks: "client-first" | "server-first";
   /** Whose first bytes the fingerprint reads (NATS's CONNECT is the client's, its INFO the server's). */
   readonly reads: "client" | "server";
-  readonly fingerprint: (bytes: Buffer) => Fingerprint;
+  /**
+   * Reads the first bytes of the side named by `reads` (`bytes`), and may look at the other side's (`other`, null
+   * when it said nothing yet): a Redis inline command needs its RESP reply. See Fingerprint.more for waiting.
+   */
+  readonly fingerprint: (bytes: Buffer, other?: Buffer | null) => Fingerprint;
   readonly description: string;
+  /** The protocol wraps another (TLS): the port's rule names what is inside (confidence 60), else this rule does. */
+  readonly tunnel?: boolean;
 }
 
 export const RULES: readonly ProtocolRule[] = Object.freeze([
   {
     name: "tls-client-hello", protocol: "tls", category: "unknown", ports: [], speaks: "client-first", reads: "client",
-    fingerprint: web.tlsClientHello,
-    description: "TLS handshake record (0x16 0x03xx) holding a ClientHello (type 1); the protocol inside is the port's",
+    fingerprint: web.tlsClientHello, tunnel: true,
+    description: "TLS handshake record (0x16 0x03xx) holding a ClientHello (type 1), read to its end for the SNI; the protocol inside is the port's",
   },
   {
     name: "http-request", protocol: "http", category: "web", ports: [], speaks: "client-first", reads: "client",
@@ -40,6 +46,16 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
     name: "http-response", protocol: "http", category: "web", ports: [], speaks: "client-first", reads: "server",
     fingerprint: web.httpResponse,
     description: 'HTTP/1.x status line "HTTP/1.x NNN" from the server (the request was not captured)',
+  },
+  {
+    name: "amqp-frame", protocol: "amqp", category: "message_bus", ports: [5672, 5671], speaks: "client-first", reads: "client",
+    fingerprint: messaging.amqpFrame,
+    description: "AMQP 0-9-1 frame mid-connection: type 1/2/3/8, channel, size, whole payload, frame-end 0xCE; a known class and method",
+  },
+  {
+    name: "amqp-frame-server", protocol: "amqp", category: "message_bus", ports: [5672, 5671], speaks: "client-first", reads: "server",
+    fingerprint: messaging.amqpFrame,
+    description: "AMQP 0-9-1 frame from the broker (connection.start, basic.deliver...), same checks as the client's",
   },
   {
     name: "amqp-protocol-header", protocol: "amqp", category: "message_bus", ports: [5672, 5671], speaks: "client-first", reads: "client",
@@ -72,6 +88,11 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
     description: 'NATS client operation "PUB subject [reply] size" / "HPUB" / "SUB subject [queue] sid", seen mid-connection',
   },
   {
+    name: "nats-server-op", protocol: "nats", category: "message_bus", ports: [4222, 6222], speaks: "server-first", reads: "server",
+    fingerprint: messaging.natsServerOp,
+    description: 'NATS server delivery "MSG subject sid [reply] size" / "HMSG ...", its payload ending in CRLF, seen mid-connection (a subscriber writes nothing)',
+  },
+  {
     name: "postgres-query", protocol: "postgres", category: "database", ports: [5432], speaks: "client-first", reads: "client",
     fingerprint: databases.postgresQuery,
     description: "Postgres simple Query message ('Q', length, NUL-terminated SQL), seen mid-connection",
@@ -79,7 +100,32 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
   {
     name: "redis-resp", protocol: "redis", category: "cache", ports: [6379, 26379], speaks: "client-first", reads: "client",
     fingerprint: caches.redisCommand,
-    description: 'Redis RESP array "*<n>\\r\\n$", or an inline PING/AUTH/HELLO/SELECT/ECHO/INFO/CLIENT/COMMAND line',
+    description: 'Redis command in RESP: an array "*<n>\\r\\n" whose first bulk string "$<len>\\r\\n" is a command name (any), lengths adding up',
+  },
+  {
+    name: "pop3-greeting", protocol: "pop3", category: "unknown", ports: [110, 995], speaks: "server-first", reads: "server",
+    fingerprint: mail.pop3Greeting,
+    description: 'POP3 server greeting "+OK <text>" (RFC 1939); ahead of Redis, whose "+OK" has no text',
+  },
+  {
+    name: "imap-greeting", protocol: "imap", category: "unknown", ports: [143, 993], speaks: "server-first", reads: "server",
+    fingerprint: mail.imapGreeting,
+    description: 'IMAP server greeting "* OK", "* PREAUTH" or "* BYE" (RFC 9051)',
+  },
+  {
+    name: "smtp-greeting", protocol: "smtp", category: "unknown", ports: [25, 465, 587], speaks: "server-first", reads: "server",
+    fingerprint: mail.smtpGreeting,
+    description: 'SMTP server greeting "220 <domain> ... ESMTP" (RFC 5321); FTP also greets with 220, so the line must name SMTP',
+  },
+  {
+    name: "smtp-hello", protocol: "smtp", category: "unknown", ports: [25, 465, 587], speaks: "server-first", reads: "client",
+    fingerprint: mail.smtpHello,
+    description: 'SMTP client "EHLO <domain>" / "HELO <domain>" (RFC 5321)',
+  },
+  {
+    name: "redis-inline", protocol: "redis", category: "cache", ports: [6379, 26379], speaks: "client-first", reads: "client",
+    fingerprint: caches.redisInlineCommand,
+    description: "Redis inline command (a command name and its arguments on a line) answered in RESP; a line alone is also a mail command",
   },
   {
     name: "memcached-text", protocol: "memcached", category: "cache", ports: [11211], speaks: "client-first", reads: "client",
@@ -94,7 +140,22 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
   {
     name: "mongodb-wire-header", protocol: "mongodb", category: "database", ports: [27017], speaks: "client-first", reads: "client",
     fingerprint: databases.mongodbHeader,
-    description: "MongoDB message header (little-endian): sane length, responseTo 0, opCode OP_MSG 2013 or OP_QUERY 2004",
+    description: "MongoDB request (little-endian header): sane length, responseTo 0 or -1, opCode OP_MSG 2013 (sane BSON) or OP_QUERY 2004",
+  },
+  {
+    name: "mongodb-reply", protocol: "mongodb", category: "database", ports: [27017], speaks: "client-first", reads: "server",
+    fingerprint: databases.mongodbReply,
+    description: "MongoDB server reply mid-connection: OP_MSG (or OP_REPLY) with responseTo a request id, sane BSON document",
+  },
+  {
+    name: "mssql-tds-request", protocol: "mssql", category: "database", ports: [1433], speaks: "client-first", reads: "client",
+    fingerprint: databases.mssqlRequest,
+    description: "TDS SQL batch / RPC / transaction manager packet mid-connection, with its ALL_HEADERS (TDS 7.2+)",
+  },
+  {
+    name: "mssql-tds-response", protocol: "mssql", category: "database", ports: [1433], speaks: "client-first", reads: "server",
+    fingerprint: databases.mssqlResponse,
+    description: "TDS tabular result packet (type 0x04) starting with a result token (COLMETADATA, DONE, ERROR, ENVCHANGE...)",
   },
   {
     name: "mssql-tds-prelogin", protocol: "mssql", category: "database", ports: [1433], speaks: "client-first", reads: "client",
@@ -105,6 +166,16 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
     name: "kafka-request-header", protocol: "kafka", category: "message_bus", ports: [9092, 19092, 29092, 9093], speaks: "client-first", reads: "client",
     fingerprint: messaging.kafkaRequestHeader,
     description: "Kafka request header: int32 size, api key in the known range, api version, correlation id, client id length",
+  },
+  {
+    name: "tls-record", protocol: "tls", category: "unknown", ports: [], speaks: "client-first", reads: "client",
+    fingerprint: web.tlsRecords, tunnel: true,
+    description: "TLS records mid-connection (application data, handshake, alert, change cipher spec): whole records, lengths adding up",
+  },
+  {
+    name: "tls-record-server", protocol: "tls", category: "unknown", ports: [], speaks: "client-first", reads: "server",
+    fingerprint: web.tlsRecords, tunnel: true,
+    description: "TLS records from the server (ServerHello, application data...), same checks as the client's",
   },
 ] satisfies ProtocolRule[]);
 

@@ -7,6 +7,8 @@ export interface ClientHelloInfo {
   isClientHello: boolean;
   /** The host_name asked for, when the server_name extension was captured whole. */
   sni: string | null;
+  /** The whole ClientHello message was in the bytes (its handshake length): nothing more can be learned from it. */
+  complete: boolean;
 }
 
 const RECORD_HANDSHAKE = 0x16;
@@ -15,7 +17,7 @@ const EXTENSION_SERVER_NAME = 0x0000;
 const NAME_TYPE_HOST_NAME = 0x00;
 /** TLSPlaintext.length may not exceed 2^14 (plus some slack older stacks used). */
 const MAX_RECORD_LENGTH = 16_384 + 2_048;
-const NOT_A_CLIENT_HELLO: ClientHelloInfo = { isClientHello: false, sni: null };
+const NOT_A_CLIENT_HELLO: ClientHelloInfo = { isClientHello: false, sni: null, complete: false };
 
 /** A read position over bytes that may stop anywhere: reads past the end return null. */
 class Cursor {
@@ -44,6 +46,11 @@ class Cursor {
     const slice = this.#bytes.subarray(this.#at, this.#at + length);
     this.#at += slice.length;
     return slice;
+  }
+
+  /** Bytes left after the read position. */
+  get left(): number {
+    return this.#bytes.length - this.#at;
   }
 
   /** Skips a vector whose length prefix is `width` bytes wide. */
@@ -112,6 +119,11 @@ function sniFromClientHello(body: Cursor): string | null {
   }
 }
 
+/**
+ * Reads a ClientHello from the start of a client's bytes: whether it is one, the SNI host name when the
+ * server_name extension is within the bytes (anywhere: the hello is read to its handshake length, across records),
+ * and whether the whole hello was there. Never throws; truncated or hostile bytes give `sni: null`.
+ */
 export function parseClientHello(bytes: Uint8Array | null): ClientHelloInfo {
   if (!bytes || bytes.length < 6 || !isRecordHeader(bytes, 0) || bytes[5] !== HANDSHAKE_CLIENT_HELLO) {
     return NOT_A_CLIENT_HELLO;
@@ -119,6 +131,7 @@ export function parseClientHello(bytes: Uint8Array | null): ClientHelloInfo {
   const handshake = new Cursor(handshakeBytes(bytes));
   handshake.uint(1); // msg_type, checked above
   const length = handshake.uint(3);
-  if (length === null) return { isClientHello: true, sni: null };
-  return { isClientHello: true, sni: sniFromClientHello(new Cursor(handshake.upTo(length))) };
+  if (length === null) return { isClientHello: true, sni: null, complete: false };
+  const complete = handshake.left >= length;
+  return { isClientHello: true, sni: sniFromClientHello(new Cursor(handshake.upTo(length))), complete };
 }

@@ -1,25 +1,133 @@
 // Fingerprints of the caches: Redis (RESP arrays and inline commands) and Memcached (text and binary).
-import { firstLine, firstLineEndsInCrlf, uintBE } from "../bytes.ts";
-import { matched, notMatched } from "./result.ts";
+import { couldBeLine, firstLine, firstLineEndsInCrlf, uintBE } from "../bytes.ts";
+import { awaitReply, matched, needMore, notMatched } from "./result.ts";
 import type { Fingerprint } from "./result.ts";
 
-/** "*<count>\r\n" then, when more was captured, the "$" of the first bulk string. */
-const RESP_ARRAY = /^\*([0-9]{1,7})\r\n(\$|$)/;
-/** Commands a person types at a Redis server without RESP framing (redis-cli, telnet, health checks). */
-const REDIS_INLINE = new Set(["PING", "AUTH", "HELLO", "SELECT", "ECHO", "INFO", "CLIENT", "COMMAND"]);
+/** A Redis command name: a letter, then letters, digits and the separators module commands use (JSON.SET, FT.SEARCH). */
+const REDIS_COMMAND_NAME = /^[A-Za-z][A-Za-z0-9_.|:-]{0,63}$/;
+/** Longest RESP count or length line waited for ("*" or "$", up to 10 digits, CRLF). */
+const RESP_NUMBER_LINE = 13;
+/** Longest inline command line waited for (Redis's own PROTO_INLINE_MAX_SIZE is 64 KiB; real ones are short). */
+const REDIS_INLINE_MAX = 4096;
+/**
+ * Arguments a command needs at least, for the commands Redis shares a name with in the mail protocols: POP3, IMAP
+ * and SMTP clients send a bare `AUTH` line, which Redis would refuse (AUTH takes a password, or a user and one).
+ */
+const REDIS_MIN_ARGS: Readonly<Record<string, number>> = { AUTH: 1, SELECT: 1, ECHO: 1, GET: 1, SET: 2, DEL: 1, EXISTS: 1 };
 
+/** Reads "<prefix><integer>\r\n" at `at`: the value and where the line ends, "more" if cut short, null if not one. */
+function respNumber(bytes: Buffer, at: number, prefix: number): { value: number; next: number } | "more" | null {
+  if (at >= bytes.length) return "more";
+  if (bytes[at] !== prefix) return null;
+  let i = at + 1;
+  let negative = false;
+  if (bytes[i] === 0x2d) {
+    negative = true;
+    i++;
+  }
+  const digitsFrom = i;
+  while (i < bytes.length && bytes[i]! >= 0x30 && bytes[i]! <= 0x39 && i - at < RESP_NUMBER_LINE) i++;
+  if (i === bytes.length) return "more";
+  if (i === digitsFrom || bytes[i] !== 0x0d) return null;
+  if (i + 1 === bytes.length) return "more";
+  if (bytes[i + 1] !== 0x0a) return null;
+  const value = Number(bytes.toString("latin1", digitsFrom, i));
+  return { value: negative ? -value : value, next: i + 2 };
+}
+
+/**
+ * A Redis command in RESP (the Redis serialization protocol spec): an array "*<n>\r\n" of bulk strings whose first
+ * is the command name, "$<len>\r\n<name>\r\n". Any command name, so a connection is recognised from whatever
+ * command it is in the middle of; the lengths must add up.
+ */
 export function redisCommand(bytes: Buffer): Fingerprint {
-  const head = bytes.subarray(0, 16).toString("latin1");
-  const array = RESP_ARRAY.exec(head);
-  if (array) return Number(array[1]) > 0 ? matched("redis RESP array") : notMatched("empty RESP array");
-  const line = firstLine(bytes, 1024);
-  if (line === null) return notMatched("no RESP array or inline command line");
+  const count = respNumber(bytes, 0, 0x2a);
+  if (count === "more") return bytes.length === 0 || bytes[0] === 0x2a ? needMore("a RESP array header so far") : notMatched("no RESP array");
+  if (count === null) return notMatched("no RESP array");
+  if (count.value <= 0 || count.value > 1_048_576) return notMatched("empty or oversized RESP array");
+  const length = respNumber(bytes, count.next, 0x24);
+  if (length === "more") return needMore("a RESP array, its first bulk string not whole yet");
+  if (length === null || length.value <= 0 || length.value > 64) return notMatched("RESP array without a command name bulk string");
+  const end = length.next + length.value;
+  const name = bytes.toString("latin1", length.next, Math.min(end, bytes.length));
+  if (!/^[A-Za-z][A-Za-z0-9_.|:-]*$/.test(name)) return notMatched("RESP bulk string is not a command name");
+  if (bytes.length < end + 2) return needMore("a RESP command name so far");
+  if (bytes[end] !== 0x0d || bytes[end + 1] !== 0x0a) return notMatched("RESP bulk string length does not fit");
+  return matched("redis RESP array");
+}
+
+const RESP_LINE_TYPES = new Set([0x2b, 0x2d, 0x3a, 0x5f, 0x2c, 0x23, 0x28]); // + - : _ , # (
+const RESP_BULK_TYPES = new Set([0x24, 0x3d, 0x21]); // $ = !
+const RESP_AGGREGATE_TYPES = new Set([0x2a, 0x7e, 0x3e, 0x25, 0x7c]); // * ~ > % |
+/** Enough values to be sure; a long reply is not read to its end. */
+const RESP_MAX_VALUES = 64;
+
+/**
+ * Checks that bytes a server sent are RESP replies (RESP2 and RESP3 types) from their first byte, value by value
+ * (an aggregate's header and each of its elements count as values): "valid" when at least one whole value was read
+ * and nothing broke the grammar, "partial" when not even one is whole yet, "invalid" otherwise. POP3's
+ * "+OK\r\nPLAIN\r\n.\r\n", SMTP's "250 ..." and IMAP's "* OK ..." are invalid.
+ */
+export function respReplies(bytes: Buffer): "valid" | "partial" | "invalid" {
+  let at = 0;
+  let values = 0;
+  while (at < bytes.length && values < RESP_MAX_VALUES) {
+    const type = bytes[at]!;
+    if (RESP_LINE_TYPES.has(type)) {
+      const lf = bytes.indexOf(0x0a, at);
+      if (lf === -1) break;
+      if (bytes[lf - 1] !== 0x0d) return "invalid";
+      const text = bytes.toString("latin1", at + 1, lf - 1);
+      if (type === 0x2d && !/^[A-Z][A-Z_]*(?: |$)/.test(text)) return "invalid"; // errors start with a code: ERR, WRONGTYPE
+      if ((type === 0x3a || type === 0x28) && !/^-?[0-9]+$/.test(text)) return "invalid";
+      if (type === 0x5f && text !== "") return "invalid";
+      if (type === 0x23 && text !== "t" && text !== "f") return "invalid";
+      if (type === 0x2c && !/^(?:[-+]?[0-9.eE+-]+|inf|-inf|nan)$/.test(text)) return "invalid";
+      for (let i = at + 1; i < lf - 1; i++) if (bytes[i]! < 0x20 && bytes[i] !== 0x09) return "invalid"; // a line is text
+      at = lf + 1;
+    } else if (RESP_BULK_TYPES.has(type) || RESP_AGGREGATE_TYPES.has(type)) {
+      const n = respNumber(bytes, at, type);
+      if (n === "more") break;
+      if (n === null || n.value < -1) return "invalid";
+      at = n.next;
+      if (RESP_BULK_TYPES.has(type) && n.value >= 0) {
+        if (at + n.value + 2 > bytes.length) break;
+        if (bytes[at + n.value] !== 0x0d || bytes[at + n.value + 1] !== 0x0a) return "invalid";
+        at += n.value + 2;
+      }
+    } else {
+      return "invalid";
+    }
+    values++;
+  }
+  return values > 0 ? "valid" : "partial";
+}
+
+/**
+ * A Redis inline command (the protocol spec's "inline commands": a line of space-separated arguments, as redis-cli
+ * and health checks send): the line must be a command by that grammar (a command name, arguments, no JSON), have the
+ * arguments its command needs (REDIS_MIN_ARGS), and be answered in RESP: a line alone is also a POP3, IMAP or SMTP
+ * command, so the reply decides, and the verdict waits for it.
+ */
+export function redisInlineCommand(bytes: Buffer, reply: Buffer | null = null): Fingerprint {
+  const line = firstLine(bytes, REDIS_INLINE_MAX);
+  if (line === null) {
+    const word = /^[^ \t\r]*/.exec(bytes.toString("latin1", 0, Math.min(bytes.length, 66)))![0];
+    const nameSoFar = REDIS_COMMAND_NAME.test(word) || (word === "" && bytes.length === 0);
+    return nameSoFar && couldBeLine(bytes, REDIS_INLINE_MAX) ? needMore("an inline command line so far") : notMatched("no inline command line");
+  }
   // Redis arguments are words; a "{" means JSON, as in NATS's "INFO {...}" greeting.
   if (line.includes("{")) return notMatched("inline line carries JSON, not Redis arguments");
-  const [word = "", protover] = line.split(/[ \t]+/);
+  const [word = "", ...args] = line.trim().split(/[ \t]+/);
+  if (!REDIS_COMMAND_NAME.test(word)) return notMatched(`"${word}" is not a command name`);
   const command = word.toUpperCase();
-  if (command === "HELLO" && protover !== undefined && !/^[0-9]+$/.test(protover)) return notMatched("HELLO without a protocol version");
-  return REDIS_INLINE.has(command) ? matched(`redis inline command ${command}`) : notMatched(`"${command}" not a Redis inline command`);
+  const needed = REDIS_MIN_ARGS[command] ?? 0;
+  if (args.length < needed) return notMatched(`${command} with ${args.length} arguments is not a Redis command`);
+  if (command === "HELLO" && args[0] !== undefined && !/^[0-9]+$/.test(args[0])) return notMatched("HELLO without a protocol version");
+  if (reply === null || reply.length === 0) return awaitReply(`inline ${command}, awaiting a RESP reply`);
+  const answer = respReplies(reply);
+  if (answer === "partial") return awaitReply(`inline ${command}, RESP reply not whole yet`);
+  return answer === "valid" ? matched(`redis inline command ${command} answered in RESP`) : notMatched(`inline ${command} answered outside RESP`);
 }
 
 const MEMCACHED_STORAGE = new Set(["set", "add", "replace", "append", "prepend", "cas"]);
@@ -31,6 +139,9 @@ const MEMCACHED_OTHER = new Set([
 /** Memcached's text protocol: lower-case command words, CRLF-terminated lines. */
 export function memcachedText(bytes: Buffer): Fingerprint {
   const line = firstLine(bytes, 2048);
+  if (line === null && couldBeLine(bytes, 2048) && /^[a-z_]*(?: |$)/.test(bytes.toString("latin1", 0, Math.min(bytes.length, 16)))) {
+    return needMore("a memcached command line so far");
+  }
   if (line === null || !firstLineEndsInCrlf(bytes, 2048)) return notMatched("no CRLF-terminated command line");
   const [command = "", ...args] = line.split(" ");
   // Storage commands carry "<key> <flags> <exptime> <bytes>": the numbers make the match much less accidental.
@@ -55,8 +166,8 @@ const MEMCACHED_MAX_BODY = 128 * 1024 * 1024;
 export function memcachedBinary(bytes: Buffer): Fingerprint {
   const keyLength = uintBE(bytes, 2, 2);
   const bodyLength = uintBE(bytes, 8, 4);
-  if (keyLength === null || bodyLength === null || bytes.length < 24) return notMatched("fewer than 24 bytes");
-  if (bytes[0] !== MEMCACHED_REQUEST_MAGIC) return notMatched("magic not 0x80");
+  if (bytes.length > 0 && bytes[0] !== MEMCACHED_REQUEST_MAGIC) return notMatched("magic not 0x80");
+  if (keyLength === null || bodyLength === null || bytes.length < 24) return needMore("fewer than 24 bytes");
   if (bytes[1]! > MEMCACHED_MAX_OPCODE) return notMatched("unknown opcode");
   if (bytes[5] !== 0) return notMatched("data type not raw (0)");
   const extrasLength = bytes[4]!;

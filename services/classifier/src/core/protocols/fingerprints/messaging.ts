@@ -1,6 +1,6 @@
 // Fingerprints of the message buses: Kafka's request header, AMQP's protocol header, NATS's text greeting.
-import { int16BE, int32BE, isPrintableRange, startsWithAscii } from "../bytes.ts";
-import { matched, notMatched } from "./result.ts";
+import { int16BE, int32BE, isPrintableRange, prefixOfTemplate, startsWithAscii, uintBE } from "../bytes.ts";
+import { matched, needMore, notMatched } from "./result.ts";
 import type { Fingerprint } from "./result.ts";
 
 /** Kafka 4.x numbers its APIs up to the low 80s: keys above this are not Kafka. */
@@ -25,13 +25,14 @@ export function kafkaRequestHeader(bytes: Buffer): Fingerprint {
   const apiVersion = int16BE(bytes, 6);
   const correlationId = int32BE(bytes, 8);
   const clientIdLength = int16BE(bytes, 12);
+  // Each field as soon as it is there, so a short write that already breaks the header is not waited on.
+  if (size !== null && (size < 10 || size > KAFKA_MAX_REQUEST)) return notMatched(`request size ${size} out of range`);
+  if (apiKey !== null && (apiKey < 0 || apiKey > KAFKA_MAX_API_KEY)) return notMatched(`api key ${apiKey} out of range`);
+  if (apiVersion !== null && (apiVersion < 0 || apiVersion > KAFKA_MAX_API_VERSION)) return notMatched(`api version ${apiVersion} out of range`);
+  if (correlationId !== null && correlationId < 0) return notMatched("negative correlation id");
   if (size === null || apiKey === null || apiVersion === null || correlationId === null || clientIdLength === null) {
-    return notMatched("fewer than 14 bytes");
+    return needMore("fewer than 14 bytes");
   }
-  if (size < 10 || size > KAFKA_MAX_REQUEST) return notMatched(`request size ${size} out of range`);
-  if (apiKey < 0 || apiKey > KAFKA_MAX_API_KEY) return notMatched(`api key ${apiKey} out of range`);
-  if (apiVersion < 0 || apiVersion > KAFKA_MAX_API_VERSION) return notMatched(`api version ${apiVersion} out of range`);
-  if (correlationId < 0) return notMatched("negative correlation id");
   if (clientIdLength < -1 || clientIdLength > KAFKA_MAX_CLIENT_ID || 10 + Math.max(0, clientIdLength) > size) {
     return notMatched(`client id length ${clientIdLength} not sane`);
   }
@@ -43,7 +44,7 @@ export function kafkaRequestHeader(bytes: Buffer): Fingerprint {
 
 /** The 8-byte header a client sends before anything else: "AMQP", then protocol id and version. */
 export function amqpProtocolHeader(bytes: Buffer): Fingerprint {
-  if (bytes.length < 8) return notMatched("fewer than 8 bytes");
+  if (bytes.length < 8) return prefixOfTemplate(bytes, "AMQP") ? needMore("fewer than 8 bytes") : notMatched('no "AMQP" protocol header');
   if (!startsWithAscii(bytes, "AMQP")) return notMatched('no "AMQP" protocol header');
   const version = bytes.subarray(4, 8).toString("hex");
   if (version === "00000901") return matched("AMQP 0-9-1 protocol header");
@@ -57,16 +58,24 @@ export function amqpProtocolHeader(bytes: Buffer): Fingerprint {
 const NATS_INFO = /^INFO[ \t]+\{/i;
 const NATS_CONNECT = /^CONNECT[ \t]+\{/i;
 
+/** A prefix of "<word>[ \t]+{" that is not whole yet (case-insensitive). */
+function wordBraceSoFar(head: string, word: string): boolean {
+  const m = /^([A-Za-z]*)([ \t]*)$/.exec(head);
+  return m !== null && word.startsWith(m[1]!.toUpperCase()) && (m[2] === "" || m[1]!.length === word.length) && head.length < 32;
+}
+
 /** The server speaks first in NATS: its greeting is "INFO {...}". */
 export function natsInfo(bytes: Buffer): Fingerprint {
   const head = bytes.subarray(0, 32).toString("latin1");
-  return NATS_INFO.test(head) ? matched("NATS INFO server greeting") : notMatched('no "INFO {" greeting');
+  if (NATS_INFO.test(head)) return matched("NATS INFO server greeting");
+  return wordBraceSoFar(head, "INFO") ? needMore('"INFO {" so far') : notMatched('no "INFO {" greeting');
 }
 
 /** The client's first words in NATS: "CONNECT {...}". */
 export function natsConnect(bytes: Buffer): Fingerprint {
   const head = bytes.subarray(0, 32).toString("latin1");
-  return NATS_CONNECT.test(head) ? matched("NATS CONNECT") : notMatched('no "CONNECT {"');
+  if (NATS_CONNECT.test(head)) return matched("NATS CONNECT");
+  return wordBraceSoFar(head, "CONNECT") ? needMore('"CONNECT {" so far') : notMatched('no "CONNECT {"');
 }
 
 // Operations of a NATS client already connected (the capture started after its CONNECT):
@@ -76,4 +85,87 @@ const NATS_CLIENT_OP = /^(?:H?PUB[ \t]+[^\s]+(?:[ \t]+[^\s]+){1,3}|SUB[ \t]+[^\s
 export function natsClientOp(bytes: Buffer): Fingerprint {
   const head = bytes.subarray(0, 256).toString("latin1");
   return NATS_CLIENT_OP.test(head) && /\d\r\n|\S\r\n/.test(head) ? matched("NATS client PUB/SUB operation") : notMatched("no NATS PUB/HPUB/SUB line");
+}
+
+// What a NATS server sends a connected client (the capture started after its INFO), from the client protocol
+// reference (docs.nats.io, "Client Protocol"): "MSG <subject> <sid> [reply-to] <#bytes>" and
+// "HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>", each followed by its payload and CRLF. A
+// subscriber that only receives writes nothing after its CONNECT/SUB: these lines are all there is to see.
+const NATS_MSG = /^MSG[ \t]+\S+[ \t]+\S+(?:[ \t]+\S+)?[ \t]+(\d{1,10})\r\n/;
+const NATS_HMSG = /^HMSG[ \t]+\S+[ \t]+\S+(?:[ \t]+\S+)?[ \t]+(\d{1,10})[ \t]+(\d{1,10})\r\n/;
+
+/**
+ * A NATS server's message delivery seen mid-connection: the MSG/HMSG line, and, when the captured bytes reach that
+ * far, the CRLF right after its payload (an HMSG's payload starts with "NATS/1.0"). Text protocols with lines
+ * starting "MSG" do not also have a byte count that lands on a CRLF.
+ */
+export function natsServerOp(bytes: Buffer): Fingerprint {
+  const head = bytes.subarray(0, 512).toString("latin1");
+  const msg = NATS_MSG.exec(head);
+  const hmsg = msg ? null : NATS_HMSG.exec(head);
+  const line = msg ?? hmsg;
+  if (!line) {
+    // A line still being written: wait for its end (up to the head read).
+    return /^H?MSG[ \t][^\r\n]*$/.test(head) && head.length < 512 ? needMore("MSG line so far") : notMatched("no NATS MSG/HMSG line");
+  }
+  const payloadStart = line[0].length;
+  const size = Number(msg ? msg[1] : hmsg![2]);
+  if (hmsg && Number(hmsg[1]) > size) return notMatched("HMSG header size above its total size");
+  if (hmsg && bytes.length >= payloadStart + 8 && bytes.subarray(payloadStart, payloadStart + 8).toString("latin1") !== "NATS/1.0") {
+    return notMatched('HMSG headers not "NATS/1.0"');
+  }
+  const end = payloadStart + size;
+  if (bytes.length >= end + 2 && (bytes[end] !== 0x0d || bytes[end + 1] !== 0x0a)) return notMatched("no CRLF after the MSG payload");
+  return matched(msg ? "NATS server MSG delivery" : "NATS server HMSG delivery");
+}
+
+/** AMQP 0-9-1 frame types (spec 4.2.3): method, content header, content body, heartbeat. */
+const AMQP_FRAME_TYPES: Readonly<Record<number, string>> = { 1: "method", 2: "content header", 3: "content body", 8: "heartbeat" };
+const AMQP_FRAME_END = 0xce;
+/** Classes of AMQP 0-9-1 and the highest method id each defines (spec 1.x; confirm from RabbitMQ's extensions). */
+const AMQP_CLASSES: Readonly<Record<number, number>> = { 10: 61, 20: 41, 30: 11, 40: 51, 50: 51, 60: 121, 85: 11, 90: 31 };
+/** frame_max as brokers negotiate it (RabbitMQ's default is 128 KiB; the limit it accepts is far higher). */
+const AMQP_MAX_FRAME = 1024 * 1024;
+
+/** Checks one whole frame's payload; null when it is sane for its type. */
+function amqpFrameProblem(type: number, channel: number, payload: Buffer): string | null {
+  if (type === 8) return channel === 0 && payload.length === 0 ? null : "heartbeat not empty on channel 0";
+  if (type === 1) {
+    const classId = uintBE(payload, 0, 2);
+    const methodId = uintBE(payload, 2, 2);
+    if (classId === null || methodId === null) return "method frame shorter than its ids";
+    const last = AMQP_CLASSES[classId];
+    return last !== undefined && methodId >= 10 && methodId <= last ? null : `class ${classId} method ${methodId} unknown`;
+  }
+  if (type === 2) {
+    // class id, weight 0, body size (u64), property flags
+    return payload.length >= 14 && AMQP_CLASSES[uintBE(payload, 0, 2)!] !== undefined && uintBE(payload, 2, 2) === 0 ? null : "content header not sane";
+  }
+  return null; // a body frame is opaque; its framing (size, end octet) was checked
+}
+
+/**
+ * AMQP 0-9-1 frames seen mid-connection (spec 2.3.5 and 4.2.3): type, channel, size, payload, frame-end 0xCE, from
+ * either end (a client's basic.publish, a broker's basic.deliver). The first frame must be whole, end in 0xCE, and be
+ * a known method, a content header, a heartbeat, or a body frame followed by another frame's header of a known type.
+ */
+export function amqpFrame(bytes: Buffer): Fingerprint {
+  const type = bytes[0];
+  if (type !== undefined && AMQP_FRAME_TYPES[type] === undefined) return notMatched("not an AMQP frame type");
+  if (bytes.length < 7) return needMore("fewer than 7 bytes");
+  const channel = uintBE(bytes, 1, 2)!;
+  const size = uintBE(bytes, 3, 4)!;
+  if (size > AMQP_MAX_FRAME) return notMatched(`frame size ${size} over frame_max`);
+  const end = 7 + size;
+  if (bytes.length <= end) return needMore("frame not whole yet");
+  if (bytes[end] !== AMQP_FRAME_END) return notMatched("no frame-end octet 0xCE");
+  const problem = amqpFrameProblem(type!, channel, bytes.subarray(7, end));
+  if (problem !== null) return notMatched(problem);
+  if (type === 3) {
+    const next = bytes[end + 1];
+    if (next === undefined) return needMore("body frame: waiting for the next frame");
+    if (AMQP_FRAME_TYPES[next] === undefined) return notMatched("body frame not followed by a frame");
+  }
+  const detail = type === 1 ? `method ${uintBE(bytes, 7, 2)}.${uintBE(bytes, 9, 2)}` : AMQP_FRAME_TYPES[type!];
+  return matched(`AMQP 0-9-1 ${detail} frame`);
 }

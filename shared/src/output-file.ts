@@ -1,21 +1,143 @@
-// The mapper's output files, mode 0600, with updates coalesced. The debounce restarts on each update, as the
-// Go tool's did, but is bounded: under steady traffic the Go tool's map was never written; here a dirty file
-// is written at least every maxDelayMs.
+// The output files of every service (the mapper's traffic log and service map, the enricher's environment
+// inventory), mode 0600, with updates coalesced. The debounce restarts on each update, as the Go tool's did, but is
+// bounded: under steady traffic the Go tool's map was never written; here a dirty file is written at least every
+// maxDelayMs.
 //
-//   AtomicFileWriter     the service map: rewritten whole and atomically (temp file, fsync, rename)
-//   AppendingFileWriter  the traffic log: truncated at start (the mapper rebuilds it from the stream), then
-//                        only the lines that became final are appended; a failed append is retried, not lost
-import { chmod, open, rename, unlink } from "node:fs/promises";
+//   AtomicFileWriter     the service map, the inventory: rewritten whole and atomically (temp file, fsync, rename)
+//   AppendingFileWriter  the traffic log: replaced by a new empty file at start (the mapper rebuilds it from the
+//                        stream), then only the lines that became final are appended; a failed append is retried
+//
+// adi runs as root and the paths come from the environment, so nothing that is not ours is ever truncated or
+// chmod'ed (issue 10: OUTPUT_PATH=/tmp had /tmp chmod'ed 0600; a symlink at OUTPUT_PATH had its target truncated).
+// Every file we write is one we created: a new temporary file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, its mode set on our
+// descriptor) renamed into place. rename(2) replaces a name and never follows a symlink there, and an existing file
+// is never opened, truncated or chmod'ed. At start, checkOutputPath refuses a path that is a directory, a symlink,
+// anything but a regular file, or in a missing directory: one line, ADI_ERR_OUTPUT_PATH, exit 2.
+import { randomBytes } from "node:crypto";
+import { constants, lstatSync, statSync } from "node:fs";
+import type { Stats } from "node:fs";
+import { lstat, open, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { adiError } from "./errors.ts";
+import type { AdiError } from "./errors.ts";
+
+/** What stands at an output path, as lstat(2) sees it (a symlink is not followed), or nothing. */
+export type PathKind = "file" | "directory" | "symlink" | "fifo" | "socket" | "block device" | "character device" | "missing";
+
+/**
+ * Why an output path cannot be used, by what is there (null: usable). The rule of issue 10, as data: only a
+ * regular file (replaced, never written through) or nothing (created) is ours to write.
+ */
+export const OUTPUT_PATH_RULES: Readonly<Record<PathKind, string | null>> = Object.freeze({
+  file: null,
+  missing: null,
+  directory: "is a directory",
+  symlink: "is a symbolic link (not followed: write to the real path)",
+  fifo: "is a named pipe, not a regular file",
+  socket: "is a socket, not a regular file",
+  "block device": "is a block device, not a regular file",
+  "character device": "is a character device, not a regular file",
+});
+
+/** The PathKind of an lstat result. */
+export function pathKind(st: Stats | undefined): PathKind {
+  if (st === undefined) return "missing";
+  if (st.isSymbolicLink()) return "symlink";
+  if (st.isDirectory()) return "directory";
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
+  if (st.isBlockDevice()) return "block device";
+  if (st.isCharacterDevice()) return "character device";
+  return "file";
+}
+
+/**
+ * Checks, without touching anything, that `path` can be an output file: a regular file or nothing there, in an
+ * existing directory. Throws AdiError ADI_ERR_OUTPUT_PATH (exit 2) `<variable>="<path>": <why>` otherwise.
+ * `variable` names the setting (OUTPUT_PATH, ...) for the one-line error.
+ */
+export function checkOutputPath(variable: string, path: string): void {
+  const problem = outputPathProblem(path);
+  if (problem !== null) throw outputPathError(variable, path, problem);
+}
+
+function outputPathProblem(path: string): string | null {
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR") return "a component of its directory is not a directory";
+    if (code !== "ENOENT") return `cannot be inspected: ${(err as Error).message}`;
+  }
+  const why = OUTPUT_PATH_RULES[pathKind(st)];
+  if (why !== null) return why;
+  if (st === undefined) {
+    const dir = dirname(path);
+    try {
+      // The directory may be reached through a symlink (/var/run -> /run): that one is followed, it is not written.
+      if (!statSync(dir).isDirectory()) return `its parent ${dir} is not a directory`;
+    } catch {
+      return `its directory ${dir} does not exist`;
+    }
+  }
+  return null;
+}
+
+function outputPathError(variable: string, path: string, why: string): AdiError {
+  return adiError("ADI_ERR_OUTPUT_PATH", `${variable}=${JSON.stringify(path)}: ${why}`);
+}
+
+/**
+ * Creates a new file for `path` beside it (same directory, so the rename is atomic) with exactly `mode`: O_EXCL and
+ * O_NOFOLLOW, so it is a file we created, never one that was there (or a link planted in its name). The name has a
+ * random part: a temporary file left by a killed earlier run with the same pid (pid 1 in a container) is not in the
+ * way, and is never opened or removed by us.
+ */
+async function createTemp(path: string, mode: number): Promise<{ temp: string; file: FileHandle }> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  for (let attempt = 1; ; attempt++) {
+    const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+    let file: FileHandle;
+    try {
+      file = await open(temp, flags, mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST" && attempt < 5) continue;
+      throw err;
+    }
+    try {
+      await file.chmod(mode); // open's mode passes through the umask: set it exactly, on our descriptor
+    } catch (err) {
+      await file.close();
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+    return { temp, file };
+  }
+}
+
+/**
+ * Renames our `temp` over `path`. Refuses (AdiError ADI_ERR_OUTPUT_PATH) when something that is not a regular file
+ * took the name meanwhile: a directory would fail anyway, and a symlink would be replaced, not followed, but it is
+ * not ours to remove either.
+ */
+async function renameIntoPlace(temp: string, path: string, variable: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  const why = OUTPUT_PATH_RULES[pathKind(st)];
+  if (why !== null) throw outputPathError(variable, path, why);
+  await rename(temp, path);
+}
 
 export interface AtomicFileWriterOptions {
-  /** File mode, also applied to a file already there. Default 0600: outputs can hold captured payloads. */
+  /** Mode of the files written (never of a file already there). Default 0600: outputs can hold captured payloads. */
   mode?: number;
   /** Quiet time after the last update before writing. Default 2000 (the Go tool's). */
   debounceMs?: number;
   /** Longest time a pending update waits, however steady the updates. Default 10000. */
   maxDelayMs?: number;
+  /** The setting that named the path (OUTPUT_PATH, ...), for the error when the path is refused. */
+  variable?: string;
   /** A timed write failed. Any failed write stays pending and is retried after the debounce. */
   onError?: (error: unknown) => void;
 }
@@ -118,13 +240,15 @@ class DebouncedWrites {
 export class AtomicFileWriter {
   readonly path: string;
   readonly #mode: number;
+  readonly #variable: string;
   readonly #writes: DebouncedWrites;
   #render: (() => Content) | null = null;
-  #tempCounter = 0;
 
+  /** `path` is checked when written (see checkOutputPath for the check at start). */
   constructor(path: string, options: AtomicFileWriterOptions = {}) {
     this.path = path;
     this.#mode = options.mode ?? 0o600;
+    this.#variable = options.variable ?? "output path";
     this.#writes = new DebouncedWrites(options, async () => {
       if (this.#render !== null) await this.#writeAtomically(this.#render());
     });
@@ -153,26 +277,22 @@ export class AtomicFileWriter {
   }
 
   async #writeAtomically(content: Content): Promise<void> {
-    const dir = dirname(this.path);
-    const temp = join(dir, `.${basename(this.path)}.${process.pid}.${++this.#tempCounter}.tmp`);
+    const { temp, file } = await createTemp(this.path, this.#mode);
     try {
-      const file = await open(temp, "w", this.#mode);
       try {
         if (typeof content === "string") await file.writeFile(content, "utf8");
         else await writeChunks(file, content);
-        await file.chmod(this.#mode); // open's mode passes through the umask: set it exactly
         await file.sync();
       } finally {
         await file.close();
       }
-      // Tighten an existing file before it is replaced, so an old wide mode never lingers on a hard link.
-      await chmod(this.path, this.#mode).catch(() => {});
-      await rename(temp, this.path);
+      // The old file is replaced, not changed: a hard link elsewhere keeps its content and mode, it is not ours.
+      await renameIntoPlace(temp, this.path, this.#variable);
     } catch (error) {
       await unlink(temp).catch(() => {});
       throw error;
     }
-    await syncDirectory(dir);
+    await syncDirectory(dirname(this.path));
   }
 }
 
@@ -184,6 +304,7 @@ export class AtomicFileWriter {
 export class AppendingFileWriter {
   readonly path: string;
   readonly #mode: number;
+  readonly #variable: string;
   readonly #writes: DebouncedWrites;
   #take: ((quiet: boolean) => Iterable<string>) | null = null;
   #file: FileHandle | null = null;
@@ -193,14 +314,28 @@ export class AppendingFileWriter {
   constructor(path: string, options: AtomicFileWriterOptions = {}) {
     this.path = path;
     this.#mode = options.mode ?? 0o600;
+    this.#variable = options.variable ?? "output path";
     this.#writes = new DebouncedWrites(options, (quiet) => this.#append(quiet));
   }
 
-  /** Creates the file, or empties one left by an earlier run (its content is rebuilt from the stream). */
+  /**
+   * Puts a new empty file at the path (a log left by an earlier run is replaced: its content is rebuilt from the
+   * stream) and keeps it open for appending. The earlier file is never truncated (a hard link to it is not ours).
+   * Throws AdiError ADI_ERR_OUTPUT_PATH when the path is a directory, a symlink, not a regular file or in a missing
+   * directory; any other error as is.
+   */
   async open(): Promise<void> {
-    await chmod(this.path, this.#mode).catch(() => {});
-    this.#file = await open(this.path, "w", this.#mode);
-    await this.#file.chmod(this.#mode); // open's mode passes through the umask: set it exactly
+    checkOutputPath(this.#variable, this.path);
+    const { temp, file } = await createTemp(this.path, this.#mode);
+    try {
+      await renameIntoPlace(temp, this.path, this.#variable);
+    } catch (error) {
+      await file.close();
+      await unlink(temp).catch(() => {});
+      throw error;
+    }
+    this.#file = file;
+    await syncDirectory(dirname(this.path));
   }
 
   schedule(take: (quiet: boolean) => Iterable<string>): void {

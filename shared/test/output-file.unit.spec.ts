@@ -3,7 +3,8 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { AppendingFileWriter, AtomicFileWriter } from "../src/adapters/output-file.ts";
+import { AppendingFileWriter, AtomicFileWriter, OUTPUT_PATH_RULES } from "../src/output-file.ts";
+import type { PathKind } from "../src/output-file.ts";
 
 let dir: string;
 
@@ -65,7 +66,7 @@ describe("AtomicFileWriter", () => {
     expect(await readFile(path, "utf8")).toBe("version 3\n");
   });
 
-  it("creates the file with mode 0600 and tightens an existing file", async () => {
+  it("creates the file with mode 0600 and replaces an existing 0644 file by it", async () => {
     const path = join(dir, "events.log");
     await writeFile(path, "old\n");
     await chmod(path, 0o644);
@@ -222,5 +223,15 @@ describe("AppendingFileWriter (the traffic log)", () => {
     const writer = new AppendingFileWriter(join(dir, "traffic.log"), { debounceMs: 0 });
     writer.schedule(() => ["x\n"]);
     await expect(writer.flush()).rejects.toThrow(/not open/);
+  });
+});
+
+describe("OUTPUT_PATH_RULES", () => {
+  it("lets only a regular file or nothing be an output: every other kind is refused with a reason", () => {
+    const usable = (Object.keys(OUTPUT_PATH_RULES) as PathKind[]).filter((k) => OUTPUT_PATH_RULES[k] === null).sort();
+    expect(usable).toEqual(["file", "missing"]);
+    for (const kind of ["directory", "symlink", "fifo", "socket", "block device", "character device"] as const) {
+      expect(OUTPUT_PATH_RULES[kind], kind).toMatch(/^is a /);
+    }
   });
 });
