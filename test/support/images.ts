@@ -18,6 +18,9 @@ import type { StartedNetwork } from "testcontainers";
 // container start would fail trying. It is turned off for every test that imports this module (read at the first
 // start, so setting it here, after the import, is in time); removeOrphans() does its job instead.
 process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
+// The host testcontainers dials to wait for a published port is "localhost" on a unix socket, which may resolve to
+// ::1 first; the tests publish on 127.0.0.1 (a container port bound there only was never reached: a 60 s timeout).
+process.env.TESTCONTAINERS_HOST_OVERRIDE ??= "127.0.0.1";
 
 /** Label on every LocalContainer: the pid of the test process that made it (removeOrphans() reads it). */
 export const OWNER_LABEL = "adi.test.owner-pid";
