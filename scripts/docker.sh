@@ -47,12 +47,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
+# Starts a daemon that outlives this script with none of its inherited descriptors but the standard three: a
+# daemon holding a caller's lock file open (`flock LOCK scripts/test.sh`) would hold that lock for its whole life.
+daemon() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      n=${fd##*/}
+      if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi
+    done
+    exec nohup "$@" </dev/null
+  ) &
+}
+
 if containerd_up; then
   say "containerd already answers"
 else
   say "starting containerd (log /var/log/containerd.log)"
   mkdir -p /run/containerd
-  nohup containerd >>/var/log/containerd.log 2>&1 </dev/null &
+  daemon containerd >>/var/log/containerd.log 2>&1
   wait_for containerd_up containerd 30
 fi
 
@@ -61,7 +73,7 @@ if docker_up; then
 else
   say "starting dockerd (log /var/log/dockerd.log)"
   # Pointed at the containerd above, so both tests see one containerd (dockerd's containers in namespace moby).
-  nohup dockerd --containerd /run/containerd/containerd.sock >>/var/log/dockerd.log 2>&1 </dev/null &
+  daemon dockerd --containerd /run/containerd/containerd.sock >>/var/log/dockerd.log 2>&1
   wait_for docker_up dockerd 60
 fi
 say "containerd (/run/containerd/containerd.sock) and dockerd (/var/run/docker.sock) answer"
