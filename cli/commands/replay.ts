@@ -2,13 +2,14 @@
 // durable streams into DIR with fresh state, without
 // touching the live outputs or the live consumers (ordered consumers leave no state on the server). The raw
 // stream goes through the same classifier engine, and the result through the same mapper fold, as live.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import { AtomicFileWriter } from "@adi/shared/output-file";
+import type { AdiConfig } from "@adi/shared/config";
+import { AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
 import { MapperOutputs } from "@adi/mapper/core/outputs";
 import { ClassifierEngine } from "@adi/classifier/core/engine";
 import { EnvInventory } from "@adi/enricher/core/env-inventory";
-import { adiError } from "@adi/shared/errors";
+import { adiError, isAdiError } from "@adi/shared/errors";
 import { readToEnd, storedAtMs } from "@adi/shared/nats/consume";
 import { decodeFact } from "@adi/shared/wire/facts";
 import { rawStreamContract } from "@adi/shared/nats/streams";
@@ -31,22 +32,126 @@ function parseTime(flag: string, value: string | undefined): Date | undefined {
   return d;
 }
 
+/** The files replay writes into `out`, by the setting whose base name each takes. */
+export interface ReplayFiles {
+  log: string;
+  map: string;
+  env: string;
+}
+
+/** The service map's name in DIR when SERVICE_MAP_PATH is unset. */
+export const DEFAULT_MAP_NAME = "ebpf_service_map.yaml";
+
+/**
+ * Where replay writes each output in `out`: the base name of OUTPUT_PATH, SERVICE_MAP_PATH (else
+ * ebpf_service_map.yaml) and ENV_OUTPUT_PATH. Two settings with the same base name (/a/out.log and /b/out.log) would
+ * write one file in DIR: refused, AdiError ADI_ERR_OUTPUT_PATH (exit 2), rather than renamed, so each rebuilt file
+ * keeps its live file's name and can be compared with it.
+ */
+export function replayFiles(out: string, cfg: Pick<AdiConfig, "outputPath" | "serviceMapPath" | "envOutputPath">): ReplayFiles {
+  const sources = [
+    ["log", "OUTPUT_PATH", cfg.outputPath],
+    ["map", "SERVICE_MAP_PATH", cfg.serviceMapPath ?? DEFAULT_MAP_NAME],
+    ["env", "ENV_OUTPUT_PATH", cfg.envOutputPath],
+  ] as const;
+  const byName = new Map<string, [string, string]>();
+  for (const [, variable, path] of sources) {
+    const name = basename(path);
+    const first = byName.get(name);
+    if (first !== undefined) {
+      throw adiError(
+        "ADI_ERR_OUTPUT_PATH",
+        `--out ${JSON.stringify(out)}: ${first[0]}=${JSON.stringify(first[1])} and ${variable}=${JSON.stringify(path)} have the same file name ${JSON.stringify(name)}, and replay names its files after them: give them different names`,
+      );
+    }
+    byName.set(name, [variable, path]);
+  }
+  return { log: join(out, basename(sources[0][2])), map: join(out, basename(sources[1][2])), env: join(out, basename(sources[2][2])) };
+}
+
+/**
+ * Makes `out` ready before any broker is started: a directory (created 0700 with its parents if missing; an existing
+ * one may be reached through a symlink) in which each of `files` may be written (checkOutputPath). Throws AdiError
+ * ADI_ERR_OUTPUT_PATH (exit 2) otherwise: `--out` naming a regular file, a component that is not a directory, no
+ * permission.
+ */
+export function prepareReplayOut(out: string, files: ReplayFiles): void {
+  let isDir = false;
+  try {
+    isDir = statSync(out).isDirectory();
+    if (!isDir) throw adiError("ADI_ERR_OUTPUT_PATH", `--out ${JSON.stringify(out)}: is not a directory`);
+  } catch (err) {
+    if (isAdiError(err)) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR") throw adiError("ADI_ERR_OUTPUT_PATH", `--out ${JSON.stringify(out)}: a component of it is not a directory`);
+    if (code !== "ENOENT") throw adiError("ADI_ERR_OUTPUT_PATH", `--out ${JSON.stringify(out)}: cannot be inspected: ${(err as Error).message}`);
+  }
+  if (!isDir) {
+    try {
+      mkdirSync(out, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw adiError("ADI_ERR_OUTPUT_PATH", `--out ${JSON.stringify(out)}: cannot be created: ${(err as Error).message}`);
+    }
+  }
+  for (const path of Object.values(files)) checkOutputPath("--out file", path);
+}
+
+/** A JetStream "stream not found" (the broker holds no such stream: nothing was captured there). */
+export function isStreamNotFound(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  // JetStreamApiError's code is the API's err_code: 10059 is JetStreamApiCodes.StreamNotFound.
+  return err.name === "StreamNotFoundError" || (err as { code?: unknown }).code === 10059 || /\bstream not found\b/i.test(err.message);
+}
+
+/** An error of the NATS client (connection, request, timeout, permission, JetStream API), by its class name. */
+function isBrokerError(err: Error): boolean {
+  return /^(JetStream|Nats|Timeout|Request|NoResponders|ClosedConnection|DrainingConnection|Connection|Protocol|Permission|Authorization|ConsumerNotFound)/.test(err.name);
+}
+
+/** The file system calls replay makes in DIR (a socket's read or connect failing is the broker's, not DIR's). */
+const FILE_SYSCALLS = new Set(["open", "write", "fsync", "fdatasync", "rename", "close", "mkdir", "unlink", "chmod", "fchmod", "lstat", "stat"]);
+
+/**
+ * What replay prints for an error met while it ran: each kind as the registry names it, so the line is always
+ * `adi: <ADI_ERR_CODE>: <detail>` (an AdiError passes as is). `stream`: the stream being read, if any. A missing
+ * stream is ADI_ERR_NO_STREAM; any other broker error while reading, ADI_ERR_NOT_FOLLOWING; a failed write in DIR
+ * (ENOSPC, EACCES...), ADI_ERR_OUTPUT_PATH. Anything else (a bug) is returned as is: exit 1.
+ */
+export function replayError(err: unknown, out: string, stream: string | null): unknown {
+  if (isAdiError(err) || !(err instanceof Error)) return err;
+  if (isStreamNotFound(err)) return adiError("ADI_ERR_NO_STREAM", `stream ${stream ?? "?"} does not exist on the broker: nothing to replay`, err);
+  const errno = err as NodeJS.ErrnoException;
+  if (typeof errno.code === "string" && FILE_SYSCALLS.has(errno.syscall ?? "")) {
+    return adiError("ADI_ERR_OUTPUT_PATH", `--out ${JSON.stringify(out)}: cannot be written: ${err.message}`, err);
+  }
+  if (stream !== null && isBrokerError(err)) return adiError("ADI_ERR_NOT_FOLLOWING", `replay could not read stream ${stream}: ${err.message}`, err);
+  return err;
+}
+
 export async function runReplay(opts: ReplayOptions): Promise<void> {
   const since = parseTime("--since", opts.since);
   const until = parseTime("--until", opts.until);
-  const rt = await openRuntime("replay");
+  let files: ReplayFiles | undefined;
+  // --out and the file names are checked (and DIR made) before any broker is started or reached.
+  const rt = await openRuntime("replay", (cfg) => {
+    files = replayFiles(opts.out, cfg);
+    prepareReplayOut(opts.out, files);
+  });
+  /** The stream being read, for the error line. */
+  let reading: string | null = null;
+  const fromStream = async <T>(stream: string, read: () => Promise<T>): Promise<T> => {
+    reading = stream;
+    const result = await read();
+    reading = null;
+    return result;
+  };
   try {
-    mkdirSync(opts.out, { recursive: true, mode: 0o700 });
     const outputs = new MapperOutputs({ redact: rt.cfg.envRedact });
     const inventory = new EnvInventory({ all: rt.cfg.envOutputAll }); // ENV_OUTPUT_ALL, as the live enricher
     const engine = new ClassifierEngine();
     const progress = (stream: string) => (done: number, pending: number) => rt.log.info({ stream, done, pending }, "replay progress");
     let invalid = 0;
-    const files = {
-      log: join(opts.out, basename(rt.cfg.outputPath)),
-      map: join(opts.out, basename(rt.cfg.serviceMapPath ?? "ebpf_service_map.yaml")),
-      env: join(opts.out, basename(rt.cfg.envOutputPath)),
-    };
+    if (files === undefined) throw new Error("replay: output files not checked"); // set by the check above
     // The log is appended as its lines become final (memory holds a window, not the stream), synchronously (the
     // write is the back-pressure), to a temporary file renamed at the end: DIR never holds half a log.
     const logTemp = join(opts.out, `.${basename(files.log)}.${process.pid}.tmp`);
@@ -57,7 +162,7 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       for (let i = 0; i < lines.length; i += 1024) writeSync(logFd, lines.slice(i, i + 1024).join(""));
     };
     // Facts first (names), then the raw events: the fold does not depend on the order, the logs read better.
-    const facts = await readToEnd(rt.nc, FACTS_STREAM, factsFilter(), (m) => {
+    const facts = await fromStream(FACTS_STREAM, () => readToEnd(rt.nc, FACTS_STREAM, factsFilter(), (m) => {
       try {
         const fact = decodeFact(m.data);
         outputs.addFact(fact, storedAtMs(m));
@@ -65,15 +170,15 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       } catch {
         invalid++;
       }
-    }, { until, onProgress: progress(FACTS_STREAM) });
+    }, { until, onProgress: progress(FACTS_STREAM) }));
     // Every raw subject is screened as the live classifiers screen it (core/record-guard.ts): the stream's partition
     // count (ADI_PARTITIONS only while the stream states none), the partition check, the timestamp window from the
     // stream's max age. What live dead-letters, replay counts and leaves out.
-    const contract = await rawStreamContract(rt.nc);
+    const contract = await fromStream(RAW_STREAM, () => rawStreamContract(rt.nc));
     const partitions = contract.partitions ?? rt.cfg.partitions;
     const window = timestampWindow(contract.maxAgeMs);
     const deadLetters = emptyDeadLetterCounts();
-    const batches = await readToEnd(rt.nc, RAW_STREAM, rawFilter(), (m) => {
+    const batches = await fromStream(RAW_STREAM, () => readToEnd(rt.nc, RAW_STREAM, rawFilter(), (m) => {
       const s = screenBatch(m.subject, Buffer.from(m.data), BigInt(m.info.timestampNanos), partitions, window);
       if (s.kind === "dead") {
         deadLetters[s.reason]++;
@@ -84,7 +189,7 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       const at = storedAtMs(m);
       for (const d of engine.onRecords(hostOfSubject(m.subject), s.header.bootId, s.records, m.seq)) outputs.addDerived(d, at);
       appendFinal();
-    }, { since, until, onProgress: progress(RAW_STREAM) });
+    }, { since, until, onProgress: progress(RAW_STREAM) }));
     appendFinal(true);
     fsyncSync(logFd);
     closeSync(logFd);
@@ -99,6 +204,8 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
       await w.close();
     }
     rt.log.info({ facts, batches, invalid, deadLetters, ...engine.stats(), ...outputs.stats(), files }, "replay done");
+  } catch (err) {
+    throw replayError(err, opts.out, reading);
   } finally {
     await rt.close();
   }

@@ -128,6 +128,66 @@ describe("output paths are checked at start", () => {
   }
 });
 
+describe("outputs naming the same file, and adi replay's --out, are checked at start", () => {
+  it("OUTPUT_PATH=SERVICE_MAP_PATH adi map: exit 2 at once, one line, nothing written", async () => {
+    const same = join(dir, "same-out.txt");
+    const r = await run(["map"], { NATS_URL: await deadUrl(), OUTPUT_PATH: same, SERVICE_MAP_PATH: same });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toEqual([
+      `adi: ADI_ERR_OUTPUT_PATH: OUTPUT_PATH="${same}" and SERVICE_MAP_PATH="${same}" name the same file ${same}: each output needs a file of its own (name a regular file, or a new one, in an existing directory)`,
+    ]);
+    expect(r.tookMs).toBeLessThan(10_000);
+    expect(() => statSync(same)).toThrow();
+  });
+
+  it("ENV_OUTPUT_PATH naming OUTPUT_PATH's file another way (adi up): exit 2, one line", async () => {
+    const r = await run(["up"], { NATS_URL: await deadUrl(), OUTPUT_PATH: join(dir, "up-same.log"), ENV_OUTPUT_PATH: `${dir}/./sub/../up-same.log` });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toHaveLength(1);
+    expect(r.stderr[0]).toMatch(/^adi: ADI_ERR_OUTPUT_PATH: OUTPUT_PATH=".*up-same.log" and ENV_OUTPUT_PATH=".*" name the same file /);
+    expect(r.left).toEqual([]);
+  });
+
+  it("adi replay --out <an existing regular file>: exit 2, one line, before any broker (no embedded one started), the file untouched", async () => {
+    const file = join(dir, "not-a-dir");
+    writeFileSync(file, "mine\n");
+    const r = await run(["replay", "--out", file], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toEqual([`adi: ADI_ERR_OUTPUT_PATH: --out "${file}": is not a directory (name a regular file, or a new one, in an existing directory)`]);
+    expect(readFileSync(file, "utf8")).toBe("mine\n");
+    expect(r.logs).toEqual([]); // nothing logged: no broker was started
+    expect(r.left).toEqual([]);
+  });
+
+  it("adi replay --out under a regular file, and with two outputs of one base name: exit 2, one line", async () => {
+    const file = join(dir, "plain-file");
+    writeFileSync(file, "");
+    const under = await run(["replay", "--out", join(file, "sub")], { NATS_URL: await deadUrl() });
+    expect(under.code).toBe(2);
+    expect(under.stderr).toHaveLength(1);
+    expect(under.stderr[0]).toMatch(/^adi: ADI_ERR_OUTPUT_PATH: --out ".*plain-file\/sub": /);
+
+    const out = join(dir, "replay-names");
+    const twins = await run(["replay", "--out", out], { NATS_URL: await deadUrl(), OUTPUT_PATH: join(dir, "a", "out.txt"), SERVICE_MAP_PATH: join(dir, "b", "out.txt") });
+    expect(twins.code).toBe(2);
+    expect(twins.stderr).toHaveLength(1);
+    expect(twins.stderr[0]).toMatch(/^adi: ADI_ERR_OUTPUT_PATH: --out ".*replay-names": OUTPUT_PATH=".*a\/out.txt" and SERVICE_MAP_PATH=".*b\/out.txt" have the same file name "out.txt"/);
+    expect(twins.tookMs).toBeLessThan(10_000);
+  });
+
+  it("adi replay on a broker with no streams: exit 5, one ADI_ERR_NO_STREAM line", async () => {
+    const nats = await NatsServerFixture.start();
+    try {
+      const r = await run(["replay", "--out", join(dir, "replay-empty")], { NATS_URL: nats.url });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toHaveLength(1);
+      expect(r.stderr[0]).toMatch(/^adi: ADI_ERR_NO_STREAM: stream ADI_(FACTS|RAW) does not exist on the broker: nothing to replay/);
+    } finally {
+      await nats.stop();
+    }
+  });
+});
+
 describe("a broker that never comes", () => {
   it("adi map: one ADI_ERR_NATS_UNREACHABLE line, exit 5, after ADI_START_TIMEOUT (retried meanwhile)", async () => {
     const url = await deadUrl();
@@ -154,6 +214,13 @@ describe("a broker that never lets the services follow (no JetStream)", () => {
       expect(r.tookMs).toBeLessThan(12_000);
     });
   }
+
+  it("adi replay: one ADI_ERR_ line, never a bare broker error", async () => {
+    const r = await run(["replay", "--out", join(dir, "replay-nojs")], { NATS_URL: bare.url, ADI_START_TIMEOUT: "2s" });
+    expect(r.stderr).toHaveLength(1);
+    expect(r.stderr[0]).toMatch(/^adi: ADI_ERR_NOT_FOLLOWING: replay could not read stream ADI_FACTS: /);
+    expect(r.code).toBe(5);
+  });
 
   it("adi up: exits non-zero in one line, before the capture agent is started", async () => {
     const r = await run(["up"], { NATS_URL: bare.url, OUTPUT_PATH: join(dir, "up-nojs.log"), ENV_OUTPUT_PATH: join(dir, "up-nojs.yaml"), ADI_START_TIMEOUT: "2s" });

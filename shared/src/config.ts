@@ -1,7 +1,9 @@
 // Configuration comes only from environment variables (the Go tool's, kept verbatim, plus ours), is
 // validated once at startup and handed around frozen. Every variable is described in SETTINGS, which is
 // both the parser and the documentation (CONFIG_VARIABLES), so the README can be checked against it.
+import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
+import { basename, dirname, resolve } from "node:path";
 import type { z } from "zod";
 import {
   boolean,
@@ -219,6 +221,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     );
   }
 
+  const collision = outputPathCollision([
+    ["OUTPUT_PATH", v.OUTPUT_PATH],
+    ["SERVICE_MAP_PATH", v.SERVICE_MAP_PATH],
+    ["ENV_OUTPUT_PATH", v.ENV_OUTPUT_PATH],
+  ]);
+  if (collision !== null) throw adiError("ADI_ERR_OUTPUT_PATH", collision);
+
   return Object.freeze({
     outputPath: v.OUTPUT_PATH,
     envOutputPath: v.ENV_OUTPUT_PATH,
@@ -250,6 +259,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     classifierRewindMaxMs: v.ADI_CLASSIFIER_REWIND_MAX,
     logLevel: v.LOG_LEVEL,
   });
+}
+
+/**
+ * The file a path names, for comparing outputs: path.resolve (relative to the working directory, `.`/`..` and
+ * repeated slashes folded), its directory through its symlinks when it exists (/var/run/x and /run/x are one file).
+ */
+export function outputFileIdentity(path: string): string {
+  const absolute = resolve(path);
+  try {
+    return resolve(realpathSync(dirname(absolute)), basename(absolute));
+  } catch {
+    return absolute;
+  }
+}
+
+/**
+ * The one-line reason two of the output settings name the same file (each writer would replace the other's
+ * file: the map over the log), or null when they are all distinct. Unset settings (undefined) are skipped.
+ */
+export function outputPathCollision(outputs: readonly (readonly [string, string | undefined])[]): string | null {
+  const seen = new Map<string, [string, string]>();
+  for (const [variable, path] of outputs) {
+    if (path === undefined) continue;
+    const id = outputFileIdentity(path);
+    const first = seen.get(id);
+    if (first !== undefined) {
+      return `${first[0]}=${JSON.stringify(first[1])} and ${variable}=${JSON.stringify(path)} name the same file ${id}: each output needs a file of its own`;
+    }
+    seen.set(id, [variable, path]);
+  }
+  return null;
 }
 
 /** `NAME="value": why` — values are shown JSON-quoted (one line) with URL passwords hidden. */

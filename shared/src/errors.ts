@@ -17,7 +17,7 @@ export const ErrorCodes = {
   ADI_ERR_OUTPUT_PATH: {
     exitCode: 2,
     description:
-      "an output path (OUTPUT_PATH, SERVICE_MAP_PATH, ENV_OUTPUT_PATH) is not a regular file adi may write: a directory, a symbolic link, a special file, or in a directory that does not exist",
+      "an output path (OUTPUT_PATH, SERVICE_MAP_PATH, ENV_OUTPUT_PATH, adi replay's --out) is not a regular file adi may write: a directory, a symbolic link, a special file, or in a directory that does not exist; or two outputs name the same file; or adi replay cannot write in its --out directory",
     hint: "name a regular file, or a new one, in an existing directory",
   },
   ADI_ERR_NOT_ROOT: {
@@ -55,8 +55,13 @@ export const ErrorCodes = {
   },
   ADI_ERR_NOT_FOLLOWING: {
     exitCode: 5,
-    description: "a service could not create or follow its JetStream consumers within ADI_START_TIMEOUT",
+    description: "a service could not create or follow its JetStream consumers within ADI_START_TIMEOUT, or adi replay could not read a stream",
     hint: "check that the broker at NATS_URL is up with JetStream enabled; ADI_START_TIMEOUT sets the bound",
+  },
+  ADI_ERR_NO_STREAM: {
+    exitCode: 5,
+    description: "a stream adi reads (ADI_RAW, ADI_FACTS) does not exist on the broker: nothing was ever captured there",
+    hint: "run adi capture (or adi up) against this broker first, or point NATS_URL at the broker that holds the streams",
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
+import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CONFIG_VARIABLES, loadConfig } from "../src/config.ts";
+import { CONFIG_VARIABLES, loadConfig, outputPathCollision } from "../src/config.ts";
 import { AdiError } from "../src/errors.ts";
 
 function configError(env: NodeJS.ProcessEnv): AdiError {
@@ -216,6 +217,39 @@ describe("loadConfig errors", () => {
     expect(configError({ ADI_BATCH_MAX_BYTES: "4MiB", ADI_PUBLISH_BUFFER_BYTES: "2MiB" }).message).toBe(
       'ADI_BATCH_MAX_BYTES="4MiB": must not exceed ADI_PUBLISH_BUFFER_BYTES (2097152 bytes)',
     );
+  });
+});
+
+describe("output paths naming the same file", () => {
+  const D = "/nonexistent-adi-test-dir";
+  it("OUTPUT_PATH=SERVICE_MAP_PATH: ADI_ERR_OUTPUT_PATH, exit 2, one line naming both", () => {
+    const err = configError({ OUTPUT_PATH: "/x/out.txt", SERVICE_MAP_PATH: "/x/out.txt" });
+    expect(err.code).toBe("ADI_ERR_OUTPUT_PATH");
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toBe(
+      'OUTPUT_PATH="/x/out.txt" and SERVICE_MAP_PATH="/x/out.txt" name the same file /x/out.txt: each output needs a file of its own',
+    );
+  });
+
+  it.each([
+    [{ OUTPUT_PATH: `${D}/a.log`, ENV_OUTPUT_PATH: `${D}/a.log` }, "OUTPUT_PATH", "ENV_OUTPUT_PATH"],
+    [{ SERVICE_MAP_PATH: `${D}/m.yaml`, ENV_OUTPUT_PATH: `${D}//sub/../m.yaml` }, "SERVICE_MAP_PATH", "ENV_OUTPUT_PATH"],
+    [{ OUTPUT_PATH: `${D}/./x`, SERVICE_MAP_PATH: `${D}/x/`, ENV_OUTPUT_PATH: `${D}/y` }, "OUTPUT_PATH", "SERVICE_MAP_PATH"],
+    // a default and a setting: ENV_OUTPUT_PATH's default named again by OUTPUT_PATH
+    [{ OUTPUT_PATH: "/var/log/ebpf_http_env.yaml" }, "OUTPUT_PATH", "ENV_OUTPUT_PATH"],
+    // relative and absolute (resolved against the working directory)
+    [{ OUTPUT_PATH: join(process.cwd(), "out.log"), SERVICE_MAP_PATH: relative(process.cwd(), join(process.cwd(), "out.log")) }, "OUTPUT_PATH", "SERVICE_MAP_PATH"],
+  ] as const)("refuses %j", (env, first, second) => {
+    const err = configError(env);
+    expect(err.code).toBe("ADI_ERR_OUTPUT_PATH");
+    expect(err.message).toMatch(new RegExp(`^${first}=".*" and ${second}=".*" name the same file `));
+    expect(err.message).not.toMatch(/\n/);
+  });
+
+  it("accepts distinct files, the same name in different directories, and an unset service map", () => {
+    expect(() => loadConfig({ OUTPUT_PATH: `${D}/a/out.txt`, SERVICE_MAP_PATH: `${D}/b/out.txt`, ENV_OUTPUT_PATH: `${D}/a/env.yaml` })).not.toThrow();
+    expect(() => loadConfig({ OUTPUT_PATH: `${D}/out.txt` })).not.toThrow();
+    expect(outputPathCollision([["OUTPUT_PATH", `${D}/a`], ["SERVICE_MAP_PATH", undefined], ["ENV_OUTPUT_PATH", `${D}/b`]])).toBeNull();
   });
 });
 

@@ -15,6 +15,7 @@ describe("ErrorCodes", () => {
       ADI_ERR_NATS_UNREACHABLE: 5,
       ADI_ERR_NATS_SERVER_MISSING: 5,
       ADI_ERR_NOT_FOLLOWING: 5,
+      ADI_ERR_NO_STREAM: 5,
     });
   });
 

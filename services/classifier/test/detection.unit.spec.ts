@@ -411,3 +411,40 @@ describe("a connection one side of which never speaks is still decided (the comp
     expect(connections(new ClassifierEngine().onRecords("h", BOOT, [...recs, late]))).toEqual(decided);
   });
 });
+
+describe("mid-connection text protocols through the engine (issue 10, faults 4 and 5)", () => {
+  /** Records of one connection seen mid-stream (no open): each [direction, bytes] a write, then nothing more. */
+  function midstream(id: bigint, port: number, writesSeen: ["egress" | "ingress", string | Buffer][]): ConnectionObservation[] {
+    const t = tuple(port, "client");
+    let ts = T0;
+    const recs = writesSeen.map(([dir, bytes]) => data(id, t, dir, typeof bytes === "string" ? b(bytes) : bytes, ++ts));
+    const out = new ClassifierEngine().onRecords("h", BOOT, recs);
+    for (const d of out) DerivedSchema.parse(d);
+    return connections(out);
+  }
+
+  it("a NATS subscriber whose server PINGs and whose client only answers PONG is nats, then its MSG lines change nothing", () => {
+    for (const port of [4222, 40123]) {
+      const [c] = midstream(40n, port, [["ingress", "PING\r\n"], ["egress", "PONG\r\n"], ["ingress", "MSG demo.requests 1 2\r\nhi\r\n"]]);
+      expect(c).toMatchObject({ protocol: "nats", category: "message_bus", confidence: 90, evidence: { rule: "nats-server-op" } });
+    }
+  });
+
+  it("a Redis subscriber receiving pushes, its client silent, is redis off 6379", () => {
+    const push = ms.pubsubMessage("orders", '{"id":7}');
+    for (const [port, raw] of [[40000, push], [6379, push], [40001, ms.resp3Push("message", "orders", "x")]] as const) {
+      const [c] = midstream(41n, port, [["ingress", raw]]);
+      expect(c).toMatchObject({ protocol: "redis", category: "cache", confidence: 90, evidence: { rule: "redis-push" } });
+    }
+  });
+
+  it.each([
+    [110, "AUTH PLAIN\r\n", "+ \r\n", "pop3"],
+    [40000, "NOOP\r\n", "+OK\r\n", "pop3"],
+    [143, "a1 AUTHENTICATE PLAIN\r\n", "+ \r\n", "imap"],
+    [40000, "a1 NOOP\r\n", "a1 OK NOOP completed\r\n", "imap"],
+  ])("port %i: %j answered %j is %s, not redis", (port, line, answer, protocol) => {
+    const [c] = midstream(42n, port, [["egress", line], ["ingress", answer]]);
+    expect(c).toMatchObject({ protocol, confidence: 90 });
+  });
+});

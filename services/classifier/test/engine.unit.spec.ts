@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DerivedSchema } from "@adi/shared/wire/derived";
 import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
-import { ClassifierEngine } from "../src/core/engine.ts";
+import { ClassifierEngine, headText } from "../src/core/engine.ts";
 
 const BOOT = "00000000-0000-0000-0000-000000000001";
 const T0 = 1_790_000_000_000_000_000n;
@@ -52,6 +52,37 @@ describe("ClassifierEngine", () => {
     ]);
     expect(out[0]).toMatchObject({ latency_ns: 40, side: "client" });
     for (const d of out) DerivedSchema.parse(d);
+  });
+
+  it("decodes raw UTF-8 in targets, header names and values and reason phrases; keeps latin1 bytes that are not UTF-8; raw stays latin1", () => {
+    const t: Tuple = { ...clientTuple, rport: 8080 };
+    const e = new ClassifierEngine();
+    const req = Buffer.concat([
+      Buffer.from("GET /café/日本?q=ü HTTP/1.1\r\nHost: x\r\nX-Name: Zoë 😀\r\nX-Old: ", "utf8"),
+      Buffer.from([0x63, 0x61, 0x66, 0xe9]), // "café" in latin1: 0xE9 alone is not UTF-8
+      Buffer.from("\r\n\r\n"),
+    ]);
+    const res = Buffer.from("HTTP/1.1 200 Très bien\r\nContent-Length: 0\r\n\r\n", "utf8");
+    const out = e.onRecords("h", BOOT, [open(3n, t, "client"), data(3n, t, "egress", req, T0 + 10n), data(3n, t, "ingress", res, T0 + 50n)]);
+    expect(out).toHaveLength(1);
+    const x = out[0]!;
+    if (x.type !== "http_exchange") throw new Error(x.type);
+    expect(x.request.target).toBe("/café/日本?q=ü");
+    expect(x.request.headers).toEqual([["Host", "x"], ["X-Name", "Zoë 😀"], ["X-Old", "caf\u00e9"]]);
+    expect(x.response?.reason).toBe("Très bien");
+    expect(x.request.raw).toBe(req.toString("latin1")); // one character per byte: the mapper counts bytes by it
+    DerivedSchema.parse(x);
+  });
+
+  it("headText: UTF-8 when the bytes are valid UTF-8, else latin1 as read, ASCII unchanged", () => {
+    const latin1Of = (s: string) => Buffer.from(s, "utf8").toString("latin1");
+    expect(headText("/plain/ascii?x=1")).toBe("/plain/ascii?x=1");
+    expect(headText(latin1Of("/café/日本"))).toBe("/café/日本");
+    expect(headText(latin1Of("/emoji/😀"))).toBe("/emoji/😀");
+    expect(headText("/caf\u00e9")).toBe("/caf\u00e9"); // a lone 0xE9: latin1 é kept
+    expect(headText(latin1Of("/日本").slice(0, -1))).toBe(latin1Of("/日本").slice(0, -1)); // cut inside a character
+    expect(headText("\u00c0\u00af")).toBe("\u00c0\u00af"); // overlong encoding of "/": not valid UTF-8
+    expect(headText("")).toBe("");
   });
 
   it("guesses the side of a connection first seen mid-life from its ports", () => {

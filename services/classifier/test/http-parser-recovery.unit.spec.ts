@@ -82,11 +82,15 @@ describe("HttpMessageParser: lost bytes and errors", () => {
     ]);
   });
 
-  it("treats a field line that is a request line as the start of the next message", () => {
+  it("treats a field line that is a request line as the start of the next message, keeping the head before it", () => {
     // Re-read from the bad line itself, not from inside the head: the start line quoted in X-Note stays unseen.
     const { messages, stats } = whole("request", "GET /a HTTP/1.1\r\nX-Note: PUT /fake HTTP/1.1\r\nGET /b HTTP/1.1\r\n\r\n");
-    expect(requests(messages).map((r) => r.target)).toEqual(["/b"]);
-    expect(stats.errors).toBe(1);
+    expect(requests(messages).map((r) => [r.target, r.headers, r.bodyTruncated, r.refused])).toEqual([
+      ["/a", [["X-Note", "PUT /fake HTTP/1.1"]], true, undefined],
+      ["/b", [], false, undefined],
+    ]);
+    expect(requests(messages)[0]!.raw).toBe("GET /a HTTP/1.1\r\nX-Note: PUT /fake HTTP/1.1\r\n");
+    expect(stats).toMatchObject({ errors: 1, resyncs: 1, incomplete: 1 });
   });
 
   it.each([
@@ -101,10 +105,13 @@ describe("HttpMessageParser: lost bytes and errors", () => {
     expect(stats.resyncs).toBe(1);
   });
 
-  it("rejects a head over maxHeadBytes, then finds the next message", () => {
-    const big = `GET /big HTTP/1.1\r\nX-Pad: ${"p".repeat(300)}\r\n\r\n`;
+  it("keeps a head over maxHeadBytes with its start line and complete field lines (truncated), then finds the next message", () => {
+    const big = `GET /big HTTP/1.1\r\nHost: a\r\nX-Pad: ${"p".repeat(300)}\r\n\r\n`;
     const { messages, stats } = whole("request", big + "GET /small HTTP/1.1\r\n\r\n", { maxHeadBytes: 200 });
-    expect(requests(messages).map((r) => r.target)).toEqual(["/small"]);
-    expect(stats.errors).toBe(1);
+    expect(requests(messages).map((r) => [r.target, r.headers, r.bodyTruncated])).toEqual([
+      ["/big", [["Host", "a"]], true],
+      ["/small", [], false],
+    ]);
+    expect(stats).toMatchObject({ errors: 1, resyncs: 1, incomplete: 1 });
   });
 });

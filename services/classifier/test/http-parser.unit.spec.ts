@@ -243,10 +243,17 @@ describe("HttpMessageParser: messages", () => {
     expect(messages[0]!.raw).toBe(POST_JSON.slice(0, 20));
   });
 
-  it("counts garbage before a message as one error and recovers", () => {
+  it("counts garbage before a message as one error and recovers; at a message start the garbage is kept as refused", () => {
     const { messages, stats } = whole(fixture("garbage before a request"));
-    expect(requests(messages).map((r) => [r.method, r.target, r.body.toString()])).toEqual([["PUT", "/x", "z"]]);
-    expect(stats).toEqual({ messages: 1, errors: 1, resyncs: 1, droppedPartial: 0, incomplete: 0 });
+    expect(requests(messages).map((r) => [r.method, r.target, r.body.toString(), r.bodyTruncated, r.refused])).toEqual([
+      ["\x16\x03\x01", "junk", "", true, true],
+      ["PUT", "/x", "z", false, undefined],
+    ]);
+    expect(stats).toEqual({ messages: 2, errors: 1, resyncs: 1, droppedPartial: 0, incomplete: 1 });
+    // Mid-stream (fromStart: false), the same bytes may be the tail of anything: skipped, not kept.
+    const mid = whole(fixture("garbage before a request"), { fromStart: false });
+    expect(requests(mid.messages).map((r) => r.target)).toEqual(["/x"]);
+    expect(mid.stats).toEqual({ messages: 1, errors: 1, resyncs: 1, droppedPartial: 0, incomplete: 0 });
   });
 
   it("stops parsing after 101 Switching Protocols", () => {

@@ -109,7 +109,7 @@ describe("the rule table", () => {
   });
 
   it("marks MySQL and NATS as server-first, read from the server's greeting", () => {
-    expect(RULES.filter((r) => r.speaks === "server-first").map((r) => r.protocol)).toEqual(["mysql", "nats", "nats", "nats", "nats", "pop3", "imap", "smtp", "smtp"]);
+    expect(RULES.filter((r) => r.speaks === "server-first").map((r) => r.protocol)).toEqual(["mysql", "nats", "nats", "nats", "nats", "pop3", "imap", "smtp", "smtp", "pop3", "imap"]);
     expect(ruleByName("mysql-handshake-v10")?.reads).toBe("server");
     expect(ruleByName("nats-info")?.reads).toBe("server");
   });
@@ -120,7 +120,9 @@ describe("the rule table", () => {
 
   it("finds a port's rules in table order", () => {
     expect(rulesForPort(11211).map((r) => r.name)).toEqual(["memcached-text", "memcached-binary"]);
-    expect(rulesForPort(26379).map((r) => r.name)).toEqual(["redis-resp", "redis-inline"]);
+    expect(rulesForPort(26379).map((r) => r.name)).toEqual(["redis-resp", "redis-push", "redis-inline"]);
+    expect(rulesForPort(110).map((r) => r.name)).toEqual(["pop3-greeting", "pop3-command"]);
+    expect(rulesForPort(143).map((r) => r.name)).toEqual(["imap-greeting", "imap-command"]);
     expect(rulesForPort(1433).map((r) => r.name)).toEqual(["mongodb-reply", "mssql-tds-request", "mssql-tds-response", "mssql-tds-prelogin"].filter((n) => n.startsWith("mssql")));
     expect(rulesForPort(443)).toEqual([]);
   });

@@ -102,6 +102,57 @@ describe("httpLogLines", () => {
     expect(lines[0]).toMatchObject({ pid: 4321, comm: "", cmdline: "" });
   });
 
+  it("marks an incomplete request body_truncated (after exchange_id), and only it, when its response came at once", () => {
+    // curl -H 'Expect: 100-continue' answered 413 at once: the request's body never came, the response is whole.
+    const ex = exchange("client", 1234);
+    const refused = { ...ex, request: { ...ex.request, body: null, body_size: 0, body_truncated: true } };
+    const [request, response] = httpLogLines(refused, names()) as [HttpRequestLine, HttpResponseLine];
+    expect(request.body_truncated).toBe(true);
+    expect(Object.keys(request)).toEqual([...GO_HTTP_FIELDS, "side", "conn_id", "seq", "exchange_id", "body_truncated"]);
+    expect(response).not.toHaveProperty("body_truncated");
+    expect(JSON.stringify(request)).toContain('"exchange_id":"' + request.exchange_id + '","body_truncated":true}');
+  });
+
+  it("marks a truncated response body_truncated before latency_ms, and a request with no response", () => {
+    const ex = exchange("server", 99);
+    const cut = { ...ex, response: { ...ex.response!, body_truncated: true } };
+    const [request, response] = httpLogLines(cut, names()) as [HttpRequestLine, HttpResponseLine];
+    expect(request).not.toHaveProperty("body_truncated");
+    expect(response.body_truncated).toBe(true);
+    expect(Object.keys(response).slice(-3)).toEqual(["exchange_id", "body_truncated", "latency_ms"]);
+
+    // A reset mid-body: the request alone, marked.
+    const reset = { ...ex, request: { ...ex.request, body_truncated: true }, response: null, latency_ns: null };
+    const lines = httpLogLines(reset, names());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ body_truncated: true, method: "POST" });
+  });
+
+  it("keeps complete messages' lines without body_truncated", () => {
+    for (const line of httpLogLines(exchange("client", 1234), names())) expect(line).not.toHaveProperty("body_truncated");
+  });
+
+  it("shows raw_payload's head and body as UTF-8 when their bytes are, else as read; bytes still counts bytes", () => {
+    const ex = exchange("client", 1234);
+    const latin1Of = (t: string) => Buffer.from(t, "utf8").toString("latin1");
+    const head = "GET /café/日本 HTTP/1.1\r\nHost: x\r\n\r\n";
+    const utf8 = { ...ex, request: { ...ex.request, method: "GET", target: "/café/日本", body: "ü", body_size: 2, raw: latin1Of(head + "ü") } };
+    const [request] = httpLogLines(utf8, names()) as [HttpRequestLine];
+    expect(request.url).toBe("/café/日本");
+    expect(request.raw_payload).toBe(head + "ü");
+    expect(request.bytes).toBe(Buffer.byteLength(head + "ü"));
+
+    // A binary body (a lone 0xFF) leaves the head decoded and the body as read.
+    const binary = { ...utf8, request: { ...utf8.request, body_size: 1, raw: latin1Of(head) + "\u00ff" } };
+    const [b] = httpLogLines(binary, names()) as [HttpRequestLine];
+    expect(b.raw_payload).toBe(head + "\u00ff");
+    expect(b.bytes).toBe(Buffer.byteLength(head) + 1);
+
+    // A latin1 header value (0xE9 alone) stays as read.
+    const old = { ...ex, request: { ...ex.request, raw: "GET / HTTP/1.1\r\nX-Old: caf\u00e9\r\n\r\n", body_size: 0 } };
+    expect((httpLogLines(old, names())[0] as HttpRequestLine).raw_payload).toBe("GET / HTTP/1.1\r\nX-Old: caf\u00e9\r\n\r\n");
+  });
+
   it("names the containers at both ends when their identities are known", () => {
     const resolver = names();
     resolver.addIdentity({ container_id: "c1", service: "reviews", image: "reviews:2", container_name: "reviews-1", ips: ["10.0.0.9"] });

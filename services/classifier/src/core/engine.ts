@@ -3,6 +3,7 @@
 //
 //   conn_open ─► state ─► data ─► detect (first bytes of each side, port) ─┬─ http ─► HttpConnection ─► HttpExchange
 //                                                                           └─ other ─► ConnectionObservation (once)
+import { isUtf8 } from "node:buffer";
 import { nsToIso } from "@adi/shared/wire/facts";
 import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse } from "@adi/shared/wire/derived";
 import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
@@ -304,13 +305,27 @@ export class ClassifierEngine {
   }
 }
 
+/**
+ * Head text as the sender meant it. The parser reads a head as latin1 (one character per byte: its lengths and
+ * positions are byte counts, and any byte sequence parses); a target or field value sent as raw UTF-8 (`/café/日本`)
+ * would reach the outputs as mojibake (`/cafÃ©/æ¥æ¬`). Its bytes are decoded as UTF-8 when they are valid UTF-8,
+ * else kept latin1 (obs-text in an old client's header, a cut or binary target). ASCII is returned as is.
+ * `raw` stays latin1: the mapper counts its bytes by its length.
+ */
+export function headText(latin1: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(latin1)) return latin1;
+  const bytes = Buffer.from(latin1, "latin1");
+  return isUtf8(bytes) ? bytes.toString("utf8") : latin1;
+}
+
 function messageFields(m: ParsedRequest | ParsedResponse) {
   const decoded = decodeBody(m.body, m.headers, { truncated: m.bodyTruncated });
   return {
     ts: nsToIso(m.firstTs),
     end_ts: nsToIso(m.lastTs),
     version: m.version,
-    headers: m.headers.map(([k, v]) => [k, v] as [string, string]),
+    headers: m.headers.map(([k, v]) => [headText(k), headText(v)] as [string, string]),
     body: decoded.text,
     body_size: m.bodySize,
     body_truncated: decoded.truncated,
@@ -320,9 +335,9 @@ function messageFields(m: ParsedRequest | ParsedResponse) {
 }
 
 function request(m: ParsedRequest): HttpRequest {
-  return { ...messageFields(m), method: m.method, target: m.target };
+  return { ...messageFields(m), method: m.method, target: headText(m.target) };
 }
 
 function response(m: ParsedResponse): HttpResponse {
-  return { ...messageFields(m), status: m.status, reason: m.reason };
+  return { ...messageFields(m), status: m.status, reason: headText(m.reason) };
 }

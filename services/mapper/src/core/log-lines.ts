@@ -1,6 +1,7 @@
 // The Go tool's HTTP events file (OUTPUT_PATH): JSON lines, one per request and one per response, and one
 // per classified non-HTTP connection. Fields and their order follow the Go README; fields it did not have
-// come last (side, conn_id, seq, exchange_id, latency_ms). Lines are plain objects: the writer stringifies.
+// come last (side, conn_id, seq, exchange_id, body_truncated when true, latency_ms). Lines are plain objects: the writer stringifies.
+import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
 import type { HttpRequest, HttpResponse } from "@adi/shared/wire/derived";
@@ -49,6 +50,11 @@ interface MessageTail {
   conn_id: string;
   seq: number;
   exchange_id: string;
+  /**
+   * Only when true: the message did not come whole (its body never came, a reset, the capture or decoding limit):
+   * `body` and `bytes` hold what was captured. Absent on complete messages, so their lines keep their shape.
+   */
+  body_truncated?: true;
 }
 
 export type HttpRequestLine = ProcessFields & { bytes: number; method: string; url: string } & MessageTail;
@@ -90,7 +96,7 @@ export function httpLogLines(
   const tail = (message: Message, from: ResolvedName | null, to: ResolvedName | null): MessageTail => ({
     body: message.body_binary ? null : message.body,
     headers: headerObject(message.headers, redact),
-    raw_payload: redact ? redactRawHead(message.raw) : message.raw,
+    raw_payload: rawText(redact ? redactRawHead(message.raw) : message.raw),
     source_container: containerRef(from?.container ?? null),
     destination_container: containerRef(to?.container ?? null),
     destination_type: to?.type ?? "external",
@@ -98,6 +104,7 @@ export function httpLogLines(
     conn_id: exchange.conn_id,
     seq: exchange.seq,
     exchange_id: exchangeId,
+    ...(message.body_truncated ? { body_truncated: true as const } : {}),
   });
 
   const { request, response } = exchange;
@@ -181,6 +188,23 @@ function processFields(
 function wireBytes(message: HttpRequest | HttpResponse): number {
   const headEnd = message.raw.indexOf("\r\n\r\n");
   return headEnd < 0 ? message.raw.length : headEnd + 4 + message.body_size;
+}
+
+/**
+ * raw_payload as text: the derived `raw` is latin1 (one character per byte); its head, and separately what follows
+ * it, are shown as UTF-8 when their bytes are valid UTF-8 (a `/café/日本` target reads as sent), else as read.
+ */
+function rawText(raw: string): string {
+  const headEnd = raw.indexOf("\r\n\r\n");
+  if (headEnd < 0) return utf8IfValid(raw);
+  return utf8IfValid(raw.slice(0, headEnd + 4)) + utf8IfValid(raw.slice(headEnd + 4));
+}
+
+function utf8IfValid(latin1: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(latin1)) return latin1;
+  const bytes = Buffer.from(latin1, "latin1");
+  return isUtf8(bytes) ? bytes.toString("utf8") : latin1;
 }
 
 function containerRef(identity: ContainerIdentity | null): ContainerRef | null {

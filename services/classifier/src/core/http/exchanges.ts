@@ -1,6 +1,8 @@
 // Pairs the requests and responses of one connection as seen by one process into exchanges: in order
 // (keep-alive and pipelining), interim 1xx responses skipped, a request unanswered at close kept alone, a request
-// answered before it was whole (early 4xx, refused 100-continue) or cut by a reset kept truncated and paired.
+// answered before it was whole (early 4xx, refused 100-continue) or cut by a reset kept truncated and paired, and
+// bytes the request parser refused or could not hold (a bad request line, a line or head over the limits) kept
+// with what was read, truncated, paired with the server's answer.
 import { HttpMessageParser } from "./parser.ts";
 import type { ParsedRequest, ParsedResponse, ParserOptions, ParserStats } from "./parser.ts";
 import { RequestDirectionDetector } from "./side-detect.ts";
@@ -27,6 +29,8 @@ export interface ConnectionStats {
   responses: ParserStats;
   /** Responses with no request to pair with (the capture started after their request). */
   unmatchedResponses: number;
+  /** Refused request lines (ParsedRequest.refused) dropped: no response answered them. */
+  refusedUnanswered: number;
 }
 
 export class HttpConnection {
@@ -41,12 +45,14 @@ export class HttpConnection {
   private seq = 0;
   private closed = false;
   private unmatchedResponses = 0;
+  private refusedUnanswered = 0;
 
-  constructor(side: ConnectionSide, opts: Omit<ParserOptions, "onRequestHead"> = {}) {
+  constructor(side: ConnectionSide, opts: Omit<ParserOptions, "onRequestHead" | "fromStart"> = {}) {
     this.side = side;
     this.responseParser = new HttpMessageParser("response", opts);
     const onRequestHead = (method: string): void => this.responseParser.expectResponseTo(method);
-    this.requestParser = new HttpMessageParser("request", { ...opts, onRequestHead });
+    // A connection first seen mid-life (side unknown) may begin inside anything: nothing there is a refused request.
+    this.requestParser = new HttpMessageParser("request", { ...opts, onRequestHead, fromStart: side !== "unknown" });
     this.requestDirection = side === "client" ? "egress" : side === "server" ? "ingress" : null;
     this.detector = side === "unknown" ? new RequestDirectionDetector() : null;
   }
@@ -73,7 +79,11 @@ export class HttpConnection {
     this.requestParser.end(tsNs);
     this.responseParser.end(tsNs);
     this.collect();
-    for (const request of this.requests) this.ready.push({ seq: this.seq++, request, response: null, latencyNs: null });
+    for (const request of this.requests) {
+      // Refused bytes are a request only if the server answered them.
+      if (request.refused) this.refusedUnanswered++;
+      else this.ready.push({ seq: this.seq++, request, response: null, latencyNs: null });
+    }
     this.requests.length = 0;
     this.unmatchedResponses += this.responses.length;
     this.responses.length = 0;
@@ -96,6 +106,7 @@ export class HttpConnection {
       requests: this.requestParser.stats(),
       responses: this.responseParser.stats(),
       unmatchedResponses: this.unmatchedResponses,
+      refusedUnanswered: this.refusedUnanswered,
     };
   }
 
@@ -112,6 +123,7 @@ export class HttpConnection {
       // Interim responses (100 Continue, 103 Early Hints) precede the real one; 101 is the answer to an upgrade.
       if (m.kind === "response" && (m.status >= 200 || m.status === 101)) this.responses.push(m);
     }
+    this.pair();
     this.finishAnsweredRequest();
     if (this.responseParser.isOpaque) this.requestParser.switchToOpaque();
     this.pair();
@@ -132,15 +144,31 @@ export class HttpConnection {
     for (const m of this.requestParser.take()) if (m.kind === "request") this.requests.push(m);
   }
 
+  /** Did the client begin another request (queued, or still being read) at or before `tsNs`? */
+  private nextRequestBy(tsNs: bigint): boolean {
+    const since = this.requests[1]?.firstTs ?? this.requestParser.unfinishedSince();
+    return since !== null && since <= tsNs;
+  }
+
   private pair(): void {
     while (this.requests.length > 0 && this.responses.length > 0) {
       const request = this.requests[0]!;
-      const response = this.responses.shift()!;
+      const response = this.responses[0]!;
       // A response begun before its request answers one the capture never saw (it started mid-exchange).
       if (response.firstTs < request.firstTs) {
+        this.responses.shift();
         this.unmatchedResponses++;
         continue;
       }
+      // Refused bytes answered before the client began another request were a request to the server (a 400 to a
+      // bad request line, a 200 to a target over the limit). When another request had begun first (a PROXY
+      // protocol line, bytes of a body the server read as such), the response is that request's.
+      if (request.refused === true && this.nextRequestBy(response.firstTs)) {
+        this.requests.shift();
+        this.refusedUnanswered++;
+        continue;
+      }
+      this.responses.shift();
       this.requests.shift();
       this.ready.push({ seq: this.seq++, request, response, latencyNs: response.firstTs - request.lastTs });
     }

@@ -22,7 +22,15 @@ interface MessageFields {
   raw: string;
 }
 
-export type ParsedRequest = MessageFields & Omit<RequestLine, "version">;
+export type ParsedRequest = MessageFields &
+  Omit<RequestLine, "version"> & {
+    /**
+     * Set (true) when the parser refused the request line where a request was known to begin (a space in the
+     * target, tab separators, an unknown version, bytes that are not HTTP): method and target are as far as they
+     * could be read, and the bytes are an exchange only if the server answered them (HttpConnection).
+     */
+    refused?: true;
+  };
 export type ParsedResponse = MessageFields & Omit<StatusLine, "version">;
 export type ParsedMessage = ParsedRequest | ParsedResponse;
 
@@ -43,6 +51,7 @@ export class MessageBuilder {
   private kept = 0;
   private size = 0;
   private truncated = false;
+  private refused = false;
 
   constructor(start: StartLine, headers: HttpHeaderList, headText: string, firstTs: bigint, lastTs: bigint, limits: MessageLimits) {
     this.start = start;
@@ -81,6 +90,11 @@ export class MessageBuilder {
     this.truncated = true;
   }
 
+  /** The request line was refused (see ParsedRequest.refused). */
+  markRefused(): void {
+    this.refused = true;
+  }
+
   /** Where trailer fields go, as they are parsed. */
   get trailerList(): HttpHeaderList {
     return this.trailers;
@@ -117,7 +131,7 @@ export class MessageBuilder {
     };
     if (this.start.kind === "request") {
       const { kind, method, target } = this.start;
-      return { kind, method, target, ...fields };
+      return this.refused ? { kind, method, target, ...fields, refused: true } : { kind, method, target, ...fields };
     }
     const { kind, status, reason } = this.start;
     return { kind, status, reason, ...fields };

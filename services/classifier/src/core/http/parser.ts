@@ -5,7 +5,7 @@ import { BodyReader } from "./body-reader.ts";
 import { requestFraming, responseFraming, switchesProtocol } from "./framing.ts";
 import type { BodyFraming } from "./framing.ts";
 import { HeadReader } from "./head-reader.ts";
-import type { HeadStep } from "./head-reader.ts";
+import type { HeadStep, KeptHead } from "./head-reader.ts";
 import { MessageBuilder } from "./message.ts";
 import type { MessageLimits, ParsedMessage } from "./message.ts";
 import { StartLineSearch } from "./start-search.ts";
@@ -26,6 +26,12 @@ export interface ParserOptions {
   maxHeadBytes?: number;
   /** Called when a request head is complete (before its body), so the response side learns the method in time. */
   onRequestHead?: (method: string) => void;
+  /**
+   * The first bytes pushed begin a message (the connection is seen from its start; default true). Where a request
+   * is known to begin, a first line that is not a request line is kept as a refused request (`refused`), not just
+   * skipped. False for a connection first seen mid-life, whose first bytes may be the tail of anything.
+   */
+  fromStart?: boolean;
 }
 
 export interface ParserStats {
@@ -38,8 +44,10 @@ export interface ParserStats {
   /** Unfinished messages given up: by a gap inside a head, at the end of the connection, or on a protocol switch. */
   droppedPartial: number;
   /**
-   * Unfinished messages kept as they were, marked truncated: a body that never came (the peer answered first, the
-   * connection ended or was reset), a head cut by the capture limit or by the end of the connection.
+   * Unfinished or refused messages kept as they were, marked truncated: a body that never came (the peer answered
+   * first, the connection ended or was reset), a head cut by the capture limit or by the end of the connection, a
+   * head over maxHeadBytes, a start line over MAX_LINE (target cut), a head with a bad field line or no valid
+   * framing, a request line the parser refused (`refused`).
    */
   incomplete: number;
 }
@@ -67,12 +75,15 @@ export class HttpMessageParser {
   private readonly counters: ParserStats = { messages: 0, errors: 0, resyncs: 0, droppedPartial: 0, incomplete: 0 };
   /** The next step reads the first byte of a push (a new write of the peer). */
   private atPushStart = false;
+  /** A head read now begins where a message is known to start (see ParserOptions.fromStart). */
+  private atMessageStart: boolean;
 
   constructor(kind: MessageKind, opts: ParserOptions = {}) {
     this.kind = kind;
     this.maxHeadBytes = Math.max(16, opts.maxHeadBytes ?? 65536);
     this.limits = { maxBodyBytes: Math.max(0, opts.maxBodyBytes ?? 65536), maxRawBytes: Math.max(0, opts.maxRawBytes ?? 4096) };
     this.onRequestHead = opts.onRequestHead;
+    this.atMessageStart = opts.fromStart ?? true;
     this.head = new HeadReader(kind, this.maxHeadBytes);
     this.search = new StartLineSearch(kind);
   }
@@ -107,7 +118,7 @@ export class HttpMessageParser {
       this.enterResync("");
     } else if (this.state === "head") {
       // A head longer than the capture limit: kept with what was captured (start line, complete fields), truncated.
-      if (!this.finishUnfinishedHead(tsNs) && this.head.started) this.counters.droppedPartial++;
+      if (!this.finishUnfinishedHead(tsNs, true) && this.head.started) this.counters.droppedPartial++;
       this.enterResync("");
     } else if (this.state === "resync") {
       this.search.reset(); // a start line cannot span lost bytes
@@ -153,7 +164,7 @@ export class HttpMessageParser {
       this.state = "skip";
       return true;
     }
-    if (this.state === "head" && this.finishUnfinishedHead(tsNs)) {
+    if (this.state === "head" && this.finishUnfinishedHead(tsNs, true)) {
       this.enterResync("");
       return true;
     }
@@ -202,6 +213,7 @@ export class HttpMessageParser {
         if (step.found) {
           this.state = "head";
           this.carry = step.carry;
+          this.atMessageStart = true;
         }
         return step.pos;
       }
@@ -212,14 +224,18 @@ export class HttpMessageParser {
   }
 
   private readHead(bytes: Buffer, pos: number, ts: bigint): number {
-    const step = this.head.read(bytes, pos, ts);
+    const step = this.head.read(bytes, pos, ts, this.atMessageStart);
     switch (step.result) {
       case "more":
         return step.pos;
       case "bad":
+        // What the head held before the bad line (or the refused line itself) is kept, truncated.
+        if (step.kept !== null) this.keep(step.kept, ts);
         return this.fail(step.held, step.from, step.pos);
       case "too-big":
-        // Skipped whole rather than re-read: 64 KiB of field lines hold no message start worth finding.
+        // Kept with its start line and complete field lines, like a head cut by the capture limit; the rest is
+        // skipped rather than re-read: 64 KiB of field lines hold no message start worth finding.
+        if (step.kept !== null) this.keep(step.kept, ts);
         this.counters.errors++;
         this.enterResync("");
         return step.pos;
@@ -241,9 +257,24 @@ export class HttpMessageParser {
       framing = responseFraming(start.status, method, headers);
       opaqueAfter = switchesProtocol(start.status, method);
     }
-    if (framing === null) return this.fail(head.text, 1, pos);
+    if (framing === null) {
+      // No valid framing (a bad Content-Length, a transfer coding other than chunked last): the head is kept,
+      // truncated, and the next message searched after it (its body, if any, cannot be delimited).
+      if (start.kind === "request") this.onRequestHead?.(start.method);
+      const kept = new MessageBuilder(start, headers, head.text, head.firstTs, head.lastTs, this.limits);
+      kept.markTruncated();
+      this.done.push(kept.finish());
+      this.counters.messages++;
+      this.counters.incomplete++;
+      return this.fail("", 0, pos);
+    }
     if (start.kind === "request") this.onRequestHead?.(start.method);
     const msg = new MessageBuilder(start, headers, head.text, head.firstTs, head.lastTs, this.limits);
+    if (head.truncated) {
+      // A start line over MAX_LINE: its target is cut at TARGET_LIMIT.
+      msg.markTruncated();
+      this.counters.incomplete++;
+    }
     if (framing.mode !== "none") {
       this.body = new BodyReader(msg, framing, this.maxHeadBytes);
       this.state = "body";
@@ -267,12 +298,14 @@ export class HttpMessageParser {
     if (this.atPushStart && (this.kind === "request" ? looksLikeHttpRequest(bytes.subarray(pos)) : looksLikeHttpResponse(bytes.subarray(pos)))) {
       this.body = null;
       this.state = "head";
+      this.atMessageStart = true;
       return pos;
     }
     const step = this.body!.read(bytes, pos, ts);
     if (step.outcome === "more") return step.pos;
     this.body = null;
     this.state = "head";
+    this.atMessageStart = true;
     return step.outcome === "error" ? this.fail(step.held, 0, step.pos) : step.pos;
   }
 
@@ -287,23 +320,38 @@ export class HttpMessageParser {
       this.body = null;
       return true;
     }
-    return this.state === "head" && this.finishUnfinishedHead(tsNs);
+    // At the end no answer can come any more: a refused line is not kept then.
+    return this.state === "head" && this.finishUnfinishedHead(tsNs, false);
   }
 
-  /** An unfinished head with at least a start line (or its useful prefix) becomes a truncated message. */
-  private finishUnfinishedHead(tsNs: bigint): boolean {
-    const partial = this.head.unfinished();
+  /**
+   * An unfinished head with at least a start line (or its useful prefix) becomes a truncated message; `refused`:
+   * so does a first line that is not a request line, where a request was known to begin (see KeptHead).
+   */
+  private finishUnfinishedHead(tsNs: bigint, refused: boolean): boolean {
+    const partial = this.head.unfinished(refused);
     if (partial === null) return false;
     this.head.reset();
-    const { start, headers, text, firstTs } = partial;
-    if (start.kind === "request") this.onRequestHead?.(start.method);
-    else if (start.status >= 200 || start.status === 101) this.methods.shift();
-    const msg = new MessageBuilder(start, headers, text, firstTs, tsNs, this.limits);
+    this.keep(partial, tsNs);
+    return true;
+  }
+
+  /**
+   * A head that did not complete normally (see KeptHead) becomes a truncated message. The response side learns a
+   * request's method; a refused request's is not a method the server knew, so it is not passed on (the server
+   * frames its answer as for any request).
+   */
+  private keep(kept: KeptHead, tsNs: bigint): void {
+    const { start, headers, text, firstTs, refused } = kept;
+    if (start.kind === "request") {
+      if (!refused) this.onRequestHead?.(start.method);
+    } else if (start.status >= 200 || start.status === 101) this.methods.shift();
+    const msg = new MessageBuilder(start, headers, text, firstTs, tsNs < firstTs ? firstTs : tsNs, this.limits);
     msg.markTruncated();
+    if (refused) msg.markRefused();
     this.done.push(msg.finish());
     this.counters.messages++;
     this.counters.incomplete++;
-    return true;
   }
 
   /**
@@ -330,6 +378,7 @@ export class HttpMessageParser {
     this.counters.messages++;
     this.body = null;
     this.state = "head";
+    this.atMessageStart = true;
   }
 
   private dropPartial(): void {

@@ -35,12 +35,15 @@ const LONGEST_METHOD = Math.max(...HTTP_METHODS.map((m) => m.length));
 /** Longest start line (or chunk-size / trailer line) waited for before the bytes are judged not HTTP. */
 export const MAX_LINE = 8192;
 
+/** Longest target kept; a longer one is cut here (the message is then marked truncated). */
+export const TARGET_LIMIT = 8000;
+
 /** RFC 9110 allows any token as a method; real ones are upper-case words, and being strict keeps bytes glued
  * before a method (a capture that began mid-stream) from passing for part of it. */
 const METHOD = "[A-Z][A-Z_-]{0,31}";
 /** Visible bytes; raw UTF-8 (>= 0x80) is tolerated in targets, as servers do. Target and reason are bounded so
  * that every start line fits in MAX_LINE, whichever way its bytes were split. */
-const TARGET = "[\\x21-\\x7e\\x80-\\xff]{1,8000}";
+const TARGET = `[\\x21-\\x7e\\x80-\\xff]{1,${TARGET_LIMIT}}`;
 const REQUEST_LINE = new RegExp(`^(${METHOD}) (${TARGET}) (HTTP/1\\.[0-9])$`);
 const REASON = "[^\\r\\n]{0,4096}";
 const STATUS_LINE = new RegExp(`^(HTTP/1\\.[0-9]) ([1-9][0-9]{2})(?: (${REASON}))?$`);

@@ -90,7 +90,7 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
   {
     name: "nats-server-op", protocol: "nats", category: "message_bus", ports: [4222, 6222], speaks: "server-first", reads: "server",
     fingerprint: messaging.natsServerOp,
-    description: 'NATS server delivery "MSG subject sid [reply] size" / "HMSG ...", its payload ending in CRLF, seen mid-connection (a subscriber writes nothing)',
+    description: 'NATS server ops seen mid-connection (PING, PONG, +OK, -ERR, INFO, MSG, HMSG, each whole and valid) holding a "MSG"/"HMSG" delivery, its payload ending in CRLF, or a server PING the client answers "PONG" and nothing else (a subscriber writes nothing else)',
   },
   {
     name: "postgres-query", protocol: "postgres", category: "database", ports: [5432], speaks: "client-first", reads: "client",
@@ -101,6 +101,11 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
     name: "redis-resp", protocol: "redis", category: "cache", ports: [6379, 26379], speaks: "client-first", reads: "client",
     fingerprint: caches.redisCommand,
     description: 'Redis command in RESP: an array "*<n>\\r\\n" whose first bulk string "$<len>\\r\\n" is a command name (any), lengths adding up',
+  },
+  {
+    name: "redis-push", protocol: "redis", category: "cache", ports: [6379, 26379], speaks: "client-first", reads: "server",
+    fingerprint: caches.redisPush,
+    description: 'Redis server push to a subscriber: a RESP2 array "*3\\r\\n$7\\r\\nmessage..." (pmessage, smessage, (un)subscribe) or a RESP3 push ">...", whole, lengths adding up',
   },
   {
     name: "pop3-greeting", protocol: "pop3", category: "unknown", ports: [110, 995], speaks: "server-first", reads: "server",
@@ -123,9 +128,19 @@ export const RULES: readonly ProtocolRule[] = Object.freeze([
     description: 'SMTP client "EHLO <domain>" / "HELO <domain>" (RFC 5321)',
   },
   {
+    name: "pop3-command", protocol: "pop3", category: "unknown", ports: [110, 995], speaks: "server-first", reads: "client",
+    fingerprint: mail.pop3Command,
+    description: 'POP3 command mid-connection (USER, PASS, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT, TOP, UIDL, CAPA, AUTH, APOP, STLS with their arguments) answered "+OK"/"-ERR", or "+ " to AUTH; ahead of Redis\'s inline rule',
+  },
+  {
+    name: "imap-command", protocol: "imap", category: "unknown", ports: [143, 993], speaks: "server-first", reads: "client",
+    fingerprint: mail.imapCommand,
+    description: 'IMAP command mid-connection "<tag> <COMMAND> ..." answered "* ...", "+ ..." or "<tag> OK|NO|BAD"; ahead of Redis\'s inline rule',
+  },
+  {
     name: "redis-inline", protocol: "redis", category: "cache", ports: [6379, 26379], speaks: "client-first", reads: "client",
     fingerprint: caches.redisInlineCommand,
-    description: "Redis inline command (a command name and its arguments on a line) answered in RESP; a line alone is also a mail command",
+    description: "Redis inline command (one of Redis's commands, redis-commands.ts, with arguments its arity allows) answered in RESP; a line alone is also a mail command",
   },
   {
     name: "memcached-text", protocol: "memcached", category: "cache", ports: [11211], speaks: "client-first", reads: "client",

@@ -1,5 +1,6 @@
 // Fingerprints of the caches: Redis (RESP arrays and inline commands) and Memcached (text and binary).
 import { couldBeLine, firstLine, firstLineEndsInCrlf, uintBE } from "../bytes.ts";
+import { fitsArity, redisArity } from "./redis-commands.ts";
 import { awaitReply, matched, needMore, notMatched } from "./result.ts";
 import type { Fingerprint } from "./result.ts";
 
@@ -9,12 +10,6 @@ const REDIS_COMMAND_NAME = /^[A-Za-z][A-Za-z0-9_.|:-]{0,63}$/;
 const RESP_NUMBER_LINE = 13;
 /** Longest inline command line waited for (Redis's own PROTO_INLINE_MAX_SIZE is 64 KiB; real ones are short). */
 const REDIS_INLINE_MAX = 4096;
-/**
- * Arguments a command needs at least, for the commands Redis shares a name with in the mail protocols: POP3, IMAP
- * and SMTP clients send a bare `AUTH` line, which Redis would refuse (AUTH takes a password, or a user and one).
- */
-const REDIS_MIN_ARGS: Readonly<Record<string, number>> = { AUTH: 1, SELECT: 1, ECHO: 1, GET: 1, SET: 2, DEL: 1, EXISTS: 1 };
-
 /** Reads "<prefix><integer>\r\n" at `at`: the value and where the line ends, "more" if cut short, null if not one. */
 function respNumber(bytes: Buffer, at: number, prefix: number): { value: number; next: number } | "more" | null {
   if (at >= bytes.length) return "more";
@@ -78,6 +73,9 @@ export function respReplies(bytes: Buffer): "valid" | "partial" | "invalid" {
       if (lf === -1) break;
       if (bytes[lf - 1] !== 0x0d) return "invalid";
       const text = bytes.toString("latin1", at + 1, lf - 1);
+      // Redis's status replies are words (OK, PONG, QUEUED, a type name): "+ " or "+" alone is the continuation
+      // request of POP3 and IMAP (RFC 5034 4, RFC 9051 7.5), never a Redis reply.
+      if (type === 0x2b && !/^[^\s]/.test(text)) return "invalid";
       if (type === 0x2d && !/^[A-Z][A-Z_]*(?: |$)/.test(text)) return "invalid"; // errors start with a code: ERR, WRONGTYPE
       if ((type === 0x3a || type === 0x28) && !/^-?[0-9]+$/.test(text)) return "invalid";
       if (type === 0x5f && text !== "") return "invalid";
@@ -104,10 +102,44 @@ export function respReplies(bytes: Buffer): "valid" | "partial" | "invalid" {
 }
 
 /**
+ * Splits an inline line into arguments as Redis does (sdssplitargs): words separated by blanks, "double quoted"
+ * with backslash escapes, or 'single quoted'; a closing quote must end its word. Null when the quoting is broken.
+ */
+export function splitInlineArgs(line: string): string[] | null {
+  const args: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (line[i] === " " || line[i] === "\t") i++;
+    if (i >= line.length) break;
+    const quote = line[i] === '"' || line[i] === "'" ? line[i] : null;
+    let word = "";
+    if (quote === null) {
+      while (i < line.length && line[i] !== " " && line[i] !== "\t") word += line[i++];
+    } else {
+      i++;
+      for (;;) {
+        if (i >= line.length) return null; // unterminated quotes
+        if (quote === '"' && line[i] === "\\" && i + 1 < line.length) {
+          word += line[i + 1];
+          i += 2;
+          continue;
+        }
+        if (line[i] === quote) break;
+        word += line[i++];
+      }
+      i++;
+      if (i < line.length && line[i] !== " " && line[i] !== "\t") return null; // a closing quote must end the word
+    }
+    args.push(word);
+  }
+  return args;
+}
+
+/**
  * A Redis inline command (the protocol spec's "inline commands": a line of space-separated arguments, as redis-cli
- * and health checks send): the line must be a command by that grammar (a command name, arguments, no JSON), have the
- * arguments its command needs (REDIS_MIN_ARGS), and be answered in RESP: a line alone is also a POP3, IMAP or SMTP
- * command, so the reply decides, and the verdict waits for it.
+ * and health checks send): its first word must be one of Redis's commands (redis-commands.ts, from redis.io's
+ * command list) with the number of arguments its arity allows, and the line must be answered in RESP: a line alone
+ * is also a POP3, IMAP or SMTP command (AUTH, QUIT), so the reply decides, and the verdict waits for it.
  */
 export function redisInlineCommand(bytes: Buffer, reply: Buffer | null = null): Fingerprint {
   const line = firstLine(bytes, REDIS_INLINE_MAX);
@@ -118,16 +150,110 @@ export function redisInlineCommand(bytes: Buffer, reply: Buffer | null = null): 
   }
   // Redis arguments are words; a "{" means JSON, as in NATS's "INFO {...}" greeting.
   if (line.includes("{")) return notMatched("inline line carries JSON, not Redis arguments");
-  const [word = "", ...args] = line.trim().split(/[ \t]+/);
+  const words = splitInlineArgs(line);
+  if (words === null || words.length === 0) return notMatched("no inline command words");
+  const word = words[0]!;
   if (!REDIS_COMMAND_NAME.test(word)) return notMatched(`"${word}" is not a command name`);
   const command = word.toUpperCase();
-  const needed = REDIS_MIN_ARGS[command] ?? 0;
-  if (args.length < needed) return notMatched(`${command} with ${args.length} arguments is not a Redis command`);
-  if (command === "HELLO" && args[0] !== undefined && !/^[0-9]+$/.test(args[0])) return notMatched("HELLO without a protocol version");
+  const arity = redisArity(command);
+  if (arity === null) return notMatched(`"${word}" is not a Redis command`);
+  if (!fitsArity(arity, words.length)) return notMatched(`${command} with ${words.length - 1} arguments does not fit its arity ${arity}`);
+  if (command === "HELLO" && words[1] !== undefined && !/^[0-9]+$/.test(words[1])) return notMatched("HELLO without a protocol version");
   if (reply === null || reply.length === 0) return awaitReply(`inline ${command}, awaiting a RESP reply`);
   const answer = respReplies(reply);
   if (answer === "partial") return awaitReply(`inline ${command}, RESP reply not whole yet`);
   return answer === "valid" ? matched(`redis inline command ${command} answered in RESP`) : notMatched(`inline ${command} answered outside RESP`);
+}
+
+/** One RESP value read at `at`: where it ends and what it was ("more" when cut short, null when not RESP). */
+type RespValue = { next: number; type: number; text?: string; count?: number };
+
+/** Reads one whole RESP value (aggregates with their elements, up to `depth` levels). */
+function respValue(bytes: Buffer, at: number, depth = 4): RespValue | "more" | null {
+  if (at >= bytes.length) return "more";
+  const type = bytes[at]!;
+  if (RESP_LINE_TYPES.has(type)) {
+    const lf = bytes.indexOf(0x0a, at);
+    if (lf === -1) return bytes.length - at > 4096 ? null : "more";
+    if (bytes[lf - 1] !== 0x0d) return null;
+    const text = bytes.toString("latin1", at + 1, lf - 1);
+    if (respReplies(bytes.subarray(at, lf + 1)) !== "valid") return null;
+    return { next: lf + 1, type, text };
+  }
+  if (!RESP_BULK_TYPES.has(type) && !RESP_AGGREGATE_TYPES.has(type)) return null;
+  const n = respNumber(bytes, at, type);
+  if (n === "more" || n === null) return n;
+  if (n.value < -1) return null;
+  if (RESP_BULK_TYPES.has(type)) {
+    if (n.value === -1) return { next: n.next, type, count: -1 };
+    const end = n.next + n.value;
+    if (end + 2 > bytes.length) return "more";
+    if (bytes[end] !== 0x0d || bytes[end + 1] !== 0x0a) return null;
+    return { next: end + 2, type, text: bytes.toString("latin1", n.next, end) };
+  }
+  if (depth === 0 || n.value > RESP_MAX_VALUES) return null;
+  const elements = type === 0x25 || type === 0x7c ? n.value * 2 : n.value; // maps and attributes hold pairs
+  let next = n.next;
+  for (let i = 0; i < elements; i++) {
+    const element = respValue(bytes, next, depth - 1);
+    if (element === "more" || element === null) return element;
+    next = element.next;
+  }
+  return { next, type, count: n.value };
+}
+
+/**
+ * The layouts of what a Redis server pushes to a subscribed client (redis.io, "Redis Pub/Sub" and "Client-side
+ * caching"): the kind's name first, then its elements' types ("$" bulk string or null, ":" integer, "*" array or
+ * null). RESP2 sends them as arrays ("*"), RESP3 as pushes (">").
+ */
+const REDIS_PUSH_LAYOUTS: Readonly<Record<string, readonly string[]>> = {
+  message: ["$", "$"],
+  smessage: ["$", "$"],
+  pmessage: ["$", "$", "$"],
+  subscribe: ["$", ":"],
+  psubscribe: ["$", ":"],
+  ssubscribe: ["$", ":"],
+  unsubscribe: ["$", ":"],
+  punsubscribe: ["$", ":"],
+  sunsubscribe: ["$", ":"],
+  pong: ["$"], // PING while subscribed (RESP2)
+  invalidate: ["*"], // client tracking (RESP3 push only)
+};
+
+function elementFits(expected: string, value: RespValue): boolean {
+  if (expected === ":") return value.type === 0x3a;
+  if (expected === "$") return value.type === 0x24 || (value.type === 0x5f && expected === "$");
+  return value.type === 0x2a || value.type === 0x5f || (value.type === 0x24 && value.count === -1);
+}
+
+/**
+ * What a Redis server sends a subscriber connected before the capture began, whose client writes nothing: pub/sub
+ * messages and (un)subscribe confirmations as RESP2 arrays "*3\r\n$7\r\nmessage\r\n$<n>\r\n<channel>\r\n..."
+ * (pmessage, smessage too), or RESP3 pushes ">...". The first value must be such a push, whole, each length landing
+ * on its CRLF, and whatever follows it RESP as far as it was captured.
+ */
+export function redisPush(bytes: Buffer): Fingerprint {
+  const type = bytes[0];
+  if (type !== undefined && type !== 0x2a && type !== 0x3e) return notMatched("no RESP array or push");
+  const head = respNumber(bytes, 0, type ?? 0x2a);
+  if (head === "more") return needMore("a RESP push header so far");
+  if (head === null) return notMatched("no RESP array or push header");
+  const kind = respValue(bytes, head.next, 0);
+  if (kind === "more") return needMore("a RESP push kind so far");
+  if (kind === null || kind.type !== 0x24 || kind.text === undefined) return notMatched("RESP array without a push kind");
+  const layout = Object.hasOwn(REDIS_PUSH_LAYOUTS, kind.text) ? REDIS_PUSH_LAYOUTS[kind.text]! : null;
+  if (layout === null || head.value !== layout.length + 1) return notMatched(`"${kind.text.slice(0, 20)}" with ${head.value} elements is not a Redis push`);
+  if (kind.text === "invalidate" && type !== 0x3e) return notMatched("invalidate outside a RESP3 push");
+  let next = kind.next;
+  for (const expected of layout) {
+    const element = respValue(bytes, next);
+    if (element === "more") return needMore("a RESP push not whole yet");
+    if (element === null || !elementFits(expected, element)) return notMatched(`${kind.text} element not ${expected}`);
+    next = element.next;
+  }
+  if (next < bytes.length && respReplies(bytes.subarray(next)) === "invalid") return notMatched("bytes after the push are not RESP");
+  return matched(`redis ${type === 0x3e ? "RESP3 push" : "pub/sub"} ${kind.text}`);
 }
 
 const MEMCACHED_STORAGE = new Set(["set", "add", "replace", "append", "prepend", "cas"]);

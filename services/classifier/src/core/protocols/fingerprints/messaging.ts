@@ -1,6 +1,6 @@
 // Fingerprints of the message buses: Kafka's request header, AMQP's protocol header, NATS's text greeting.
 import { int16BE, int32BE, isPrintableRange, prefixOfTemplate, startsWithAscii, uintBE } from "../bytes.ts";
-import { matched, needMore, notMatched } from "./result.ts";
+import { awaitReply, matched, needMore, notMatched } from "./result.ts";
 import type { Fingerprint } from "./result.ts";
 
 /** Kafka 4.x numbers its APIs up to the low 80s: keys above this are not Kafka. */
@@ -89,34 +89,78 @@ export function natsClientOp(bytes: Buffer): Fingerprint {
 
 // What a NATS server sends a connected client (the capture started after its INFO), from the client protocol
 // reference (docs.nats.io, "Client Protocol"): "MSG <subject> <sid> [reply-to] <#bytes>" and
-// "HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>", each followed by its payload and CRLF. A
-// subscriber that only receives writes nothing after its CONNECT/SUB: these lines are all there is to see.
-const NATS_MSG = /^MSG[ \t]+\S+[ \t]+\S+(?:[ \t]+\S+)?[ \t]+(\d{1,10})\r\n/;
-const NATS_HMSG = /^HMSG[ \t]+\S+[ \t]+\S+(?:[ \t]+\S+)?[ \t]+(\d{1,10})[ \t]+(\d{1,10})\r\n/;
+// "HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>", each followed by its payload and CRLF, and the
+// keep-alive and status ops "PING", "PONG", "+OK", "-ERR '<message>'", "INFO {...}". A subscriber that only
+// receives writes nothing after its CONNECT/SUB but the "PONG" its server's "PING" asks for.
+const NATS_MSG = /^MSG[ \t]+\S+[ \t]+\S+(?:[ \t]+\S+)?[ \t]+(\d{1,10})$/;
+const NATS_HMSG = /^HMSG[ \t]+\S+[ \t]+\S+(?:[ \t]+\S+)?[ \t]+(\d{1,10})[ \t]+(\d{1,10})$/;
+/** The server ops without payload, as whole lines. */
+const NATS_SERVER_LINE = /^(?:PING|PONG|\+OK|-ERR '[\x20-\x26\x28-\x7e]*'|INFO[ \t]+\{[\x20-\x7e]*\})$/;
+/** The op words a line being written may start with. */
+const NATS_SERVER_WORDS = ["PING", "PONG", "+OK", "-ERR", "INFO", "MSG", "HMSG"];
+/** Ops read at most, and the longest line waited for (an INFO with its cluster URLs is the longest). */
+const NATS_MAX_OPS = 64;
+const NATS_MAX_LINE = 16_384;
+/** A NATS client's answer to its server's PING, and nothing else. */
+const NATS_PONGS = /^(?:PONG\r\n)+$/;
+
+interface NatsOps {
+  /** Whole ops read, MSG/HMSG as "MSG". */
+  ops: string[];
+  /** "whole": every byte read formed ops; "cut": the last op is not whole yet; "invalid": a line is no server op. */
+  state: "whole" | "cut" | "invalid";
+  why: string;
+}
+
+/** Reads a NATS server's bytes op by op (see the comment above); a payload cut by the captured bytes ends the read. */
+function natsServerOps(bytes: Buffer): NatsOps {
+  const ops: string[] = [];
+  let at = 0;
+  while (at < bytes.length && ops.length < NATS_MAX_OPS) {
+    const lf = bytes.indexOf(0x0a, at);
+    if (lf === -1 || lf - at > NATS_MAX_LINE) {
+      const rest = bytes.toString("latin1", at, Math.min(bytes.length, at + 8));
+      const prefix = NATS_SERVER_WORDS.some((w) => w.startsWith(rest.replace(/[ \t].*$/s, "")) || rest.startsWith(w));
+      return { ops, state: prefix && lf === -1 && bytes.length - at <= NATS_MAX_LINE ? "cut" : "invalid", why: "a line that is no NATS server op" };
+    }
+    if (bytes[lf - 1] !== 0x0d) return { ops, state: "invalid", why: "a line not ended by CRLF" };
+    const line = bytes.toString("latin1", at, lf - 1);
+    at = lf + 1;
+    if (NATS_SERVER_LINE.test(line)) {
+      ops.push(line.split(/[ \t]/)[0]!);
+      continue;
+    }
+    const msg = NATS_MSG.exec(line);
+    const hmsg = msg ? null : NATS_HMSG.exec(line);
+    if (!msg && !hmsg) return { ops, state: "invalid", why: `"${line.slice(0, 16)}" is no NATS server op` };
+    const size = Number(msg ? msg[1] : hmsg![2]);
+    if (hmsg && Number(hmsg[1]) > size) return { ops, state: "invalid", why: "HMSG header size above its total size" };
+    if (hmsg && bytes.length >= at + 8 && bytes.toString("latin1", at, at + 8) !== "NATS/1.0") return { ops, state: "invalid", why: 'HMSG headers not "NATS/1.0"' };
+    ops.push("MSG");
+    const end = at + size;
+    if (bytes.length < end + 2) return { ops, state: "cut", why: "a payload past the bytes captured" };
+    if (bytes[end] !== 0x0d || bytes[end + 1] !== 0x0a) return { ops, state: "invalid", why: "no CRLF after the MSG payload" };
+    at = end + 2;
+  }
+  return { ops, state: "whole", why: "" };
+}
 
 /**
- * A NATS server's message delivery seen mid-connection: the MSG/HMSG line, and, when the captured bytes reach that
- * far, the CRLF right after its payload (an HMSG's payload starts with "NATS/1.0"). Text protocols with lines
- * starting "MSG" do not also have a byte count that lands on a CRLF.
+ * A NATS server seen mid-connection (a subscriber connected before the capture began): a sequence of server ops
+ * (PING, PONG, +OK, -ERR, INFO, MSG, HMSG), every one valid, each MSG's byte count landing on its CRLF, holding a
+ * MSG/HMSG delivery; or a server PING answered by the client's "PONG" and nothing else (`other`, the client's bytes).
  */
-export function natsServerOp(bytes: Buffer): Fingerprint {
-  const head = bytes.subarray(0, 512).toString("latin1");
-  const msg = NATS_MSG.exec(head);
-  const hmsg = msg ? null : NATS_HMSG.exec(head);
-  const line = msg ?? hmsg;
-  if (!line) {
-    // A line still being written: wait for its end (up to the head read).
-    return /^H?MSG[ \t][^\r\n]*$/.test(head) && head.length < 512 ? needMore("MSG line so far") : notMatched("no NATS MSG/HMSG line");
-  }
-  const payloadStart = line[0].length;
-  const size = Number(msg ? msg[1] : hmsg![2]);
-  if (hmsg && Number(hmsg[1]) > size) return notMatched("HMSG header size above its total size");
-  if (hmsg && bytes.length >= payloadStart + 8 && bytes.subarray(payloadStart, payloadStart + 8).toString("latin1") !== "NATS/1.0") {
-    return notMatched('HMSG headers not "NATS/1.0"');
-  }
-  const end = payloadStart + size;
-  if (bytes.length >= end + 2 && (bytes[end] !== 0x0d || bytes[end + 1] !== 0x0a)) return notMatched("no CRLF after the MSG payload");
-  return matched(msg ? "NATS server MSG delivery" : "NATS server HMSG delivery");
+export function natsServerOp(bytes: Buffer, other: Buffer | null = null): Fingerprint {
+  const read = natsServerOps(bytes);
+  if (read.state === "invalid") return notMatched(read.ops.length === 0 ? "no NATS server op" : read.why);
+  const msg = read.ops.includes("MSG");
+  if (msg) return matched(read.ops[0] === "MSG" ? "NATS server MSG delivery" : `NATS server ops (${read.ops[0]}, then MSG)`);
+  const ping = read.ops.includes("PING");
+  const client = other ?? Buffer.alloc(0);
+  if (ping && NATS_PONGS.test(client.toString("latin1"))) return matched("NATS server PING answered PONG by the client");
+  if (read.state === "cut") return needMore("a NATS server op so far");
+  if (ping && "PONG\r\n".startsWith(client.toString("latin1", 0, 6)) && client.length < 6) return awaitReply("NATS server PING, awaiting the client's PONG");
+  return notMatched(read.ops.length === 0 ? "no NATS server op" : "NATS server ops without a delivery or a PING answered PONG");
 }
 
 /** AMQP 0-9-1 frame types (spec 4.2.3): method, content header, content body, heartbeat. */
