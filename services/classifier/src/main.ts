@@ -92,7 +92,6 @@ export async function startClassifier(cfg: AdiConfig, nc: NatsConnection, log: L
   // Reassignments are applied one at a time, in order. Before `ready` a partition that cannot be followed within
   // the start bound fails the start; after it, a worker retries until it follows or is stopped.
   let applying: Promise<void> = Promise.resolve();
-  let latest: string[] = [];
   const apply = (members: string[]) => {
     const run = applying.then(async () => {
       if (stopped) return;
@@ -125,7 +124,6 @@ export async function startClassifier(cfg: AdiConfig, nc: NatsConnection, log: L
   };
 
   const membership = new Membership(nc, id, log, (members) => {
-    latest = members;
     if (ready) void apply(members);
   });
   const timers: { contract?: NodeJS.Timeout } = {};
@@ -149,12 +147,15 @@ export async function startClassifier(cfg: AdiConfig, nc: NatsConnection, log: L
       const t = setTimeout(resolve, SETTLE_MS);
       signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
     });
-    await apply(membership.members());
+    const first = membership.members();
+    await apply(first);
     // An attempt in flight when the stop came may still have succeeded: a stopped start never says ready.
     signal.throwIfAborted();
     ready = true;
-    // Members that changed while the first assignment ran.
-    if (membership.members().join(",") !== latest.join(",")) void apply(membership.members());
+    // Members that changed while the first assignment ran (compared with what it used: a change seen during it is
+    // not applied by the callback before `ready`; once compared with the last change seen instead, a second instance
+    // that joined then was never given its share, and both consumed the same partitions).
+    if (membership.members().join(",") !== first.join(",")) void apply(membership.members());
   } catch (err) {
     await stopAll();
     throw err;
