@@ -6,7 +6,7 @@ import type { ChildProcess } from "node:child_process";
 import { NatsServerFixture } from "../../test/support/nats-server.ts";
 import { cleanRepetitions, ensureTool, foreignCpuWindow, foreignNote, runFixedRate, runWrk } from "../lib/load.ts";
 import type { LoadResult } from "../lib/load.ts";
-import { procUsage } from "../lib/proc.ts";
+import { cpuSecondsOf, settleCpu } from "../lib/proc.ts";
 import { benchProfile, childPids, countersDelta, natsServerPid, optInEnv, readAgentCounters, spawnTracked, startAdi, startWorkloadServer, stopChild } from "../lib/servers.ts";
 import type { AgentCounters, RunningAdi } from "../lib/servers.ts";
 import { Collector } from "../lib/stats.ts";
@@ -119,27 +119,6 @@ export async function startBpftrace(serverPid: number, clientPid: number): Promi
   };
 }
 
-const cpuOf = (pids: readonly number[]) =>
-  pids.reduce((n, pid) => {
-    try {
-      return n + procUsage(pid).cpuSeconds;
-    } catch {
-      return n;
-    }
-  }, 0);
-
-/** Waits until `pids` stop using CPU (at most one tick in 300 ms), at most `maxMs`: a tool may lag the load. */
-async function settle(pids: () => number[], maxMs = 15_000): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  let last = cpuOf(pids());
-  while (Date.now() < deadline) {
-    await sleep(300);
-    const now = cpuOf(pids());
-    if (now - last <= 0.011) return;
-    last = now;
-  }
-}
-
 export const alternatives: Scenario = {
   name: NAME,
   method:
@@ -186,7 +165,7 @@ export const alternatives: Scenario = {
               const adiPids = () => adi?.processes.map((p) => p.pid) ?? [];
               const toolPids = () => (tool ? tool.pids() : adiPids());
               const natsPids = () => (natsPid ? [natsPid] : []);
-              const read = () => ({ tool: cpuOf(toolPids()), nats: cpuOf(natsPids()), server: cpuOf([server.pid]) });
+              const read = () => ({ tool: cpuSecondsOf(toolPids()), nats: cpuSecondsOf(natsPids()), server: cpuSecondsOf([server.pid]) });
               let cpu0 = read();
               let window = foreignCpuWindow(() => []);
               let result: LoadResult;
@@ -199,7 +178,7 @@ export const alternatives: Scenario = {
                   cpu0 = read();
                   window = foreignCpuWindow(() => [server.pid, ...toolPids(), ...(adi?.pids() ?? []), ...natsPids()]);
                 });
-                await settle(() => [...toolPids(), ...natsPids()]);
+                await settleCpu(() => [...toolPids(), ...natsPids()]);
               } finally {
                 cpu1 = read(); // before the tool stops: an exited process has no /proc entry
                 if (tool) note = await tool.stop();

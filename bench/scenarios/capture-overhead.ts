@@ -16,7 +16,7 @@ import type { CaptureAgent, CaptureCounters, CaptureHooks, ProgInfo } from "../l
 import { ROOT } from "../lib/pipeline-procs.ts";
 import { ensureTool, foreignCpuWindow, foreignNote, runWrk, waitForQuiet } from "../lib/load.ts";
 import type { ForeignCpu } from "../lib/load.ts";
-import { procUsage } from "../lib/proc.ts";
+import { cpuSecondsOf, settleCpu } from "../lib/proc.ts";
 import { benchProfile, childEnv, optInEnv, startWorkloadServer } from "../lib/servers.ts";
 import type { WorkloadServer } from "../lib/servers.ts";
 import { Collector, median } from "../lib/stats.ts";
@@ -91,28 +91,6 @@ const FOREIGN_THRESHOLD = 0.1;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cpuOf = (pids: readonly number[]) =>
-  pids.reduce((n, pid) => {
-    try {
-      return n + procUsage(pid).cpuSeconds;
-    } catch {
-      return n;
-    }
-  }, 0);
-
-/** Waits until `pids` stop using CPU (at most one tick in 300 ms), at most `maxMs`: the agent may lag the load. */
-async function settle(pids: readonly number[], maxMs = 15_000): Promise<void> {
-  if (pids.length === 0) return;
-  const deadline = Date.now() + maxMs;
-  let last = cpuOf(pids);
-  while (Date.now() < deadline) {
-    await sleep(300);
-    const now = cpuOf(pids);
-    if (now - last <= 0.011) return;
-    last = now;
-  }
-}
-
 /** CPU seconds of this process's reaped children so far (cutime + cstime): wrk's, once it has exited. */
 function reapedChildrenCpu(): number {
   const stat = readFileSync("/proc/self/stat", "utf8");
@@ -165,17 +143,17 @@ async function measuredWrk(o: {
     beforeStart: async (pid) => {
       await o.onClient?.(pid);
       window = foreignCpuWindow(o.known);
-      s0 = cpuOf([o.server.pid]);
-      t0 = cpuOf(o.tracerPids());
-      n0 = cpuOf(natsPids);
+      s0 = cpuSecondsOf([o.server.pid]);
+      t0 = cpuSecondsOf(o.tracerPids());
+      n0 = cpuSecondsOf(natsPids);
       m0 = machineCpu();
     },
   });
-  const s1 = cpuOf([o.server.pid]);
+  const s1 = cpuSecondsOf([o.server.pid]);
   const c1 = reapedChildrenCpu();
-  await settle([...o.tracerPids(), ...natsPids]);
-  const t1 = cpuOf(o.tracerPids());
-  const n1 = cpuOf(natsPids);
+  await settleCpu(() => [...o.tracerPids(), ...natsPids]);
+  const t1 = cpuSecondsOf(o.tracerPids());
+  const n1 = cpuSecondsOf(natsPids);
   const m1 = machineCpu();
   return { rps: r.rps, p99Ms: r.p99Ms, requests: r.requests, errors: r.errors, serverCpuS: s1 - s0, clientCpuS: c1 - c0, tracerCpuS: t1 - t0, natsCpuS: n1 - n0, machineS: m1 - m0, foreign: window() };
 }
@@ -417,7 +395,7 @@ export const captureOverhead: Scenario = {
         try {
           const mine = tracingProgIds();
           await sleep(1000);
-          await settle([agent.pid, agent.natsPid], 5000);
+          await settleCpu(() => [agent.pid, agent.natsPid], 5000);
           const a = agent;
           const known = () => [...servers(), a.pid, a.wrapperPid, a.natsPid];
           const runs: Variant[] = serverOnly ? [off, serverOnly, on] : [off, on];
@@ -525,7 +503,7 @@ export const captureOverhead: Scenario = {
               try {
                 const mine = new Set(foreignProgs(tracingProgIds(), before));
                 await sleep(1000);
-                await settle([agent.pid, agent.natsPid], 5000);
+                await settleCpu(() => [agent.pid, agent.natsPid], 5000);
                 const variants = GROUP_VARIANTS[hooks];
                 const pass: string[] = [];
                 for (const v of variants) {
