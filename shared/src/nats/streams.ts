@@ -1,6 +1,6 @@
 // The durable streams every service meets through. Capture creates them (or updates their limits) at start;
 // consumers only bind to them. Replicas > 1 needs a JetStream cluster with at least that many servers.
-import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { DiscardPolicy, jetstreamManager, RetentionPolicy, JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
 import type { StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -60,7 +60,12 @@ async function ensureStreamsOnce(nc: NatsConnection, limits: StreamLimits): Prom
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(limits)) {
     const name = cfg.name;
-    let existing = await jsm.streams.info(name).catch(() => null);
+    // Only "not found" means "create it": a timeout swallowed here let a stalled broker's start pass unnoticed and
+    // made the add below the only request that could fail (a flaky start, issue 10's CI run).
+    let existing = await jsm.streams.info(name).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
+      throw err;
+    });
     if (!existing) {
       const added = await jsm.streams.add(cfg).then(() => true, (err: Error) => {
         // Another service created it between our look and our add (a classifier and the agent start together).
