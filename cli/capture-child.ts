@@ -42,14 +42,15 @@ export interface CaptureChild {
 }
 
 /**
- * Starts `adi capture` with `process.env` plus `NATS_URL` = `natsServers` (comma-joined: the embedded server's
- * URL when this process started one). Its stdout and stderr are ours, so its log lines and its one-line error go
+ * Starts `adi capture` with `process.env` plus `natsEnv` (runtime.ts natsTarget: NATS_URL, and NATS_NKEY = the seed
+ * file's path when this process started the embedded server; never a secret's value in the environment or argv).
+ * Its stdout and stderr are ours, so its log lines and its one-line error go
  * where ours go. It ignores SIGINT (a Ctrl-C in the terminal reaches the whole process group): we stop it, first,
  * with SIGTERM. Throws only if the launcher cannot be spawned at all (no /bin/sh).
  */
-export function startCaptureChild(natsServers: readonly string[]): CaptureChild {
+export function startCaptureChild(natsEnv: Readonly<Record<string, string>>): CaptureChild {
   const child = spawn("/bin/sh", [LAUNCHER, "capture"], {
-    env: { ...process.env, NATS_URL: natsServers.join(","), [STOPPED_BY_PARENT_VAR]: "1" },
+    env: { ...process.env, ...natsEnv, [STOPPED_BY_PARENT_VAR]: "1" },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     // Not detached: a session of its own is a scheduler autogroup of its own (Linux, sched_autogroup_enabled),
     // and a group is throttled to its share as a whole: at saturation the agent's busy main thread used it up and

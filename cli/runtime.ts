@@ -9,6 +9,7 @@ import { createLogger } from "@adi/shared/logger";
 import { connectNats } from "@adi/shared/nats/connect";
 import { startEmbeddedNats } from "@adi/shared/nats/embedded-server";
 import type { EmbeddedNats } from "@adi/shared/nats/embedded-server";
+import type { NatsAuthSettings } from "@adi/shared/nats/auth";
 import { CaptureExitError } from "./capture-child.ts";
 import { isStoppedByParent } from "./lifeline.ts";
 
@@ -21,19 +22,31 @@ export interface Runtime {
 }
 
 /**
+ * The broker a process of this run dials and how it authenticates: NATS_URL with the NATS_* settings, or the
+ * embedded server with the seed file it admits (NATS_NKEY). `env` is what a child process (the capture agent of
+ * `adi up`) needs to dial the same: the seed's path, never the seed.
+ */
+export function natsTarget(cfg: AdiConfig, embedded: EmbeddedNats | undefined): { servers: readonly string[]; auth: NatsAuthSettings; env: Record<string, string> } {
+  if (cfg.natsServers) return { servers: cfg.natsServers, auth: cfg.natsAuth, env: { NATS_URL: cfg.natsServers.join(",") } };
+  return { servers: [embedded!.url], auth: { nkey: embedded!.nkeyFile }, env: { NATS_URL: embedded!.url, NATS_NKEY: embedded!.nkeyFile } };
+}
+
+/**
  * `beforeConnect` runs after the configuration is valid and before any broker is started or dialled. The first
  * connection is retried for ADI_START_TIMEOUT (then AdiError ADI_ERR_NATS_UNREACHABLE); `signal` stops that wait
- * (a stop requested while starting), rejecting with its reason.
+ * (a stop requested while starting), rejecting with its reason. With NATS_URL unset and `attach`, a command that only
+ * reads and consumes (replay, a consumer alone) uses the embedded server an `adi up` already runs under the same
+ * ADI_DATA_DIR, with its key, instead of failing on the taken port (startEmbeddedNats).
  */
-export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void, opts: { signal?: AbortSignal } = {}): Promise<Runtime> {
+export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void, opts: { signal?: AbortSignal; attach?: boolean } = {}): Promise<Runtime> {
   const cfg = loadConfig();
   beforeConnect?.(cfg);
   const log = createLogger(name, cfg.logLevel);
-  const embedded = cfg.natsServers ? undefined : await startEmbeddedNats({ dataDir: cfg.dataDir, port: cfg.natsPort, log });
-  const servers = cfg.natsServers ?? [embedded!.url];
+  const embedded = cfg.natsServers ? undefined : await startEmbeddedNats({ dataDir: cfg.dataDir, port: cfg.natsPort, log, attach: opts.attach });
+  const { servers, auth } = natsTarget(cfg, embedded);
   let nc: NatsConnection;
   try {
-    nc = await connectNats({ servers, name: `adi-${name}`, log, retryForMs: cfg.startTimeoutMs, signal: opts.signal });
+    nc = await connectNats({ servers, auth, name: `adi-${name}`, log, retryForMs: cfg.startTimeoutMs, signal: opts.signal });
   } catch (err) {
     await embedded?.stop();
     throw err;

@@ -359,7 +359,9 @@ export async function readAgentCounters(natsUrl: string, host: string, newerThan
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const { decodeFact } = await import("@adi/shared/wire/facts");
   const { FACTS_STREAM, factSubject } = await import("@adi/shared/wire/subjects");
-  const nc = await connect({ servers: [natsUrl], name: "adi-bench" });
+  const { natsClientOptions } = await import("@adi/shared/nats/auth");
+  // As adi reads NATS_URL: a user:password@ or token@ in it authenticates (auth.ts), it is not dialled as is.
+  const nc = await connect({ ...natsClientOptions([natsUrl], {}), name: "adi-bench" });
   try {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + timeoutMs;

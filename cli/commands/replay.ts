@@ -8,6 +8,7 @@ import type { AdiConfig } from "@adi/shared/config";
 import { AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
 import { MapperOutputs } from "@adi/mapper/core/outputs";
 import { ClassifierEngine } from "@adi/classifier/core/engine";
+import { RedactionPolicy } from "@adi/shared/redaction";
 import { EnvInventory } from "@adi/enricher/core/env-inventory";
 import { adiError, isAdiError } from "@adi/shared/errors";
 import { readToEnd, storedAtMs } from "@adi/shared/nats/consume";
@@ -136,7 +137,7 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
   const rt = await openRuntime("replay", (cfg) => {
     files = replayFiles(opts.out, cfg);
     prepareReplayOut(opts.out, files);
-  });
+  }, { attach: true });
   /** The stream being read, for the error line. */
   let reading: string | null = null;
   const fromStream = async <T>(stream: string, read: () => Promise<T>): Promise<T> => {
@@ -146,9 +147,11 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
     return result;
   };
   try {
-    const outputs = new MapperOutputs({ redact: rt.cfg.envRedact });
-    const inventory = new EnvInventory({ all: rt.cfg.envOutputAll }); // ENV_OUTPUT_ALL, as the live enricher
-    const engine = new ClassifierEngine();
+    // The policy the live services build from the same configuration: replay redacts as they did.
+    const redaction = RedactionPolicy.fromConfig(rt.cfg);
+    const outputs = new MapperOutputs({ redaction });
+    const inventory = new EnvInventory({ all: rt.cfg.envOutputAll, redaction }); // ENV_OUTPUT_ALL, as the live enricher
+    const engine = new ClassifierEngine({ redaction });
     const progress = (stream: string) => (done: number, pending: number) => rt.log.info({ stream, done, pending }, "replay progress");
     let invalid = 0;
     if (files === undefined) throw new Error("replay: output files not checked"); // set by the check above

@@ -12,14 +12,17 @@ import type { CaptureChild } from "../capture-child.ts";
 import { CaptureExitError } from "../capture-child.ts";
 import { notifyParentReady } from "../lifeline.ts";
 import { isAbort } from "@adi/shared/nats/retry";
-import { listenForStop, openRuntime } from "../runtime.ts";
+import { listenForStop, natsTarget, openRuntime } from "../runtime.ts";
 import type { Runtime } from "../runtime.ts";
 import { checkOutputPath } from "@adi/shared/output-file";
 import { waitForCatchUp } from "./catch-up.ts";
 
 type Stoppable = { stop(): Promise<void> };
-/** `signal` aborts a start still waiting for the broker (a stop requested meanwhile): the start rejects with its reason. */
-type Starter = (cfg: AdiConfig, nc: NatsConnection, log: Logger, opts?: { signal?: AbortSignal }) => Promise<Stoppable>;
+/**
+ * `signal` aborts a start still waiting for the broker (a stop requested meanwhile): the start rejects with its reason.
+ * `dropCapabilities` (capture only): this process is the agent's own, it drops the capabilities it no longer needs.
+ */
+type Starter = (cfg: AdiConfig, nc: NatsConnection, log: Logger, opts?: { signal?: AbortSignal; dropCapabilities?: boolean }) => Promise<Stoppable>;
 
 // Loaded on demand: a process runs only what it starts (the capture agent does not carry the enricher's gRPC and
 // Docker clients, nor the mapper's YAML, in its memory).
@@ -93,7 +96,9 @@ export async function startServices(name: string, which: readonly ServiceName[],
       checkOutputs(cfg, which);
       preflight?.();
     },
-    { signal: opts.signal },
+    // Consumers alone may join the broker of an `adi up` already running here; anything with capture may not (two
+    // agents would capture everything twice).
+    { signal: opts.signal, attach: !which.includes("capture") },
   );
   const inProcess = captureInChild ? which.filter((s) => s !== "capture") : which;
   const running = new Map<ServiceName, Stoppable>();
@@ -134,11 +139,11 @@ export async function startServices(name: string, which: readonly ServiceName[],
   try {
     for (const s of inProcess) {
       opts.signal?.throwIfAborted();
-      running.set(s, await (await SERVICES[s]())(rt.cfg, rt.nc, rt.log.child({ component: s }), { signal: opts.signal }));
+      running.set(s, await (await SERVICES[s]())(rt.cfg, rt.nc, rt.log.child({ component: s }), { signal: opts.signal, dropCapabilities: true }));
     }
     opts.signal?.throwIfAborted();
     if (captureInChild) {
-      child = startCaptureChild(rt.cfg.natsServers ?? [rt.embedded!.url]);
+      child = startCaptureChild(natsTarget(rt.cfg, rt.embedded).env);
       rt.log.info({ capturePid: child.pid }, "capture agent started in its own process");
       await child.ready;
       childReady = true;

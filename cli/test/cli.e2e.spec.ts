@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../../test/support/nats-server.ts";
 
@@ -94,9 +94,12 @@ describe("adi up with the embedded nats-server", () => {
       let streams: string[] = [];
       const run = adi(["up"], { ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port), ...outputs }, { untilLine: /"msg":"ready"/, beforeSignal: traffic });
       // While it runs, the embedded server is a real JetStream with all the streams.
+      // The embedded server admits only the holder of its key (issue 11): the seed adi wrote under ADI_DATA_DIR.
+      const seedFile = join(dataDir, "nats", "adi-user.nk");
+      const authenticator = () => nkeyAuthenticator(new TextEncoder().encode(existsSync(seedFile) ? readFileSync(seedFile, "utf8").trim() : ""));
       const poll = (async () => {
         for (let i = 0; i < 200 && streams.length < 4; i++) {
-          const nc = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).catch(() => null);
+          const nc = existsSync(seedFile) ? await connect({ servers: `127.0.0.1:${port}`, authenticator: authenticator(), reconnect: false }).catch(() => null) : null;
           if (nc) {
             const jsm = await jetstreamManager(nc);
             // the adi streams (the classifiers' key-value bucket is a stream too: KV_adi_classifiers)
@@ -118,7 +121,7 @@ describe("adi up with the embedded nats-server", () => {
       expect(statSync(outputs.OUTPUT_PATH).mode & 0o777).toBe(0o600);
       expect(streams).toEqual(["ADI_DEADLETTER", "ADI_DERIVED", "ADI_FACTS", "ADI_RAW"]);
       expect(existsSync(join(dataDir, "nats", "jetstream"))).toBe(true);
-      const after = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).then(
+      const after = await connect({ servers: `127.0.0.1:${port}`, authenticator: authenticator(), reconnect: false }).then(
         (nc) => nc.close().then(() => "still up"),
         () => "gone",
       );

@@ -4,7 +4,7 @@
 // The stack runs as testcontainers containers (test/support/compose-stack.ts reads deploy/compose.yaml). When
 // anything fails, every container's whole output, its state and the NATS data directory stay in the run's
 // directory (printed), and the end of each output is printed with the failure.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -25,8 +25,13 @@ mkdirSync(artifacts, { recursive: true });
 const run = mkdtempSync(join(artifacts, "adi-compose-"));
 const out = join(run, "output");
 mkdirSync(out);
+// The consumers run as uid 10001 (compose.yaml's ADI_UID default): the output directory is made theirs, as the
+// compose file's header tells a user to; the enricher joins the Docker socket's group (DOCKER_GID), as told too.
+const CONSUMER_UID = 10001;
+chownSync(out, CONSUMER_UID, CONSUMER_UID);
+const DOCKER_GID = String(statSync("/var/run/docker.sock").gid);
 // LOG_LEVEL info: the services' start-up lines (connected, consumers created, ready) are what a failure is read from.
-const stack = new ComposeStack(`adie2e${process.pid}`, { ADI_OUTPUT_DIR: out, ADI_HOST: "composetest", LOG_LEVEL: "info", CLASSIFIER_REPLICAS: "2" }, { dir: run });
+const stack = new ComposeStack(`adie2e${process.pid}`, { ADI_OUTPUT_DIR: out, ADI_HOST: "composetest", LOG_LEVEL: "info", CLASSIFIER_REPLICAS: "2", DOCKER_GID }, { dir: run });
 let failed = false;
 let map: { services: Service[] };
 let lines: Entry[];
@@ -162,6 +167,19 @@ afterAll(async () => {
 }, 120_000);
 
 describe("the compose stack", () => {
+  it("has the unprivileged consumers write the outputs as their uid, and the enricher read the socket (containers named)", () => {
+    for (const f of ["ebpf_http_profiler.log", "ebpf_service_map.yaml", "ebpf_http_env.yaml"]) expect({ f, uid: statSync(join(out, f)).uid }).toEqual({ f, uid: CONSUMER_UID });
+    expect(statSync(replayDir).uid).toBe(CONSUMER_UID);
+  });
+
+  it("has capture, root in its container, keep only SYS_PTRACE and DAC_READ_SEARCH once attached, its bounding set too", () => {
+    const log = readFileSync(join(run, "logs", `${stack.project}-capture-1.stream.log`), "utf8");
+    const dropped = log.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Entry).find((l) => l.msg === "capabilities dropped to those still needed");
+    expect(Object.keys((dropped?.kept ?? {}) as Entry)).toEqual(["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"]);
+    // dropped: SYS_ADMIN and SETPCAP, all the container had besides (cap_drop: [ALL]); no warning about the bounding set
+    expect(dropped).toMatchObject({ dropped: 2, bounding: true, noNewPrivs: true });
+  });
+
   it("names the compose services with their images", () => {
     for (const name of ["traffic-generator", "http-service", "request-logger"]) {
       expect(map.services.find((s) => s.name === name), name).toMatchObject({ image: ADI_TEST_IMAGE });

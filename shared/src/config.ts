@@ -1,10 +1,10 @@
 // Configuration comes only from environment variables (the Go tool's, kept verbatim, plus ours), is
 // validated once at startup and handed around frozen. Every variable is described in SETTINGS, which is
 // both the parser and the documentation (CONFIG_VARIABLES), so the README can be checked against it.
-import { realpathSync } from "node:fs";
+import { accessSync, constants as fsConstants, readFileSync, realpathSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
-import type { z } from "zod";
+import { z } from "zod";
 import {
   boolean,
   byteSize,
@@ -19,13 +19,16 @@ import {
   logLevel,
   type LogLevel,
   natsServers,
+  parsed,
   path,
   powerOfTwoSize,
   streamMaxBytes,
   subjectToken,
 } from "./config-values.ts";
 import { adiError } from "./errors.ts";
-import { redactUrlPasswords } from "./redact.ts";
+import { maskUrlUserinfo, NATS_FILE_SETTINGS, natsSettingsConflict } from "./nats/auth.ts";
+import type { NatsAuthSettings } from "./nats/auth.ts";
+import { compileExtraPatterns, REDACTION_CATEGORIES, redactUrlPasswords, type RedactionCategory } from "./redaction/index.ts";
 import { sanitizeToken } from "./wire/subjects.ts";
 
 export { LOG_LEVELS, msToNanos, parseByteSize, parseDuration, type LogLevel } from "./config-values.ts";
@@ -52,6 +55,37 @@ function setting<S extends z.ZodType<unknown, string>>(
 function optional<S extends z.ZodType<unknown, string>>(description: string, schema: S): Setting<S, true> {
   return { default: null, description, schema, optional: true };
 }
+
+/** Any non-empty text (user names, passwords, tokens: not trimmed, a space may be part of a password). */
+const text = parsed((t) => (t === "" ? undefined : t), "a non-empty text");
+
+/** ADI_REDACT_OFF: redaction categories (policy.ts), or `all`; unknown names refused. */
+const redactCategories = parsed((t) => {
+  const items = t.split(",").map((i) => i.trim().toLowerCase()).filter((i) => i !== "");
+  if (items.some((i) => i !== "all" && !(REDACTION_CATEGORIES as readonly string[]).includes(i))) return undefined;
+  return Object.freeze(items.includes("all") ? [...REDACTION_CATEGORIES] : ([...new Set(items)] as RedactionCategory[]));
+}, `a comma-separated list of ${REDACTION_CATEGORIES.join(", ")}, or all`);
+
+/** ADI_REDACT_PATTERNS: a JSON array of regular expressions, each compiled here so a bad one stops the start. */
+const redactPatterns = z.string().transform((t, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(t);
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.some((p) => typeof p !== "string")) {
+    ctx.addIssue({ code: "custom", message: 'expected a JSON array of regular expressions as strings, e.g. ["tenant-[0-9a-f]{32}"]' });
+    return z.NEVER;
+  }
+  try {
+    compileExtraPatterns(value as string[]);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+  return Object.freeze([...(value as string[])]);
+});
 
 const PAYLOAD_LIMIT_MAX = 1024 * 1024; // ADI_PAYLOAD_LIMIT_MAX in bpf/capture.h
 
@@ -85,11 +119,32 @@ const SETTINGS = {
     "ENV_OUTPUT_PATH lists every opted-in process (true), not only those that made a network call (false, the Go tool's meaning).",
     boolean,
   ),
+  ADI_REDACT_OFF: optional(
+    "Comma-separated redaction categories NOT to apply: headers, query, body, values, cmdline, env, handshake, or all. Unset: everything is redacted. ENV_REDACT=false also turns env off.",
+    redactCategories,
+  ),
+  ADI_REDACT_NAMES: optional(
+    "Comma-separated extra secret names (header, field, parameter, variable or flag names), matched case-insensitively as a whole name or whole segments (tenant-hash hides X-Tenant-Hash).",
+    list,
+  ),
+  ADI_REDACT_PATTERNS: optional(
+    'Extra secret value patterns: a JSON array of regular expressions (JavaScript syntax), e.g. ["acme_[A-Za-z0-9]{24}"]; the first capture group is hidden, else the whole match.',
+    redactPatterns,
+  ),
   NATS_URL: optional(
     "NATS server(s), comma-separated. Unset: adi starts an embedded nats-server.",
     natsServers,
   ),
-  ADI_DATA_DIR: setting("/var/lib/adi", "State directory (embedded server's JetStream storage).", path),
+  // The nats CLI's names and meanings (NATS_URL may also carry user:password@ or token@, or be tls://).
+  NATS_CREDS: optional("With NATS_URL: a .creds file (user JWT and nkey seed, as nsc writes it) to authenticate with.", path),
+  NATS_NKEY: optional("With NATS_URL: a file holding a user nkey seed (SU...) to authenticate with, as the nats CLI's --nkey.", path),
+  NATS_USER: optional("With NATS_URL: user name to authenticate with (with NATS_PASSWORD).", text),
+  NATS_PASSWORD: optional("With NATS_URL: password of NATS_USER. Never printed.", text),
+  NATS_TOKEN: optional("With NATS_URL: token to authenticate with. Never printed.", text),
+  NATS_CA: optional("With NATS_URL: PEM file of the CA that signed the server's certificate (TLS is then required).", path),
+  NATS_CERT: optional("With NATS_URL: PEM client certificate, for servers that verify clients (with NATS_KEY).", path),
+  NATS_KEY: optional("With NATS_URL: PEM private key of NATS_CERT.", path),
+  ADI_DATA_DIR: setting("/var/lib/adi", "State directory (the embedded server's JetStream storage, its user key and config: keep it 0700).", path),
   ADI_NATS_PORT: setting("4223", "Client port of the embedded nats-server.", integer(1, 65535)),
   ADI_HOST: setting(
     "<hostname>",
@@ -107,6 +162,14 @@ const SETTINGS = {
     "auto",
     "Kernel data path: socket (BTF tracepoints sock:sock_send_length/sock_recv_length, Linux 6.3+: no syscall tracepoint, processes that did not opt in pay nothing on non-socket syscalls), syscall (syscall tracepoints: older kernels), or auto (socket where the kernel has it). The choice is logged at start.",
     captureHooks,
+  ),
+  ADI_CAPTURE_REDACT: setting(
+    "auto",
+    "Capture-time masking of credentials in ADI_RAW payloads (HTTP credential headers, PostgreSQL/MySQL/Redis/NATS/AMQP/SMTP/POP3/IMAP login secrets; same lengths, so everything downstream still frames them): on, off, or auto (on when NATS_URL names a server that is not on loopback; the embedded server is local, so off). The choice is logged at start.",
+    parsed((text) => {
+      const t = text.trim().toLowerCase();
+      return t === "auto" || t === "on" || t === "off" ? t : undefined;
+    }, "one of auto, on, off"),
   ),
   ADI_PARTITIONS: setting("16", "Raw-event partitions (subjects per host), 1 to 1024.", integer(1, 1024)),
   ADI_STREAM_MAX_AGE: setting("24h", "Retention of the JetStream streams (e.g. 30m, 24h, 7d).", duration),
@@ -171,16 +234,29 @@ export interface AdiConfig {
   readonly envRedact: boolean;
   /** ENV_OUTPUT_ALL: every opted-in process in ENV_OUTPUT_PATH, not only the networked ones. */
   readonly envOutputAll: boolean;
+  /** ADI_REDACT_OFF: redaction categories turned off (empty: all on; see RedactionPolicy.fromConfig). */
+  readonly redactOff: readonly RedactionCategory[];
+  /** ADI_REDACT_NAMES: extra secret names. */
+  readonly redactNames: readonly string[];
+  /** ADI_REDACT_PATTERNS: extra value patterns (regex sources, validated). */
+  readonly redactPatterns: readonly string[];
   /** NATS_URL as given (trimmed); undefined: start the embedded server. */
   readonly natsUrl: string | undefined;
   /** NATS_URL split into servers, ready for the client's `servers` option. */
   readonly natsServers: readonly string[] | undefined;
+  /**
+   * NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CA, NATS_CERT, NATS_KEY: validated (files
+   * readable, one authentication method, cert with key); for connectNats's `auth`. Empty without NATS_URL.
+   */
+  readonly natsAuth: NatsAuthSettings;
   readonly dataDir: string;
   readonly natsPort: number;
   readonly host: string;
   readonly payloadLimit: number;
   readonly ringbufBytes: number;
   readonly captureHooks: CaptureHooks;
+  /** ADI_CAPTURE_REDACT as given; services/capture/src/core/capture-redaction.ts resolves auto. */
+  readonly captureRedact: "auto" | "on" | "off";
   readonly partitions: number;
   readonly streamMaxAgeMs: number;
   /** -1: unlimited. */
@@ -221,6 +297,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     );
   }
 
+  const natsAuth: NatsAuthSettings = Object.freeze({
+    creds: v.NATS_CREDS,
+    nkey: v.NATS_NKEY,
+    user: v.NATS_USER,
+    password: v.NATS_PASSWORD,
+    token: v.NATS_TOKEN,
+    ca: v.NATS_CA,
+    cert: v.NATS_CERT,
+    key: v.NATS_KEY,
+  });
+  checkNatsAuth(v.NATS_URL, natsAuth);
+
   const collision = outputPathCollision([
     ["OUTPUT_PATH", v.OUTPUT_PATH],
     ["SERVICE_MAP_PATH", v.SERVICE_MAP_PATH],
@@ -239,14 +327,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     dockerSocket: v.DOCKER_HOST,
     envRedact: v.ENV_REDACT,
     envOutputAll: v.ENV_OUTPUT_ALL,
+    redactOff: v.ADI_REDACT_OFF ?? [],
+    redactNames: v.ADI_REDACT_NAMES ?? [],
+    redactPatterns: v.ADI_REDACT_PATTERNS ?? [],
     natsUrl: v.NATS_URL?.join(","),
     natsServers: v.NATS_URL,
+    natsAuth,
     dataDir: v.ADI_DATA_DIR,
     natsPort: v.ADI_NATS_PORT,
     host: v.ADI_HOST,
     payloadLimit: v.ADI_PAYLOAD_LIMIT,
     ringbufBytes: v.ADI_RINGBUF_BYTES,
     captureHooks: v.ADI_CAPTURE_HOOKS,
+    captureRedact: v.ADI_CAPTURE_REDACT,
     partitions: v.ADI_PARTITIONS,
     streamMaxAgeMs: v.ADI_STREAM_MAX_AGE,
     streamMaxBytes: v.ADI_STREAM_MAX_BYTES,
@@ -292,7 +385,50 @@ export function outputPathCollision(outputs: readonly (readonly [string, string 
   return null;
 }
 
-/** `NAME="value": why` — values are shown JSON-quoted (one line) with URL passwords hidden. */
+/** Variables whose value is a secret: a config error names them, never shows them. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(["NATS_PASSWORD", "NATS_TOKEN"]);
+
+/**
+ * `NAME="value": why` — values are shown JSON-quoted (one line) with URL userinfo hidden (a password, or a token:
+ * `nats://***@host`); secret variables' values never.
+ */
 function configError(name: string, value: string, why: string) {
-  return adiError("ADI_ERR_CONFIG", `${name}=${JSON.stringify(redactUrlPasswords(value))}: ${why}`);
+  const shown = SECRET_VARIABLES.has(name) ? "***" : JSON.stringify(redactUrlPasswords(maskUrlUserinfo(value)));
+  return adiError("ADI_ERR_CONFIG", `${name}=${shown}: ${why}`);
+}
+
+/** What a NATS file setting must hold, beyond being a readable regular file (the nkey: a user seed, SU...). */
+const NATS_FILE_CONTENT: Partial<Record<(typeof NATS_FILE_SETTINGS)[number][0], { test: (content: string) => boolean; expected: string }>> = {
+  NATS_NKEY: { test: (c) => /^\s*SU[A-Z2-7]+\s*$/m.test(c), expected: "holds no user nkey seed (a line SU..., as `nsc` or `nk -gen user` writes)" },
+  NATS_CREDS: { test: (c) => /-----BEGIN NATS USER JWT-----/.test(c) && /-----BEGIN USER NKEY SEED-----/.test(c), expected: "is not a .creds file (a NATS USER JWT and a USER NKEY SEED block)" },
+};
+
+/**
+ * Throws AdiError ADI_ERR_CONFIG when the NATS client settings cannot work: a file setting that is not a readable
+ * regular file (or holds the wrong thing), settings that conflict (auth.ts natsSettingsConflict), or client
+ * settings without NATS_URL (the embedded server has its own key). Messages name variables and paths, never a
+ * password, token or seed.
+ */
+function checkNatsAuth(servers: readonly string[] | undefined, auth: NatsAuthSettings): void {
+  const set = (Object.keys(auth) as (keyof NatsAuthSettings)[]).filter((k) => auth[k] !== undefined);
+  if (servers === undefined && set.length > 0) {
+    const names = set.map((k) => `NATS_${k.toUpperCase()}`).join(", ");
+    throw adiError("ADI_ERR_CONFIG", `${names} set without NATS_URL: they apply to a NATS server you name; the embedded server (NATS_URL unset) uses its own key under ADI_DATA_DIR`);
+  }
+  for (const [variable, field] of NATS_FILE_SETTINGS) {
+    const file = auth[field];
+    if (file === undefined) continue;
+    let content: string;
+    try {
+      if (!statSync(file).isFile()) throw new Error("not a regular file");
+      accessSync(file, fsConstants.R_OK);
+      content = readFileSync(file, "utf8");
+    } catch (err) {
+      throw configError(variable, file, `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const rule = NATS_FILE_CONTENT[variable];
+    if (rule && !rule.test(content)) throw configError(variable, file, rule.expected);
+  }
+  const conflict = natsSettingsConflict(servers ?? [], auth);
+  if (conflict !== null) throw adiError("ADI_ERR_CONFIG", conflict);
 }

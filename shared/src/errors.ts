@@ -35,6 +35,12 @@ export const ErrorCodes = {
     description: "tracefs is not mounted and could not be mounted",
     hint: "mount it: mount -t tracefs tracefs /sys/kernel/tracing",
   },
+  ADI_ERR_DATA_DIR: {
+    exitCode: 2,
+    description:
+      "a file adi keeps in ADI_DATA_DIR cannot be trusted: the embedded broker's key (nats/adi-user.nk) is readable by group or others, owned by another user, a symbolic link, or holds no nkey seed. adi never changes its mode or owner for you",
+    hint: "remove the file to have a new key made at the next start (clients using the old one must then use the new one), or make it yours and mode 0600",
+  },
   ADI_ERR_BPF_LOAD: {
     exitCode: 4,
     description: "the kernel refused to load or attach the eBPF program",
@@ -47,6 +53,12 @@ export const ErrorCodes = {
   ADI_ERR_NATS_UNREACHABLE: {
     exitCode: 5,
     description: "the NATS server cannot be reached",
+  },
+  ADI_ERR_NATS_AUTH: {
+    exitCode: 5,
+    description:
+      "the NATS server refused the connection: its credentials (Authorization Violation, an authentication timeout) or TLS (a certificate that does not verify, TLS required by one side only). Permanent: not retried",
+    hint: "check NATS_URL's user:password@ or token@, NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CA, NATS_CERT/NATS_KEY",
   },
   ADI_ERR_NATS_SERVER_MISSING: {
     exitCode: 5,

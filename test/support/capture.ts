@@ -35,7 +35,7 @@ export async function startCapture(natsUrl: string, env: Record<string, string> 
     ...env,
   });
   const log = createLogger("capture-test", cfg.logLevel);
-  const nc = await connectNats({ servers: cfg.natsServers!, name: "adi-test", log });
+  const nc = await connectNats({ servers: cfg.natsServers!, auth: cfg.natsAuth, name: "adi-test", log });
   const agent = await startCaptureAgent(cfg, nc, log);
   let stopped = false;
   return {

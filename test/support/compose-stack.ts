@@ -5,8 +5,8 @@
 // GenericContainers on a testcontainers Network: Debian 12 has only docker-compose v1, and testcontainers'
 // DockerComposeEnvironment needs v2, so the files are read by test/support/compose/compose-file.ts (which refuses
 // any key it does not apply) and each replica is started the way compose starts it: the same name-resolvable
-// service alias, compose's labels (the enricher names services by them), environment, mounts, capabilities,
-// pid namespace and restart policy, dependencies first, and no readiness wait compose would not do either.
+// service alias, compose's labels (the enricher names services by them), environment, mounts, capabilities, user
+// and groups, read-only root filesystem, pid namespace and restart policy, dependencies first, and no readiness wait compose would not do either.
 // Every container's output is kept in `<dir>/logs/` (saveLogs()), so a failed run leaves what each service said.
 import { execFile, spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -143,7 +143,11 @@ export class ComposeStack {
       const bound = s.ports.filter((p) => p.hostIp);
       if (bound.length > 0) c.withHostConfig({ PortBindings: Object.fromEntries(s.ports.map((p) => [`${p.containerPort}/${p.protocol}`, [{ HostIp: p.hostIp ?? "", HostPort: p.hostPort ? String(p.hostPort) : "" }]])) });
     }
+    if (s.capDrop.length > 0) c.withDroppedCapabilities(...s.capDrop);
     if (s.capAdd.length > 0) c.withAddedCapabilities(...s.capAdd);
+    if (s.user) c.withUser(s.user);
+    if (s.groupAdd.length > 0) c.withHostConfig({ GroupAdd: s.groupAdd });
+    if (s.readOnly) c.withHostConfig({ ReadonlyRootfs: true });
     if (s.securityOpt.length > 0) c.withSecurityOpt(...s.securityOpt);
     if (s.pid) c.withHostConfig({ PidMode: s.pid });
     // compose run never restarts its container (its --rm would fight the policy).

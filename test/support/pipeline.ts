@@ -51,7 +51,7 @@ export async function startPipeline(
   const dir = mkdtempSync(join(tmpdir(), "adi-pipeline-"));
   const cfg = loadConfig(testEnv(natsUrl, dir, opts.env));
   const log = createLogger("pipeline-test", cfg.logLevel);
-  const nc = await connectNats({ servers: cfg.natsServers!, name: "adi-test", log });
+  const nc = await connectNats({ servers: cfg.natsServers!, auth: cfg.natsAuth, name: "adi-test", log });
   const capture = opts.capture === false ? undefined : await startCaptureAgent(cfg, nc, log);
   // Started together, as a stack would: they settle on a split before taking partitions.
   const classifiers: Classifier[] = await Promise.all(Array.from({ length: opts.classifiers ?? 1 }, () => startClassifier(cfg, nc, log)));

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "adi_capture",
-      "sources": ["src/addon.cc", "src/capture_loader.cc"],
+      "sources": ["src/addon.cc", "src/capture_loader.cc", "src/capabilities.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "../../../bpf",

@@ -20,7 +20,9 @@ import type { AgentStatsFact, ListenersFact, ProcessFact } from "@adi/shared/wir
 import { OptinVerdict, WireFormatError } from "@adi/shared/wire/raw-events";
 import type { ConnRecord, ListenRecord, ProcRecord } from "@adi/shared/wire/raw-events";
 import { factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire/subjects";
+import { RedactionPolicy } from "@adi/shared/redaction";
 import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
+import { dropCapabilities } from "./adapters/capabilities.ts";
 import { loadKernelCapture, preflight } from "./adapters/kernel.ts";
 import type { KernelCapture, KernelStats } from "./adapters/kernel.ts";
 import { ListenerScanner, readListenerOwner, readOwnNetns } from "./adapters/listeners.ts";
@@ -29,6 +31,7 @@ import { listPids, readProcessSnapshot } from "./adapters/procfs.ts";
 import type { ProcessSnapshot } from "./adapters/procfs.ts";
 import { openCgroupResolver } from "./adapters/cgroupfs.ts";
 import { readKernelBatch } from "./core/kernel-batches.ts";
+import { captureRedaction, RawBatchMasker } from "./core/capture-redaction.ts";
 import { buildProcessFact } from "./core/process-facts.ts";
 import type { KernelProcessInfo } from "./core/process-facts.ts";
 import { listenerFactOf, withV6Only } from "./core/listener-facts.ts";
@@ -45,7 +48,15 @@ export interface CaptureAgent {
   stop(drainMs?: number): Promise<void>;
 }
 
-export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log: Logger): Promise<CaptureAgent> {
+export interface CaptureAgentOptions {
+  /**
+   * Drop to RUNTIME_CAPABILITIES (adapters/capabilities.ts) once attached: `adi capture`, whose process is the
+   * agent's own. Off for an agent embedded in another process (tests), which may need its capabilities later.
+   */
+  dropCapabilities?: boolean;
+}
+
+export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log: Logger, opts: CaptureAgentOptions = {}): Promise<CaptureAgent> {
   preflight();
   await ensureStreams(nc, { maxAgeMs: cfg.streamMaxAgeMs, maxBytes: cfg.streamMaxBytes, replicas: cfg.streamReplicas, partitions: cfg.partitions });
 
@@ -53,14 +64,18 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
   const bootId = readBootId();
   const startedAt = Date.now();
   const agentId = `${host}-${bootId.slice(0, 8)}-${process.pid}-${startedAt}`;
-  const factOpts = { prefixes: cfg.envPrefixList, redact: cfg.envRedact, allowed: cfg.profileAllowed };
+  const policy = RedactionPolicy.fromConfig(cfg);
+  const factOpts = { prefixes: cfg.envPrefixList, redaction: policy, allowed: cfg.profileAllowed };
   const publisher = new JetStreamPublisher(nc, {
     agentId,
     maxBufferBytes: cfg.publishBufferBytes,
     maxInflight: cfg.publishMaxInflight,
     log,
   });
-  const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0, procRecords: 0, undecidedOptins: 0 };
+  const counters = { malformedBatches: 0, unknownRecords: 0, invalidFacts: 0, procRecords: 0, undecidedOptins: 0, maskedRecords: 0 };
+  // ADI_CAPTURE_REDACT: credentials in payloads masked before a raw message leaves the host (core/capture-redaction.ts).
+  const redaction = captureRedaction(cfg);
+  const rawMasker = redaction.on ? new RawBatchMasker({ names: policy.names, maskValues: (text) => policy.maskValues(text) }) : null;
 
   const publishFact = (fact: ProcessFact | AgentStatsFact | ListenersFact) => {
     const kind = fact.type === "process" ? "process" : fact.type === "listeners" ? "listeners" : "agent";
@@ -218,6 +233,16 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       return;
     }
     if (split.kind === "raw") {
+      if (rawMasker) {
+        try {
+          counters.maskedRecords += rawMasker.maskBatch(batch);
+        } catch (err) {
+          if (!(err instanceof WireFormatError)) throw err;
+          counters.malformedBatches++; // not whole records: it cannot be masked, so it is not published
+          log.error({ err: err.message, bytes: batch.length }, "malformed raw batch from the kernel dropped");
+          return;
+        }
+      }
       publisher.enqueue(rawSubject(host, split.partition), batch, split.recordCount);
       return;
     }
@@ -258,6 +283,8 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     partitions: cfg.partitions,
     bootId,
   });
+  // Attached, ring buffer mapped: from here on only other processes' /proc entries need privileges.
+  const capabilities = opts.dropCapabilities ? dropCapabilities(log).kept : null;
   // Ports that were listening before we attached (the kernel follows listen() and close from now on).
   try {
     kernel.addListening(scanListeningPorts());
@@ -333,7 +360,9 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       scanned,
       partitions: cfg.partitions,
       payloadLimit: cfg.payloadLimit,
+      captureRedaction: `${redaction.on ? "on" : "off"} (${redaction.why})`,
       hooks,
+      capabilities: capabilities ?? "all (not dropped: embedded agent)",
       hooksDetail:
         hooks === "socket"
           ? "tp_btf sock:sock_send_length/sock_recv_length (no syscall tracepoints)"
@@ -358,7 +387,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       publishFact(stats());
       const drained = await publisher.drain(drainMs);
       const final = stats();
-      log.info({ drained, kernel: final.kernel, user: final.user }, "capture stopped");
+      log.info({ drained, kernel: final.kernel, user: final.user, maskedRecords: counters.maskedRecords }, "capture stopped");
       publisher.close();
     },
   };

@@ -2,6 +2,7 @@ import { ProcessFactSchema } from "@adi/shared/wire/facts";
 import { describe, expect, it } from "vitest";
 import type { ProcessSnapshot } from "../src/adapters/procfs.ts";
 import { buildProcessFact, type KernelProcessInfo, type ProcessFactInput } from "../src/core/process-facts.ts";
+import { RedactionPolicy } from "@adi/shared/redaction";
 
 const CONTAINER = "4a7b1e0c2d3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b";
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
@@ -33,7 +34,7 @@ const kernel: KernelProcessInfo = {
 };
 
 const base = { event: "exec", ts: TS, host: "node-1", bootId: BOOT } as const satisfies Partial<ProcessFactInput>;
-const opts = { redact: true };
+const opts = { redaction: RedactionPolicy.DEFAULT };
 
 describe("buildProcessFact from /proc", () => {
   const env = {
@@ -79,13 +80,13 @@ describe("buildProcessFact from /proc", () => {
   });
 
   it("applies the prefix list and the redaction switch", () => {
-    const fact = buildProcessFact({ ...base, snapshot: snapshot(env) }, { prefixes: ["REVIEWS_", "POSTGRES_"], redact: false });
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(env) }, { prefixes: ["REVIEWS_", "POSTGRES_"], redaction: RedactionPolicy.NONE });
     expect(fact.env).toEqual({ POSTGRES_PASSWORD: "hunter2", REVIEWS_DB: "postgres://app:hunter2@db/reviews" });
     expect(fact.env_redacted).toBe(false);
   });
 
   it("decides opt-in from the /proc environment, over the kernel's verdict", () => {
-    const fact = buildProcessFact({ ...base, snapshot: snapshot(env), kernel }, { redact: true, allowed: ["dev"] });
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(env), kernel }, { redaction: RedactionPolicy.DEFAULT, allowed: ["dev"] });
     expect(fact.optin).toBe("not_allowed");
     expect(fact.adi_profile_match).toBe("local");
   });
@@ -237,5 +238,75 @@ describe("buildProcessFact: the cgroup from the kernel's cgroup id", () => {
   it("records the cgroup of an exit", () => {
     const fact = buildProcessFact({ ...base, event: "exit", kernel: { ...kernel, cgroupPath: `/kubepods.slice/cri-containerd-${CONTAINER}.scope` }, exitCode: 0 }, opts);
     expect(fact).toMatchObject({ event: "exit", container_id: CONTAINER, exit_code: 0 });
+  });
+});
+
+describe("buildProcessFact redacts before publishing (cmdline and env categories)", () => {
+  const optedIn = { ADI_PROFILE: "local" };
+  const cases: [string, readonly string[], string][] = [
+    ["curl -u", ["curl", "-u", "user:pw", "https://api.example"], "curl -u user:[REDACTED] https://api.example"],
+    ["curl -H Authorization", ["curl", "-H", "Authorization: Bearer abc.def", "https://api.example"], "curl -H Authorization: [REDACTED] https://api.example"],
+    ["mysql -p", ["mysql", "-pSECRET", "-h", "db", "app"], "mysql -p[REDACTED] -h db app"],
+    ["mysql --password=", ["mysql", "--password=SECRET", "app"], "mysql --password=[REDACTED] app"],
+    ["redis-cli -a", ["redis-cli", "-a", "SECRET", "ping"], "redis-cli -a [REDACTED] ping"],
+    ["psql URL", ["psql", "postgresql://u:pw@h/db"], "psql postgresql://u:[REDACTED]@h/db"],
+    ["psql -p is a port", ["psql", "-p", "5432", "-h", "db"], "psql -p 5432 -h db"],
+  ];
+
+  it.each(cases)("/proc argv: %s", (_label, argv, expected) => {
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(optedIn, { cmdline: argv.join(" "), argv }) }, opts);
+    expect(fact.cmdline).toBe(expected);
+  });
+
+  it.each(cases)("/proc without argv (joined words): %s", (_label, argv, expected) => {
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(optedIn, { cmdline: argv.join(" ") }) }, opts);
+    expect(fact.cmdline).toBe(expected);
+  });
+
+  it.each(cases)("the kernel's argv when /proc is gone: %s", (_label, argv, expected) => {
+    const fact = buildProcessFact({ ...base, kernel: { ...kernel, cmdline: argv }, error: "gone" }, opts);
+    expect(fact.cmdline).toBe(expected);
+  });
+
+  it("keeps an argument's spaces whole in argv form: the header value is one argument", () => {
+    const argv = ["sh", "-c", "curl -H 'Authorization: Bearer x y' https://h"];
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(optedIn, { cmdline: argv.join(" "), argv }) }, opts);
+    expect(fact.cmdline).toBe("sh -c curl -H 'Authorization: [REDACTED]' https://h");
+  });
+
+  it("redacts env values by their look, not only by name", () => {
+    const environ = {
+      ...optedIn,
+      AUTH_HEADER_VALUE: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      GH_HELPER: "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+      BILLING: "sk_live_abcdefghijklmnop1234",
+      ConnectionStrings__Default: "Server=db;Database=app;User Id=sa;Password=Secr3t!;",
+      PG_DSN: "host=db password=s3cret dbname=app",
+      SENTRY_DSN: "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/42",
+      SESSION_SIGNING: "5f2b6c",
+      HOME: "/root",
+    };
+    const fact = buildProcessFact({ ...base, snapshot: snapshot(environ) }, opts);
+    expect(fact.env).toEqual({
+      ADI_PROFILE: "local",
+      AUTH_HEADER_VALUE: "[REDACTED]",
+      BILLING: "sk_live_[REDACTED]",
+      ConnectionStrings__Default: "Server=db;Database=app;User Id=sa;Password=[REDACTED];",
+      GH_HELPER: "ghp_[REDACTED]",
+      HOME: "/root",
+      PG_DSN: "host=db password=[REDACTED] dbname=app",
+      SENTRY_DSN: "https://[REDACTED]@o1.ingest.sentry.io/42",
+      SESSION_SIGNING: "[REDACTED]",
+    });
+    expect(fact.env_redacted).toBe(true);
+  });
+
+  it("leaves the cmdline in clear when the cmdline category is off, env when ENV_REDACT=false", () => {
+    const redaction = RedactionPolicy.fromConfig({ redactOff: ["cmdline"], redactNames: [], redactPatterns: [], envRedact: false });
+    const argv = ["mysql", "-pSECRET"];
+    const fact = buildProcessFact({ ...base, snapshot: snapshot({ ...optedIn, DB_PASSWORD: "x" }, { cmdline: argv.join(" "), argv }) }, { redaction });
+    expect(fact.cmdline).toBe("mysql -pSECRET");
+    expect(fact.env).toEqual({ ADI_PROFILE: "local", DB_PASSWORD: "x" });
+    expect(fact.env_redacted).toBe(false);
   });
 });

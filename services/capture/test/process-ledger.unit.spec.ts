@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { buildProcessFact, type KernelProcessInfo } from "../src/core/process-facts.ts";
 import { ProcessLedger } from "../src/core/process-ledger.ts";
+import { RedactionPolicy } from "@adi/shared/redaction";
 
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 const info = (over: Partial<KernelProcessInfo> = {}): KernelProcessInfo => ({
@@ -80,7 +81,7 @@ describe("a net fact of a process gone before /proc was read", () => {
     const known = l.lookup(4242, 7000)!;
     const fact = buildProcessFact(
       { event: "net", ts: 1_790_000_000_123_456_789n, host: "h1", bootId: BOOT, kernel: known, error: "open /proc/4242/stat: no such file or directory" },
-      { redact: true },
+      { redaction: RedactionPolicy.DEFAULT },
     );
     expect(fact).toMatchObject({
       event: "net",

@@ -107,6 +107,7 @@ describe("reading a fixture /proc", () => {
       comm: "python3 (app)",
       exe: "/usr/bin/python3.12",
       cmdline: "/usr/bin/python3 /app/server.py --port 9080",
+      argv: ["/usr/bin/python3", "/app/server.py", "--port", "9080"],
       cgroupText: `0::/system.slice/docker-${CONTAINER}.scope\n`,
       environ: { ADI_PROFILE: "local", ADI_PROFILE_NAME: "reviews", PATH: "/usr/bin" },
     });

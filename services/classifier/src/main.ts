@@ -13,6 +13,7 @@ import type { AdiConfig } from "@adi/shared/config";
 import { ensureStreams, rawStreamContract } from "@adi/shared/nats/streams";
 import type { RawStreamContract } from "@adi/shared/nats/streams";
 import { isAbort, retryWithBackoff } from "@adi/shared/nats/retry";
+import { RedactionPolicy } from "@adi/shared/redaction";
 import type { EngineStats } from "./core/engine.ts";
 import { assignPartitions } from "./core/assignment.ts";
 import { emptyDeadLetterCounts, timestampWindow } from "./core/record-guard.ts";
@@ -78,6 +79,8 @@ export async function startClassifier(cfg: AdiConfig, nc: NatsConnection, log: L
     partitions: count,
     window: () => timestampWindow(contract?.maxAgeMs ?? cfg.streamMaxAgeMs),
     rewindMaxMs: cfg.classifierRewindMaxMs,
+    // Built here from the configuration, passed into the (pure) engine: nothing reaches ADI_DERIVED unredacted.
+    redaction: RedactionPolicy.fromConfig(cfg),
   };
 
   let sweeping = false;

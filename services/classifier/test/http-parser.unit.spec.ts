@@ -96,6 +96,7 @@ describe("HttpMessageParser: messages", () => {
         bodySize: 5,
         bodyTruncated: false,
         raw: GET,
+        headSize: GET.length - 5, // the head, blank line included; not the 5 body bytes
       },
     ]);
     expect(stats).toEqual({ messages: 1, errors: 0, resyncs: 0, droppedPartial: 0, incomplete: 0 });

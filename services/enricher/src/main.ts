@@ -12,6 +12,7 @@ import { ensureStreams } from "@adi/shared/nats/streams";
 import { decodeFact, encodeFact, nsToIso } from "@adi/shared/wire/facts";
 import { FACTS_STREAM, factSubject, factsFilter, sanitizeToken } from "@adi/shared/wire/subjects";
 import { AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
+import { RedactionPolicy } from "@adi/shared/redaction";
 import { EnvInventory } from "./core/env-inventory.ts";
 import { startContainerEnrichment } from "./adapters/container-enrichment.ts";
 
@@ -47,7 +48,7 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
     timeoutMs: left(),
     onRetry: (err, failures, retryInMs) => log.warn({ err: (err as Error).message, failures, retryInMs }, "could not create the streams; will retry"),
   });
-  const inventory = new EnvInventory({ all: cfg.envOutputAll });
+  const inventory = new EnvInventory({ all: cfg.envOutputAll, redaction: RedactionPolicy.fromConfig(cfg) });
   const writer = new AtomicFileWriter(cfg.envOutputPath, {
     variable: "ENV_OUTPUT_PATH",
     onError: (err) => log.error({ err }, "could not write ENV_OUTPUT_PATH; will retry"),

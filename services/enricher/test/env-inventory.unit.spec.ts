@@ -3,6 +3,7 @@ import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import type { ProcessFact } from "@adi/shared/wire/facts";
 import { EnvInventory } from "../src/core/env-inventory.ts";
+import { RedactionPolicy } from "@adi/shared/redaction";
 
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 function fact(over: Partial<ProcessFact>): ProcessFact {
@@ -53,7 +54,8 @@ describe("EnvInventory with ENV_OUTPUT_ALL=true (every opted-in process)", () =>
       YES: "yes",
       NUMBER: "0123",
     };
-    const inv = new EnvInventory({ all: true });
+    // Escaping, not redaction, is tested here: COLON:KEY and KEY WITH SPACE are secret names by the env rules.
+    const inv = new EnvInventory({ all: true, redaction: RedactionPolicy.NONE });
     inv.add(fact({ env, cmdline: "--- weird: cmd\n" }));
     const out = inv.render();
     const [doc] = docs(out);
@@ -192,5 +194,39 @@ describe("EnvInventory by default: the processes that made a network call (the G
     inv.add(fact({ pid: 61, event: "exec", ts: at(0), error: gone(61) }));
     expect(inv.version).toBe(v + 1);
     expect(docs(inv.render()).map((d) => d.adi_profile_pid)).toEqual([61]);
+  });
+});
+
+describe("EnvInventory redaction (facts of older agents, redacted by name only or not at all)", () => {
+  const env = {
+    API_JWT_HEADER: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+    GIT_REMOTE_HELPER: "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    ConnectionStrings__Default: "Server=db;Database=app;User Id=sa;Password=Secr3t!;",
+    POSTGRES_PASSWORD: "hunter2",
+    ADI_PROFILE_NAME: "reviews",
+    PATH: "/usr/bin",
+  };
+
+  it("applies the env rules (name and value) and the cmdline rules before writing", () => {
+    const inv = new EnvInventory({ all: true });
+    inv.add(fact({ env, cmdline: "mysql -pSECRET -h db app" }));
+    const [doc] = docs(inv.render());
+    expect(doc.adi_profile_env).toEqual({
+      ADI_PROFILE_NAME: "reviews",
+      API_JWT_HEADER: "[REDACTED]",
+      ConnectionStrings__Default: "Server=db;Database=app;User Id=sa;Password=[REDACTED];",
+      GIT_REMOTE_HELPER: "ghp_[REDACTED]",
+      PATH: "/usr/bin",
+      POSTGRES_PASSWORD: "[REDACTED]",
+    });
+    expect(doc.adi_profile_cmdline).toBe("mysql -p[REDACTED] -h db app");
+  });
+
+  it("writes the facts as they are when env and cmdline are off (ENV_REDACT=false, ADI_REDACT_OFF=cmdline)", () => {
+    const inv = new EnvInventory({ all: true, redaction: RedactionPolicy.fromConfig({ redactOff: ["cmdline"], redactNames: [], redactPatterns: [], envRedact: false }) });
+    inv.add(fact({ env, cmdline: "mysql -pSECRET -h db app" }));
+    const [doc] = docs(inv.render());
+    expect(doc.adi_profile_env).toEqual(env);
+    expect(doc.adi_profile_cmdline).toBe("mysql -pSECRET -h db app");
   });
 });

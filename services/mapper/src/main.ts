@@ -15,6 +15,7 @@ import { decodeDerivedBatch } from "@adi/shared/wire/derived";
 import { decodeFact } from "@adi/shared/wire/facts";
 import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire/subjects";
 import { AppendingFileWriter, AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
+import { RedactionPolicy } from "@adi/shared/redaction";
 import { MapperOutputs } from "./core/outputs.ts";
 
 export interface Mapper {
@@ -58,7 +59,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     opts.signal?.removeEventListener("abort", onStartAbort);
     throw err;
   });
-  const outputs = new MapperOutputs({ redact: cfg.envRedact });
+  const outputs = new MapperOutputs({ redaction: RedactionPolicy.fromConfig(cfg) });
   const onError = (err: unknown) => log.error({ err }, "could not write an output file; will retry");
   const logWriter = new AppendingFileWriter(cfg.outputPath, { onError, variable: "OUTPUT_PATH" });
   await logWriter.open().catch((err) => {

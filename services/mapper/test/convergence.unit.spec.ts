@@ -8,6 +8,7 @@ import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/w
 import { nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
 import type { Fact } from "@adi/shared/wire/facts";
 import { MapperOutputs } from "../src/core/outputs.ts";
+import { RedactionPolicy } from "@adi/shared/redaction";
 
 const BOOT = "11111111-2222-4333-8444-555555555555";
 const at = (ms: number) => nsToIso(1_712_600_650_000_000_000n + BigInt(Math.round(ms * 1000)) * 1000n);
@@ -78,7 +79,7 @@ interface Run {
  * (the writer found the stream quiet) at the positions in `quiet`.
  */
 function run(order: Derived[], chunk: number, quiet: ReadonlySet<number> = new Set()): Run {
-  const outputs = new MapperOutputs({ redact: true });
+  const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
   for (const f of [processFact(10, "productpage"), processFact(20, "ratings")]) outputs.addFact(f);
   const lines: string[] = [];
   order.forEach((d, i) => {
@@ -137,7 +138,7 @@ describe("a restarted mapper converges to replay", () => {
     const resumeAt = order.findIndex((d) => startMs(d) >= t0 + 45_000);
     const stream = [...order.slice(0, resumeAt).filter((d) => !held(d)), ...order.filter(held), ...order.slice(resumeAt)];
     const feed = (pairingWindowMs: number) => {
-      const outputs = new MapperOutputs({ redact: true, pairingWindowMs });
+      const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, pairingWindowMs });
       for (const d of stream) outputs.addDerived(d);
       return outputs;
     };

@@ -5,6 +5,7 @@ import { nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
 import { connectionLogLine, httpLogLines } from "../src/core/log-lines.ts";
 import type { HttpRequestLine, HttpResponseLine } from "../src/core/log-lines.ts";
 import { NameResolver } from "../src/core/names.ts";
+import { RedactionPolicy } from "@adi/shared/redaction";
 
 const BOOT = "11111111-2222-4333-8444-555555555555";
 const at = (us: number) => nsToIso(1_712_600_650_000_000_000n + BigInt(us) * 1000n);
@@ -54,7 +55,13 @@ describe("httpLogLines", () => {
       body: '{"message":"hello"}', source_container: null, destination_container: null, destination_type: "external",
       side: "client", conn_id: "1", seq: 0,
     });
-    expect(request.bytes).toBe(ex.request.raw.length); // head + body, as captured whole here
+    // Head + body, as captured whole here, the head as written (its credential redacted: 13 bytes became 10).
+    expect(request.bytes).toBe(ex.request.raw.length - "Bearer s3cret".length + "[REDACTED]".length);
+    // With the head's true size (what the classifier now publishes), redaction no longer changes `bytes`.
+    const headSize = ex.request.raw.indexOf("\r\n\r\n") + 4;
+    const [sized] = httpLogLines({ ...ex, request: { ...ex.request, head_size: headSize } }, names()) as [HttpRequestLine];
+    expect(sized.bytes).toBe(ex.request.raw.length);
+    expect(sized.bytes).toBe(headSize + ex.request.body_size);
 
     const responseFields = GO_HTTP_FIELDS.filter((f) => f !== "method" && f !== "url").map((f) => (f === "bytes" ? ["bytes", "status_code"] : [f])).flat();
     expect(Object.keys(response)).toEqual([...responseFields, "side", "conn_id", "seq", "exchange_id", "latency_ms"]);
@@ -91,7 +98,7 @@ describe("httpLogLines", () => {
   });
 
   it("keeps credentials when redaction is off", () => {
-    const [request] = httpLogLines(exchange("client", 1234), names(), { redact: false }) as [HttpRequestLine];
+    const [request] = httpLogLines(exchange("client", 1234), names(), { redaction: RedactionPolicy.NONE }) as [HttpRequestLine];
     expect(request.headers.Authorization).toBe("Bearer s3cret");
     expect(request.raw_payload).toContain("Bearer s3cret");
   });

@@ -5,6 +5,7 @@ import { ConnectionObservationSchema, HttpExchangeSchema } from "@adi/shared/wir
 import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire/derived";
 import { ContainerFactSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
 import { MapperOutputs } from "../src/core/outputs.ts";
+import { RedactionPolicy } from "@adi/shared/redaction";
 
 const BOOT = "11111111-2222-4333-8444-555555555555";
 const at = (ms: number) => nsToIso(1_712_600_650_000_000_000n + BigInt(Math.round(ms * 1000)) * 1000n);
@@ -28,7 +29,7 @@ const isSorted = (xs: string[]) => xs.every((x, i) => i === 0 || xs[i - 1]! <= x
 
 describe("MapperOutputs traffic log", () => {
   it("hands out only lines the window has passed, then everything when asked (quiet stream, stop)", () => {
-    const outputs = new MapperOutputs({ redact: true, logSettleMs: 1000 });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 1000 });
     for (let i = 0; i < 30; i++) outputs.addDerived(exchange(i, i * 100));
     // newest capture time 2905 ms: lines before 1905 ms are final (the last pass ran at newest 2805: horizon 1805)
     const first = outputs.takeLogLines();
@@ -43,7 +44,7 @@ describe("MapperOutputs traffic log", () => {
   });
 
   it("keeps memory to the window: 20,000 exchanges over 200 s with a 1 s window hold at most ~1.2 s of them", () => {
-    const outputs = new MapperOutputs({ redact: true, logSettleMs: 1000 });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 1000 });
     let taken = 0;
     let maxPending = 0;
     for (let i = 0; i < 20_000; i++) {
@@ -59,7 +60,7 @@ describe("MapperOutputs traffic log", () => {
   it("writes the same sorted log whatever the arrival order within the window", () => {
     const calls = Array.from({ length: 200 }, (_, i) => exchange(i, i * 37, 1 + (i % 7)));
     const render = (order: HttpExchange[]) => {
-      const outputs = new MapperOutputs({ redact: true, logSettleMs: 2000 });
+      const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 2000 });
       const lines: string[] = [];
       for (const d of order) {
         outputs.addDerived(d);
@@ -80,7 +81,7 @@ describe("MapperOutputs traffic log", () => {
   });
 
   it("appends a line later than the window where it arrives, and counts it", () => {
-    const outputs = new MapperOutputs({ redact: true, logSettleMs: 1000 });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 1000 });
     for (let i = 0; i < 50; i++) outputs.addDerived(exchange(i, i * 100));
     const before = outputs.takeLogLines();
     // A slow request: sent at 100 ms, answered 4.8 s later; it arrives after its request line's time was final.
@@ -92,7 +93,7 @@ describe("MapperOutputs traffic log", () => {
   });
 
   it("ignores an observation delivered twice, also for a window after its lines were handed out", () => {
-    const outputs = new MapperOutputs({ redact: true, logSettleMs: 1000 });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 1000 });
     for (let i = 0; i < 15; i++) outputs.addDerived(exchange(i, i * 100));
     const taken = outputs.takeLogLines();
     expect(taken.some((l) => l.includes('"url":"/items/1"'))).toBe(true);
@@ -107,14 +108,14 @@ describe("MapperOutputs traffic log", () => {
   });
 
   it("forgets connections idle longer than seenIdleMs: a redelivery later than that is taken again (memory bound)", () => {
-    const outputs = new MapperOutputs({ redact: true, logSettleMs: 1000, seenIdleMs: 2000 });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 1000, seenIdleMs: 2000 });
     for (let i = 0; i < 60; i++) outputs.addDerived(exchange(i, i * 100));
     outputs.addDerived(exchange(1, 100));
     expect(outputs.stats()).toMatchObject({ duplicates: 0, late: 1 });
   });
 
   it("renderLog shows final lines not taken and pending ones, without taking them", () => {
-    const outputs = new MapperOutputs({ redact: true, logSettleMs: 1000 });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 1000 });
     for (let i = 0; i < 30; i++) outputs.addDerived(exchange(i, i * 100));
     const shown = outputs.renderLog();
     expect(shown).toBe(outputs.renderLog());
@@ -129,7 +130,7 @@ describe("MapperOutputs: capture times outside a sane window (a record stamped 2
   const generatedAt = (o: MapperOutputs) => /generated_at: "([^"]+)"/.exec(o.renderMap())?.[1];
 
   it("drops an observation stamped in 2554 and counts it: generated_at, the log and the map do not move", () => {
-    const outputs = new MapperOutputs({ redact: true });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
     for (let i = 0; i < 5; i++) outputs.addDerived(exchange(i, i * 100));
     const before = generatedAt(outputs);
     expect(FAR.startsWith("2554-")).toBe(true);
@@ -146,7 +147,7 @@ describe("MapperOutputs: capture times outside a sane window (a record stamped 2
   });
 
   it("with the message's store time: more than a day ahead of it, or a year behind, is dropped; an hour ahead is kept", () => {
-    const outputs = new MapperOutputs({ redact: true });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
     const stored = Date.parse(at(0));
     outputs.addDerived(exchange(1, 3_600_000), stored); // capture clock an hour ahead of the broker's: kept
     outputs.addDerived(exchange(2, 25 * 3_600_000), stored);
@@ -157,7 +158,7 @@ describe("MapperOutputs: capture times outside a sane window (a record stamped 2
   });
 
   it("drops a boot-relative time (1970) and a fact stamped in 2554, which would otherwise name a process forever", () => {
-    const outputs = new MapperOutputs({ redact: true });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
     const fact = (ts: string, name: string) => ProcessFactSchema.parse({
       v: 1, type: "process", event: "exec", ts, host: "a", boot_id: BOOT, pid: 10, start_ticks: 1, ppid: 1, comm: name, exe: null,
       cmdline: name, cgroup: null, container_id: null, adi_profile_match: "x", adi_profile_name: name, optin: "yes", env: {}, env_redacted: true, error: null, exit_code: null,
@@ -184,7 +185,7 @@ describe("MapperOutputs: connections no rule recognised", () => {
   };
 
   it("logs an unknown connection as a connection line: protocol unknown, confidence 0, its first bytes in hex", () => {
-    const outputs = new MapperOutputs({ redact: true });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
     outputs.addDerived(connection("unknown", "unknown", "474554202f" + "61".repeat(27)));
     const lines = outputs.takeLogLines(true).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([expect.objectContaining({
@@ -196,7 +197,7 @@ describe("MapperOutputs: connections no rule recognised", () => {
   });
 
   it("still logs no line for a web connection (its HTTP exchanges are the lines)", () => {
-    const outputs = new MapperOutputs({ redact: true });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
     outputs.addDerived(connection("web", "tls", "16030100"));
     expect(outputs.takeLogLines(true)).toEqual([]);
   });
@@ -204,7 +205,7 @@ describe("MapperOutputs: connections no rule recognised", () => {
 
 describe("MapperOutputs: a container calling a published port through its network's gateway", () => {
   it("names the destination after the container publishing the port, in the log and the map (not external)", () => {
-    const outputs = new MapperOutputs({ redact: true });
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
     outputs.addFact(ContainerFactSchema.parse({
       v: 1, type: "container", event: "snapshot", ts: at(0), host: "a", boot_id: BOOT, runtime: "podman", namespace: null,
       container_id: "c0ffee", container_name: "ratings-1", image: "ratings:2", service: "ratings", project: null, labels: {}, pid: 4242,
@@ -216,5 +217,49 @@ describe("MapperOutputs: a container calling a published port through its networ
     const [request] = outputs.takeLogLines(true).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(request).toMatchObject({ dest_ip: "10.88.0.1", destination_type: "container", destination_container: { service: "ratings", container_id: "c0ffee" } });
     expect(outputs.renderMap()).toMatch(/destination: ratings\n\s+destination_type: container/);
+  });
+});
+
+describe("MapperOutputs redaction (defense in depth: streams written by older classifiers and agents)", () => {
+  const JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+  /** An exchange as an older classifier published it: secrets in clear everywhere. */
+  function leaky(): HttpExchange {
+    const ex = exchange(1, 0);
+    const head = "POST /login?token=t1 HTTP/1.1\r\nAuthorization: Bearer b1\r\nX-Session: s1\r\n\r\n";
+    const body = '{"password":"p1","user":"bob"}';
+    return HttpExchangeSchema.parse({
+      ...ex,
+      request: { ...ex.request, method: "POST", target: `/login/${JWT}?token=t1`, headers: [["Authorization", "Bearer b1"], ["X-Session", "s1"]], body, body_size: body.length, raw: head + body },
+      response: { ...ex.response!, headers: [["Set-Cookie", "sid=c1"]], body: '{"access_token":"a1"}', raw: 'HTTP/1.1 200 OK\r\nSet-Cookie: sid=c1\r\n\r\n{"access_token":"a1"}' },
+    });
+  }
+  const fact = (cmdline: string) => ProcessFactSchema.parse({
+    v: 1, type: "process", event: "exec", ts: at(0), host: "a", boot_id: BOOT, pid: 10, start_ticks: 1, ppid: 1, comm: "curl", exe: null,
+    cmdline, cgroup: null, container_id: null, adi_profile_match: "x", adi_profile_name: "cli", optin: "yes", env: {}, env_redacted: true, error: null, exit_code: null,
+  });
+
+  it("writes log lines with headers, url, body, raw_payload and cmdline redacted", () => {
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
+    outputs.addFact(fact("curl -u bob:pw1 -H Authorization: Bearer b1 https://api/login"));
+    outputs.addDerived(leaky());
+    const lines = outputs.takeLogLines(true).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const text = JSON.stringify(lines) + outputs.renderMap();
+    for (const secret of ["t1", "b1", "s1", "p1", "c1", "a1", "pw1", JWT]) expect(text, secret).not.toMatch(new RegExp(`\\b${secret}\\b`));
+    expect(lines[0]).toMatchObject({
+      url: "/login/[REDACTED]?token=[REDACTED]",
+      cmdline: "curl -u bob:[REDACTED] -H Authorization: [REDACTED] https://api/login",
+      headers: { Authorization: "[REDACTED]", "X-Session": "[REDACTED]" },
+      body: '{"password":"[REDACTED]","user":"bob"}',
+      raw_payload: 'POST /login?token=[REDACTED] HTTP/1.1\r\nAuthorization: [REDACTED]\r\nX-Session: [REDACTED]\r\n\r\n{"password":"[REDACTED]","user":"bob"}',
+    });
+    expect(lines[1]).toMatchObject({ headers: { "Set-Cookie": "[REDACTED]" }, body: '{"access_token":"[REDACTED]"}' });
+  });
+
+  it("writes them as they came with ADI_REDACT_OFF=all", () => {
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.NONE });
+    outputs.addFact(fact("curl -u bob:pw1 https://api"));
+    outputs.addDerived(leaky());
+    const [request] = outputs.takeLogLines(true).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(request).toMatchObject({ url: `/login/${JWT}?token=t1`, cmdline: "curl -u bob:pw1 https://api", headers: { Authorization: "Bearer b1" } });
   });
 });

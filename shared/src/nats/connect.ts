@@ -5,10 +5,15 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { adiError } from "../errors.ts";
+import { describeServers, maskUrlUserinfo, natsClientOptions } from "./auth.ts";
+import type { NatsAuthSettings, NatsClientOptions } from "./auth.ts";
 import { retryWithBackoff } from "./retry.ts";
 
 export interface ConnectOptions {
+  /** NATS_URL split: `nats://user:password@host`, `nats://token@host` and `tls://host` are understood (auth.ts). */
   servers: readonly string[];
+  /** NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CA, NATS_CERT/NATS_KEY (AdiConfig.natsAuth). */
+  auth?: NatsAuthSettings;
   name: string;
   log: Logger;
   /** How long one attempt at the first connection may take, ms. Default 5000. */
@@ -23,16 +28,55 @@ export interface ConnectOptions {
 }
 
 /**
- * Connects to `servers`; the connection then reconnects forever. Throws AdiError ADI_ERR_NATS_UNREACHABLE (exit 5)
- * naming the servers and the last error when no attempt succeeded within `retryForMs`, or the signal's reason when
- * aborted.
+ * Refusals that a retry cannot cure: the server said no to the credentials, or TLS cannot be agreed. Matched on
+ * nats.js's error class and message and on node's TLS error codes (the rejections of tls.connect). Retrying them
+ * for ADI_START_TIMEOUT would only delay the same line by a minute.
+ */
+const PERMANENT_REFUSALS: readonly ((err: Error & { code?: unknown }) => boolean)[] = [
+  (err) => err.name === "AuthorizationError" || /authorization violation/i.test(err.message),
+  (err) => /authentication (timeout|expired|revoked)|user authentication/i.test(err.message),
+  (err) => /server does not support 'tls'|tls.*is not available on this server|tls required/i.test(err.message),
+  (err) =>
+    typeof err.code === "string" &&
+    /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_.*)$/.test(err.code),
+];
+
+/** True for an error no retry cures (PERMANENT_REFUSALS): a wrong password, an untrusted certificate. */
+export function isPermanentRefusal(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (PERMANENT_REFUSALS.some((rule) => rule(e as Error & { code?: unknown }))) return true;
+  }
+  return false;
+}
+
+/** A refused attempt, resolved rather than rejected so that retryWithBackoff stops at once. */
+class Refused {
+  readonly err: Error;
+  constructor(err: Error) {
+    this.err = err;
+  }
+}
+
+/**
+ * Connects to `servers` with `auth` (see natsClientOptions); the connection then reconnects forever. Throws AdiError
+ * ADI_ERR_NATS_UNREACHABLE (exit 5) naming the servers (userinfo masked) and the last error when no attempt
+ * succeeded within `retryForMs`; ADI_ERR_NATS_AUTH (exit 5) at once when the server refused the credentials or TLS
+ * failed (isPermanentRefusal), or when the settings cannot be used (a conflict, an unreadable file); the signal's
+ * reason when aborted. No line or error carries a password, token or seed.
  */
 export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
   const perAttempt = opts.timeoutMs ?? 5000;
   const started = performance.now();
+  const shown = describeServers(opts.servers);
+  let client: NatsClientOptions;
+  try {
+    client = natsClientOptions(opts.servers, opts.auth ?? {});
+  } catch (err) {
+    throw adiError("ADI_ERR_NATS_AUTH", `${shown}: ${(err as Error).message}`);
+  }
   const attempt = () =>
     connect({
-      servers: [...opts.servers],
+      ...client,
       name: opts.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -44,25 +88,43 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       // that almost never happens: ~11-17% of the capture agent's and classifier's CPU in profiles (BENCHMARKS.md).
       noAsyncTraces: true,
     });
-  const nc = await retryWithBackoff(
-    () => abandonOnAbort(attempt(), opts.signal),
+  // With reconnection on, nats.js retries a TLS handshake the server rejects (a missing client certificate) until
+  // its timeout and reports only "timeout". One dial without reconnection, after a failed TLS attempt, tells why.
+  const probe = async (failed: unknown): Promise<Refused> => {
+    if (!client.tls) throw failed;
+    const once = await connect({ ...client, name: opts.name, reconnect: false, timeout: 2000 }).catch((err: unknown) => err as Error);
+    if (once instanceof Error && isPermanentRefusal(once)) return new Refused(once);
+    if (!(once instanceof Error)) await once.close();
+    throw failed;
+  };
+  const outcome = await retryWithBackoff(
+    () =>
+      abandonOnAbort(attempt(), opts.signal).catch((err: unknown) =>
+        isPermanentRefusal(err) ? new Refused(err as Error) : abandonOnAbort(probe(err), opts.signal),
+      ),
     {
-      what: `connect to ${opts.servers.join(",")}`,
+      what: `connect to ${shown}`,
       timeoutMs: opts.retryForMs ?? 0,
       signal: opts.signal,
       onRetry: (err, failures, delayMs) =>
-        opts.log.warn({ servers: opts.servers, err: (err as Error).message, failures, retryInMs: delayMs }, "nats not reachable yet; will retry"),
+        opts.log.warn({ servers: shown, err: maskUrlUserinfo((err as Error).message), failures, retryInMs: delayMs }, "nats not reachable yet; will retry"),
     },
   ).catch((err: unknown) => {
     if (opts.signal?.aborted) throw err;
     const cause = ((err as Error).cause ?? err) as Error;
     const within = opts.retryForMs ? ` (retried for ${Math.round(opts.retryForMs / 1000)} s)` : "";
-    throw adiError("ADI_ERR_NATS_UNREACHABLE", `${opts.servers.join(",")}: ${cause.message}${within}`, cause);
+    // The cause is kept out of the error (formatFatal would print its message): only its masked text is shown.
+    throw adiError("ADI_ERR_NATS_UNREACHABLE", `${shown}: ${maskUrlUserinfo(cause.message)}${within}`);
   });
+  if (outcome instanceof Refused) {
+    const how = client.authenticator ? "" : " (no credentials were given)";
+    throw adiError("ADI_ERR_NATS_AUTH", `${shown}: refused: ${maskUrlUserinfo(messageOf(outcome.err))}${how}`);
+  }
+  const nc = outcome;
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
-        opts.log.warn({ nats: s.type, server: "server" in s ? s.server : undefined }, `nats ${s.type}`);
+        opts.log.warn({ nats: s.type, server: "server" in s ? maskUrlUserinfo(String(s.server)) : undefined }, `nats ${s.type}`);
       }
     }
   })();
@@ -73,12 +135,12 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
  * `connecting`, or the signal's reason as soon as it aborts (a stop during start is not held up by a connection
  * attempt to a stalled broker, up to 5 s); a connection that still comes after that is closed, never leaked.
  */
-function abandonOnAbort(connecting: Promise<NatsConnection>, signal: AbortSignal | undefined): Promise<NatsConnection> {
+function abandonOnAbort<T extends NatsConnection | Refused>(connecting: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return connecting;
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       reject(signal.reason);
-      void connecting.then((late) => late.close(), () => undefined);
+      void connecting.then((late) => (late instanceof Refused ? undefined : late.close()), () => undefined);
     };
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -93,4 +155,10 @@ function abandonOnAbort(connecting: Promise<NatsConnection>, signal: AbortSignal
       },
     );
   });
+}
+
+/** An error's message, with its cause's when it adds to it (node's TLS errors carry the reason in the cause). */
+function messageOf(err: Error): string {
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
 }

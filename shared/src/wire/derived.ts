@@ -61,6 +61,11 @@ const HttpMessageFields = {
   body_binary: z.boolean(),
   /** The first bytes of the message as captured (head and start of body), latin1: the Go tool's raw_payload. */
   raw: z.string(),
+  /**
+   * Bytes of the head on the wire (start line, header lines, blank line), as far as captured. `raw` is redacted,
+   * so its length no longer tells; absent in messages written before it was added (then `raw`'s head is used).
+   */
+  head_size: count.optional(),
 };
 
 export const HttpRequestSchema = z.object({ ...HttpMessageFields, method: z.string().min(1), target: z.string() });

@@ -23,7 +23,14 @@ export interface ServiceSpec {
   /** Published ports (`ports:` short syntax): no `hostPort` means a port Docker picks. */
   ports: { containerPort: number; protocol: "tcp" | "udp"; hostPort?: number; hostIp?: string }[];
   capAdd: string[];
+  capDrop: string[];
   securityOpt: string[];
+  /** `user:` (uid[:gid], numeric or names the image knows). */
+  user?: string;
+  /** Supplementary groups (`group_add:`), numeric or names. */
+  groupAdd: string[];
+  /** `read_only:` the container's root filesystem. */
+  readOnly: boolean;
   /** `host` shares the host's pid namespace. */
   pid?: string;
   /** Docker restart policy name (`no`, `always`, `on-failure`, `unless-stopped`). */
@@ -50,7 +57,11 @@ export const SERVICE_KEYS: Readonly<Record<string, MergeRule>> = {
   volumes: "by-target",
   ports: "union",
   cap_add: "union",
+  cap_drop: "union",
   security_opt: "union",
+  user: "replace",
+  group_add: "union",
+  read_only: "replace",
   depends_on: "union",
   pid: "replace",
   restart: "replace",
@@ -213,7 +224,11 @@ export function composeServices(docs: Raw[], projectDir: string): ServiceSpec[] 
       }),
       ports: asList(s.ports, what("ports")).map((p) => parsePort(p, what("ports"))),
       capAdd: asList(s.cap_add, what("cap_add")),
+      capDrop: asList(s.cap_drop, what("cap_drop")),
       securityOpt: asList(s.security_opt, what("security_opt")),
+      user: s.user === undefined ? undefined : String(s.user),
+      groupAdd: asList(s.group_add, what("group_add")),
+      readOnly: s.read_only === true || s.read_only === "true",
       pid: s.pid === undefined ? undefined : String(s.pid),
       restart: s.restart === undefined ? undefined : String(s.restart),
       dependsOn: Array.isArray(s.depends_on) ? s.depends_on.map(String) : Object.keys((s.depends_on as Raw | undefined) ?? {}),

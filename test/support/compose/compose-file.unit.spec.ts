@@ -60,14 +60,22 @@ describe("deploy/compose.yaml with the offline override", () => {
   it("gives capture the host's pid namespace, its capabilities and the host's kernel files, read-only where marked", () => {
     const capture = byName(specs, "capture");
     expect(capture).toMatchObject({ image: "adi:t", command: ["capture"], pid: "host", restart: "unless-stopped", dependsOn: ["nats"] });
-    expect(capture.capAdd).toEqual(["SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH"]);
-    expect(capture.securityOpt).toEqual(["seccomp=unconfined", "apparmor=unconfined"]);
+    expect(capture.capAdd).toEqual(["SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "SETPCAP"]);
+    expect(capture.capDrop).toEqual(["ALL"]);
+    expect(capture.securityOpt).toEqual(["seccomp=unconfined", "apparmor=unconfined", "no-new-privileges:true"]);
+    expect(capture).toMatchObject({ user: undefined, groupAdd: [], readOnly: false });
     expect(capture.volumes).toEqual([
       { source: "/sys/kernel/btf", target: "/sys/kernel/btf", readOnly: true, named: false },
       { source: "/sys/kernel/tracing", target: "/sys/kernel/tracing", readOnly: false, named: false },
       { source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: true, named: false },
     ]);
     expect(capture.environment).toMatchObject({ NATS_URL: "nats://nats:4222", LOG_LEVEL: "debug", ADI_PARTITIONS: "8" });
+  });
+
+  it("runs the consumers as ADI_UID:ADI_GID from two merged anchors (YAML merge key list), the enricher in DOCKER_GID", () => {
+    const withIds = services([read("deploy/compose.yaml")], { ADI_UID: "1000", ADI_GID: "1001", DOCKER_GID: "998" });
+    expect(byName(withIds, "mapper")).toMatchObject({ user: "1000:1001", readOnly: true, capDrop: ["ALL"], securityOpt: ["no-new-privileges:true"], command: ["map"] });
+    expect(byName(withIds, "enricher").groupAdd).toEqual(["998"]);
   });
 
   it("merges the enricher's environment over the shared one (YAML merge key) and mounts the output directory", () => {

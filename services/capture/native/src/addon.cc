@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "capabilities.h"
 #include "capture_loader.h"
 
 namespace {
@@ -205,8 +206,43 @@ class Capture : public Napi::ObjectWrap<Capture> {
   uint32_t max_queued_ = 256;
 };
 
+// dropCapabilities(keep: string[]) -> { kept, dropped, notHeld, bounding, changed, threads, unchangedThreads }:
+// see capabilities.h. Throws TypeError for an unknown capability name.
+Napi::Value DropCapabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "dropCapabilities(keep): array of capability names expected");
+  auto arr = info[0].As<Napi::Array>();
+  std::vector<std::string> keep;
+  for (uint32_t i = 0; i < arr.Length(); i++) keep.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+  adi::CapabilityDrop r;
+  try {
+    r = adi::DropCapabilities(keep);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::TypeError::New(env, e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  auto names = [&](const std::vector<std::string>& v) {
+    auto a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); i++) a.Set(i, Napi::String::New(env, v[i]));
+    return a;
+  };
+  auto unchanged = Napi::Array::New(env, r.unchanged_threads.size());
+  for (size_t i = 0; i < r.unchanged_threads.size(); i++) unchanged.Set(i, Napi::Number::New(env, r.unchanged_threads[i]));
+  auto out = Napi::Object::New(env);
+  out.Set("kept", names(r.kept));
+  out.Set("dropped", names(r.dropped));
+  out.Set("notHeld", names(r.not_held));
+  out.Set("bounding", Napi::Boolean::New(env, r.bounding));
+  out.Set("changed", Napi::Boolean::New(env, r.changed));
+  out.Set("threads", Napi::Number::New(env, r.threads));
+  out.Set("unchangedThreads", unchanged);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Capture", Capture::Define(env));
+  exports.Set("dropCapabilities", Napi::Function::New<DropCapabilities>(env, "dropCapabilities"));
   return exports;
 }
 

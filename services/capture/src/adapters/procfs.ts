@@ -2,7 +2,7 @@
 // an exec event is handled (no thread-pool hop) catches more short-lived processes before they exit.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { getSystemErrorMessage } from "node:util";
-import { parseEnviron } from "@adi/shared/redact";
+import { parseEnviron } from "@adi/shared/redaction";
 
 export interface ProcessSnapshot {
   readonly pid: number;
@@ -14,6 +14,8 @@ export interface ProcessSnapshot {
   readonly exe: string | null;
   /** Arguments joined by one space. */
   readonly cmdline: string;
+  /** The arguments themselves (cmdline's words, for argument-wise redaction); absent in older snapshots. */
+  readonly argv?: readonly string[];
   readonly cgroupText: string;
   readonly environ: Record<string, string>;
 }
@@ -71,12 +73,21 @@ export function formatCmdline(buf: Uint8Array): string {
   return Buffer.from(buf.buffer, buf.byteOffset, end).toString("utf8").replaceAll("\0", " ");
 }
 
+/** /proc/PID/cmdline as its arguments (trailing NUL padding dropped, as formatCmdline does). */
+export function splitCmdline(buf: Uint8Array): string[] {
+  let end = buf.length;
+  while (end > 0 && buf[end - 1] === 0) end--;
+  return end === 0 ? [] : Buffer.from(buf.buffer, buf.byteOffset, end).toString("utf8").split("\0");
+}
+
 /** Reads one process. Throws ProcfsError when it vanished (or was replaced) while being read. */
 export function readProcessSnapshot(pid: number, procRoot = "/proc"): ProcessSnapshot {
   const dir = `${procRoot}/${pid}`;
   const stat = parseStat(read(`${dir}/stat`).toString("utf8"));
   if (isDead(stat.state)) throw gone(dir);
-  const cmdline = formatCmdline(read(`${dir}/cmdline`));
+  const cmdlineBytes = read(`${dir}/cmdline`);
+  const cmdline = formatCmdline(cmdlineBytes);
+  const argv = splitCmdline(cmdlineBytes);
   const cgroupText = read(`${dir}/cgroup`).toString("utf8");
   const environ = parseEnviron(read(`${dir}/environ`));
   const exe = readExe(`${dir}/exe`);
@@ -85,7 +96,7 @@ export function readProcessSnapshot(pid: number, procRoot = "/proc"): ProcessSna
   if (after.startTicks !== stat.startTicks) throw gone(dir, " (pid reused while reading)");
   // A zombie's memory is gone: its cmdline and environ read as empty instead of failing.
   if (isDead(after.state) && cmdline === "" && Object.keys(environ).length === 0) throw gone(dir);
-  return { pid, startTicks: stat.startTicks, ppid: stat.ppid, comm: stat.comm, exe, cmdline, cgroupText, environ };
+  return { pid, startTicks: stat.startTicks, ppid: stat.ppid, comm: stat.comm, exe, cmdline, argv, cgroupText, environ };
 }
 
 function isDead(state: string): boolean {

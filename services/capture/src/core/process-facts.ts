@@ -1,8 +1,10 @@
 // Turns what /proc showed (preferred: complete) and what the kernel reported (the fallback when the
 // process was gone before /proc could be read) into one validated ProcessFact. The cgroup is the kernel's
 // when it knows it: the cgroup the process was in when the record was made, whether or not /proc could be read.
+// The command line and the environment are redacted here (the policy's cmdline and env categories), before the
+// fact is published: ADI_FACTS never holds a password given as an argument or a token in an env value.
 import { decideOptIn, optinVerdictFromKernel, type OptInVerdict } from "@adi/shared/optin";
-import { filterAndRedactEnv } from "@adi/shared/redact";
+import { filterAndRedactEnv, type RedactionPolicy } from "@adi/shared/redaction";
 import { nsToIso, ProcessFactSchema, type ProcessFact } from "@adi/shared/wire/facts";
 import type { ProcessSnapshot } from "../adapters/procfs.ts";
 import { parseCgroupFile, parseCgroupPath, type CgroupInfo } from "./cgroup.ts";
@@ -42,7 +44,8 @@ export interface ProcessFactInput {
 
 export interface ProcessFactOptions {
   readonly prefixes?: readonly string[] | undefined;
-  readonly redact: boolean;
+  /** Redacts cmdline (category cmdline) and env (category env: by name and by value): RedactionPolicy.fromConfig. */
+  readonly redaction: RedactionPolicy;
   readonly allowed?: readonly string[] | undefined;
 }
 
@@ -65,7 +68,7 @@ export function buildProcessFact(input: ProcessFactInput, opts: ProcessFactOptio
   const optIn = snapshot ? decideOptIn(snapshot.environ, opts.allowed) : kernelOptIn(kernel!);
   const env =
     snapshot && optIn.verdict === "yes"
-      ? filterAndRedactEnv(snapshot.environ, { prefixes: opts.prefixes, redact: opts.redact })
+      ? filterAndRedactEnv(snapshot.environ, { prefixes: opts.prefixes, redaction: opts.redaction })
       : {};
   const cgroup = pickCgroup(kernel?.cgroupPath ? parseCgroupPath(kernel.cgroupPath) : null, snapshot ? parseCgroupFile(snapshot.cgroupText) : null);
 
@@ -82,14 +85,14 @@ export function buildProcessFact(input: ProcessFactInput, opts: ProcessFactOptio
     comm: snapshot?.comm ?? kernel!.comm,
     exe: snapshot?.exe ?? null,
     // A process may exit between its stat and cmdline reads; keep whichever source has arguments.
-    cmdline: snapshot?.cmdline || kernelCmdline(kernel),
+    cmdline: redactedCmdline(snapshot, kernel, opts.redaction),
     cgroup: cgroup?.path ?? null,
     container_id: cgroup?.containerId ?? null,
     adi_profile_match: optIn.profile ?? null,
     adi_profile_name: optIn.name ?? null,
     optin: optIn.verdict,
     env,
-    env_redacted: opts.redact,
+    env_redacted: opts.redaction.enabled("env"),
     error,
     exit_code: input.exitCode ?? null,
   } satisfies ProcessFact);
@@ -106,9 +109,14 @@ function pickCgroup(fromKernel: CgroupInfo | null, fromProc: CgroupInfo | null):
   return fromKernel ?? fromProc;
 }
 
-function kernelCmdline(kernel: KernelProcessInfo | undefined): string {
+/**
+ * The command line as published: /proc's when it has arguments, else the kernel's, redacted argument by argument
+ * when the arguments are known (argv), else word by word (a joined string: see RedactionPolicy.cmdline).
+ */
+function redactedCmdline(snapshot: ProcessSnapshot | undefined, kernel: KernelProcessInfo | undefined, redaction: RedactionPolicy): string {
+  if (snapshot?.cmdline) return snapshot.argv ? redaction.argv(snapshot.argv).join(" ") : redaction.cmdline(snapshot.cmdline);
   if (!kernel) return "";
-  return typeof kernel.cmdline === "string" ? kernel.cmdline : kernel.cmdline.join(" ");
+  return typeof kernel.cmdline === "string" ? redaction.cmdline(kernel.cmdline) : redaction.argv(kernel.cmdline).join(" ");
 }
 
 function kernelOptIn(kernel: KernelProcessInfo): { verdict: OptInVerdict; profile?: string; name?: string } {

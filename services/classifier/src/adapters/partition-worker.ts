@@ -17,6 +17,7 @@ import { isAbort, retryWithBackoff } from "@adi/shared/nats/retry";
 import { deadletterSubject, derivedSubject, encodeDerivedBatches } from "@adi/shared/wire/derived";
 import type { Derived } from "@adi/shared/wire/derived";
 import { RAW_STREAM, rawFilter } from "@adi/shared/wire/subjects";
+import type { RedactionPolicy } from "@adi/shared/redaction";
 import { ClassifierEngine } from "../core/engine.ts";
 import type { EngineStats } from "../core/engine.ts";
 import { screenBatch } from "../core/record-guard.ts";
@@ -53,6 +54,8 @@ export interface WorkerContext {
   window: () => TimestampWindow;
   /** Bound of a warm-up, ms of store time before the ack floor (ADI_CLASSIFIER_REWIND_MAX). */
   rewindMaxMs: number;
+  /** Applied to every exchange before it is published (RedactionPolicy.fromConfig). */
+  redaction: RedactionPolicy;
 }
 
 /** Host token of `adi.raw.v1.<host>.<p>`. */
@@ -99,7 +102,7 @@ interface Outcome {
 
 export class PartitionWorker {
   readonly partition: number;
-  #engine = new ClassifierEngine();
+  #engine: ClassifierEngine;
   readonly #ctx: WorkerContext;
   readonly #abort = new AbortController();
   #messages: ConsumerMessages | undefined;
@@ -118,6 +121,7 @@ export class PartitionWorker {
   constructor(partition: number, ctx: WorkerContext) {
     this.partition = partition;
     this.#ctx = ctx;
+    this.#engine = new ClassifierEngine({ redaction: ctx.redaction });
   }
 
   get name(): string {
@@ -163,7 +167,7 @@ export class PartitionWorker {
     if (!this.#warm) {
       const info = await consumer.info();
       // A warm-up cut short (a timeout half-way) starts over on a fresh engine: a state fed twice is wrong.
-      this.#engine = new ClassifierEngine();
+      this.#engine = new ClassifierEngine({ redaction: this.#ctx.redaction });
       this.#fedTo = 0;
       this.#last = undefined;
       await this.#warmUp(js, jsm, info.ack_floor.stream_seq);

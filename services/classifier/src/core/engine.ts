@@ -3,10 +3,14 @@
 //
 //   conn_open ─► state ─► data ─► detect (first bytes of each side, port) ─┬─ http ─► HttpConnection ─► HttpExchange
 //                                                                           └─ other ─► ConnectionObservation (once)
+//
+// Every HttpExchange leaves redacted (headers, target, body, raw of both messages) by the policy it was given: the
+// classifier's publish and replay both go through here, so ADI_DERIVED and a replay never hold what it hides.
 import { isUtf8 } from "node:buffer";
 import { nsToIso } from "@adi/shared/wire/facts";
 import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse } from "@adi/shared/wire/derived";
 import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { RedactionPolicy } from "@adi/shared/redaction";
 import { decodeBody } from "./http/body.ts";
 import { HttpConnection } from "./http/exchanges.ts";
 import type { ConnectionSide, PairedExchange } from "./http/exchanges.ts";
@@ -26,6 +30,8 @@ export interface EngineOptions {
    * long after its first bytes, on what it has. Its own records, not a clock: live and replay decide alike.
    */
   maxDetectWaitNs?: bigint;
+  /** Redaction of every exchange (RedactionPolicy.fromConfig in main); default: everything redacted. */
+  redaction?: RedactionPolicy;
 }
 
 interface Held {
@@ -94,6 +100,7 @@ export class ClassifierEngine {
   readonly #maxConnections: number;
   readonly #maxDetectBytes: number;
   readonly #maxDetectWaitNs: bigint;
+  readonly #redaction: RedactionPolicy;
   readonly #stats: EngineStats = { connections: 0, exchanges: 0, observations: 0, evicted: 0 };
   /** The position of the batch being fed (`onRecords`). */
   #pos: number | undefined;
@@ -102,6 +109,7 @@ export class ClassifierEngine {
     this.#maxConnections = opts.maxConnections ?? 100_000;
     this.#maxDetectBytes = opts.maxDetectBytes ?? 64 * 1024;
     this.#maxDetectWaitNs = opts.maxDetectWaitNs ?? 5_000_000_000n;
+    this.#redaction = opts.redaction ?? RedactionPolicy.DEFAULT;
   }
 
   /**
@@ -292,7 +300,7 @@ export class ClassifierEngine {
   }
 
   #exchange(s: ConnState, x: PairedExchange): HttpExchange {
-    return {
+    return this.#redaction.exchange({
       v: 1,
       type: "http_exchange",
       ...this.#observer(s),
@@ -301,7 +309,7 @@ export class ClassifierEngine {
       request: request(x.request),
       response: x.response ? response(x.response) : null,
       latency_ns: x.latencyNs === null ? null : Number(x.latencyNs),
-    };
+    });
   }
 }
 
@@ -331,6 +339,7 @@ function messageFields(m: ParsedRequest | ParsedResponse) {
     body_truncated: decoded.truncated,
     body_binary: decoded.binary,
     raw: m.raw,
+    head_size: m.headSize,
   };
 }
 

@@ -2,14 +2,18 @@
 // The Go tool "collects environment variables from each process making network calls" (its README): one
 // document per process identity (host, boot id, pid, start ticks) that has a `net` fact, the capture agent's
 // mark of its first connection. ENV_OUTPUT_ALL=true lists every opted-in process instead (scan, exec, fork).
-// The environment in the facts is already filtered by ENV_PREFIX_LIST and redacted by the capture agent:
-// nothing secret reaches this file that was not published.
+// The environment in the facts is filtered by ENV_PREFIX_LIST and redacted by the capture agent; the env and
+// cmdline rules run again here (the policy's env and cmdline categories), for facts published by older agents
+// that redacted by name only, or not at all.
 import { Document } from "yaml";
+import { RedactionPolicy } from "@adi/shared/redaction";
 import type { ProcessFact } from "@adi/shared/wire/facts";
 
 export interface EnvInventoryOptions {
   /** ENV_OUTPUT_ALL: a document for every opted-in process, networked or not. Default false. */
   readonly all?: boolean;
+  /** Applied to each fact's env and cmdline when taken (RedactionPolicy.fromConfig). Default: everything redacted. */
+  readonly redaction?: RedactionPolicy;
 }
 
 interface Entry {
@@ -54,11 +58,13 @@ function max(kept: Ranked | null, candidate: Ranked): Ranked {
 
 export class EnvInventory {
   readonly #all: boolean;
+  readonly #redaction: RedactionPolicy;
   readonly #processes = new Map<string, Entry>();
   #version = 0;
 
   constructor(options: EnvInventoryOptions = {}) {
     this.#all = options.all ?? false;
+    this.#redaction = options.redaction ?? RedactionPolicy.DEFAULT;
   }
 
   /** Bumped whenever a fact could change the rendering: writers re-render only when it moved. */
@@ -72,8 +78,9 @@ export class EnvInventory {
    * Memory: up to three facts per opted-in process identity (usually one), networked or not, since a process's
    * `net` fact may arrive before or after the facts that describe it.
    */
-  add(fact: ProcessFact): void {
-    if (fact.optin !== "yes" || fact.event === "exit") return;
+  add(given: ProcessFact): void {
+    if (given.optin !== "yes" || given.event === "exit") return;
+    const fact: ProcessFact = { ...given, env: this.#redaction.env(given.env), cmdline: this.#redaction.cmdline(given.cmdline) };
     const id = `${fact.host}|${fact.boot_id}|${fact.pid}|${fact.start_ticks}`;
     const ranked: Ranked = { fact, key: JSON.stringify(fact) };
     const withMatch = fact.adi_profile_match !== null ? ranked : null;

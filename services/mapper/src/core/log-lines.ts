@@ -5,15 +5,19 @@ import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
 import type { HttpRequest, HttpResponse } from "@adi/shared/wire/derived";
-import { headerObject, redactRawHead } from "./headers.ts";
+import { RedactionPolicy } from "@adi/shared/redaction";
+import { headerObject } from "./headers.ts";
 import type { ContainerIdentity, DestinationType, NameResolver, ResolvedName } from "./names.ts";
 import { refOf } from "./names.ts";
 import { exchangeKey, observerRole } from "./observation.ts";
 import type { Role } from "./observation.ts";
 
 export interface LogLineOptions {
-  /** Hide credential header values (headers and raw_payload). Default true. */
-  redact?: boolean;
+  /**
+   * Applied to the exchange before its lines are made (headers, url, body, raw_payload). Default: everything
+   * redacted (RedactionPolicy.DEFAULT). MapperOutputs redacts once when it takes the exchange and passes NONE.
+   */
+  redaction?: RedactionPolicy;
 }
 
 /** The Go tool's source_container / destination_container. */
@@ -82,11 +86,11 @@ export type ConnectionLine = {
 
 /** One line for the request, and one for the response when there was one. */
 export function httpLogLines(
-  exchange: HttpExchange,
+  given: HttpExchange,
   names: NameResolver,
   options: LogLineOptions = {},
 ): (HttpRequestLine | HttpResponseLine)[] {
-  const redact = options.redact ?? true;
+  const exchange = (options.redaction ?? RedactionPolicy.DEFAULT).exchange(given);
   const role = observerRole(exchange);
   const self = refOf(exchange);
   const client = role === "client" ? names.resolveProcess(self) : names.resolveRemote(exchange.client.ip);
@@ -95,8 +99,8 @@ export function httpLogLines(
   type Message = HttpRequest | HttpResponse;
   const tail = (message: Message, from: ResolvedName | null, to: ResolvedName | null): MessageTail => ({
     body: message.body_binary ? null : message.body,
-    headers: headerObject(message.headers, redact),
-    raw_payload: rawText(redact ? redactRawHead(message.raw) : message.raw),
+    headers: headerObject(message.headers),
+    raw_payload: rawText(message.raw),
     source_container: containerRef(from?.container ?? null),
     destination_container: containerRef(to?.container ?? null),
     destination_type: to?.type ?? "external",
@@ -186,6 +190,8 @@ function processFields(
  * framing is not counted). When the capture cut the head, what was captured.
  */
 function wireBytes(message: HttpRequest | HttpResponse): number {
+  // The head's true size: `raw` is redacted (its `[REDACTED]` is not the secret's length).
+  if (message.head_size !== undefined) return message.head_size + message.body_size;
   const headEnd = message.raw.indexOf("\r\n\r\n");
   return headEnd < 0 ? message.raw.length : headEnd + 4 + message.body_size;
 }

@@ -15,6 +15,7 @@
 // capture time for each other (DEFAULT_PAIRING_WINDOW_MS; later ones are counted `unpaired_late`); routes fold as a
 // function of the set of calls (routes.ts); quiet flushes and chunking change only where a late line is appended.
 // convergence.unit.spec.ts feeds both patterns.
+import { RedactionPolicy } from "@adi/shared/redaction";
 import { observationId } from "@adi/shared/wire/derived";
 import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/wire/derived";
 import type { Fact } from "@adi/shared/wire/facts";
@@ -24,8 +25,12 @@ import { SeenObservations } from "./seen.ts";
 import { DEFAULT_PAIRING_WINDOW_MS, ServiceMapBuilder, toYaml } from "./service-map.ts";
 
 export interface MapperOutputOptions {
-  /** Redact credentials in logged headers (ENV_REDACT). */
-  redact: boolean;
+  /**
+   * Applied to every exchange taken (headers, target, bodies, raw: the log and the map see it redacted) and to
+   * process facts' cmdline (the log's `cmdline`): defense in depth for streams written by older versions, whose
+   * classifier and agent did not redact. RedactionPolicy.fromConfig.
+   */
+  redaction: RedactionPolicy;
   /**
    * Capture time behind the newest observation after which an observation's log lines are final: rendered,
    * handed to the writer and forgotten. Default 1000. Memory holds about this much traffic, not the whole run.
@@ -126,7 +131,7 @@ export class MapperOutputs {
    */
   addFact(fact: Fact, storedAtMs?: number): void {
     if (!this.#saneTimes([fact.ts], storedAtMs)) return;
-    if (fact.type === "process") this.#builder.addProcess(fact);
+    if (fact.type === "process") this.#builder.addProcess({ ...fact, cmdline: this.#opts.redaction.cmdline(fact.cmdline) });
     else if (fact.type === "listeners") this.#builder.addListeners(fact);
     else if (fact.type === "container") {
       // Identities only grow: a container that died still names the calls it made while it ran.
@@ -156,8 +161,9 @@ export class MapperOutputs {
    * observation with any capture time outside the window is dropped and counted, so it moves neither
    * `generated_at`, nor the log's settling, nor the map.
    */
-  addDerived(d: Derived, storedAtMs?: number): void {
-    if (!this.#saneTimes(captureTimes(d), storedAtMs)) return;
+  addDerived(given: Derived, storedAtMs?: number): void {
+    if (!this.#saneTimes(captureTimes(given), storedAtMs)) return;
+    const d = given.type === "http_exchange" ? this.#opts.redaction.exchange(given) : given;
     const key = observationId(d);
     if (this.#pending.has(key) || !this.#seen.take(d)) {
       this.#stats.duplicates++;
@@ -253,7 +259,8 @@ export class MapperOutputs {
     const names = this.#builder.names;
     const lines: RenderedLine[] = [];
     if (d.type === "http_exchange") {
-      for (const line of httpLogLines(d as HttpExchange, names, { redact: this.#opts.redact })) lines.push(rendered(line.timestamp, line));
+      // Redacted once already, when addDerived took it.
+      for (const line of httpLogLines(d as HttpExchange, names, { redaction: RedactionPolicy.NONE })) lines.push(rendered(line.timestamp, line));
     } else if (LOGGED_CATEGORIES.has(d.category)) {
       const line = connectionLogLine(d as ConnectionObservation, names);
       lines.push(rendered(line.timestamp, line));

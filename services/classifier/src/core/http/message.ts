@@ -20,6 +20,8 @@ interface MessageFields {
   bodyTruncated: boolean;
   /** The first maxRawBytes bytes as received (head, then body bytes with their chunk framing), latin1. */
   raw: string;
+  /** Bytes of the head as received (latin1 text: one character per byte), before any redaction of `raw`. */
+  headSize: number;
 }
 
 export type ParsedRequest = MessageFields &
@@ -52,6 +54,7 @@ export class MessageBuilder {
   private size = 0;
   private truncated = false;
   private refused = false;
+  private readonly headSize: number;
 
   constructor(start: StartLine, headers: HttpHeaderList, headText: string, firstTs: bigint, lastTs: bigint, limits: MessageLimits) {
     this.start = start;
@@ -59,6 +62,7 @@ export class MessageBuilder {
     this.limits = limits;
     this.firstTs = firstTs;
     this.lastTs = lastTs;
+    this.headSize = headText.length;
     this.addWire(headText);
   }
 
@@ -128,6 +132,7 @@ export class MessageBuilder {
       bodySize: this.size,
       bodyTruncated: this.truncated,
       raw: this.raw,
+      headSize: this.headSize,
     };
     if (this.start.kind === "request") {
       const { kind, method, target } = this.start;

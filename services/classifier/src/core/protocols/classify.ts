@@ -11,6 +11,7 @@
 // a connection undecided while pending, up to its byte budget or the connection's end, then takes the verdict.
 //
 // Pure and total: any input, however truncated or hostile, gives a verdict, never an exception.
+import { MASK, maskFirstBytes, redactValues } from "@adi/shared/redaction";
 import type { ConnectionObservation } from "@adi/shared/wire/derived";
 import { hexPrefix } from "./bytes.ts";
 import { RULES, rulesForPort } from "./rules.ts";
@@ -77,6 +78,27 @@ function tryFingerprint(rule: ProtocolRule, bytes: Buffer, other: Buffer | null)
   }
 }
 
+/** Bytes of a side shown as evidence (hexPrefix's default). */
+const EVIDENCE_BYTES = 32;
+
+/**
+ * Hex of the first bytes of `side` as evidence, with handshake secrets masked ('*', same length) by the shared wire
+ * masker, fed both sides' prefixes (a Redis AUTH password, an Authorization header or a NATS CONNECT pass can sit
+ * in the first 32 bytes): no credential reaches ADI_DERIVED. Empty for no side.
+ */
+function evidenceHex(sides: Sides, side: "client" | "server" | "port"): string {
+  if (side === "port") return "";
+  // The masker and the value rules read past the 32 bytes shown: a token cut at byte 32 no longer looks like one.
+  const masked = maskFirstBytes(sides.client?.subarray(0, EVIDENCE_CONTEXT_BYTES) ?? null, sides.server?.subarray(0, EVIDENCE_CONTEXT_BYTES) ?? null)[side];
+  if (!masked) return "";
+  // Secrets by their look (an `sk_live_` key, a JWT, a URL password) in bytes no handshake rule knows: same length.
+  const shown = Buffer.from(redactValues(masked.toString("latin1"), [], MASK), "latin1");
+  return hexPrefix(shown, EVIDENCE_BYTES);
+}
+
+/** Bytes of each side the masks read before the evidence is cut to EVIDENCE_BYTES. */
+const EVIDENCE_CONTEXT_BYTES = 1024;
+
 /** The bytes shown as evidence when no fingerprint decided: the client's, else the server's. */
 function examined(sides: Sides): { from: "client" | "server" | "port"; bytes: Buffer | null } {
   if (sides.client) return { from: "client", bytes: sides.client };
@@ -90,14 +112,14 @@ function fingerprintReason(rule: ProtocolRule, detail: string, port: number): st
   return `fingerprint ${detail} on non-standard port ${port}`;
 }
 
-function fingerprintVerdict(rule: ProtocolRule, fp: Fingerprint, sides: Sides, bytes: Buffer): Verdict {
+function fingerprintVerdict(rule: ProtocolRule, fp: Fingerprint, sides: Sides): Verdict {
   const portMatch = rule.ports.includes(sides.port);
   return {
     protocol: rule.protocol,
     category: rule.category,
     confidence: CONFIDENCE.fingerprint,
     reason: fingerprintReason(rule, fp.detail, sides.port),
-    evidence: { rule: rule.name, port_match: portMatch, fingerprint_match: true, from: rule.reads, first_bytes_hex: hexPrefix(bytes) },
+    evidence: { rule: rule.name, port_match: portMatch, fingerprint_match: true, from: rule.reads, first_bytes_hex: evidenceHex(sides, rule.reads) },
     tls: null,
   };
 }
@@ -106,17 +128,17 @@ function fingerprintVerdict(rule: ProtocolRule, fp: Fingerprint, sides: Sides, b
  * TLS hides the protocol: the port's rule names it with medium confidence, else the verdict is plain "tls". The SNI
  * comes from the client's ClientHello when it was seen (not mid-connection).
  */
-function tlsVerdict(tlsRule: ProtocolRule, fp: Fingerprint, sides: Sides, bytes: Buffer): Verdict {
+function tlsVerdict(tlsRule: ProtocolRule, fp: Fingerprint, sides: Sides): Verdict {
   const tls = { sni: parseClientHello(sides.client).sni };
   const portRule = rulesForPort(sides.port)[0];
-  if (!portRule) return { ...fingerprintVerdict(tlsRule, fp, sides, bytes), tls };
+  if (!portRule) return { ...fingerprintVerdict(tlsRule, fp, sides), tls };
   const what = tlsRule.name === "tls-client-hello" ? (tls.sni === null ? "TLS, no SNI" : `TLS, SNI ${tls.sni}`) : `TLS, ${fp.detail}`;
   return {
     protocol: portRule.protocol,
     category: portRule.category,
     confidence: CONFIDENCE.portOnly,
     reason: `port ${sides.port} (no payload fingerprint: ${what})`,
-    evidence: { rule: portRule.name, port_match: true, fingerprint_match: false, from: "port", first_bytes_hex: hexPrefix(bytes) },
+    evidence: { rule: portRule.name, port_match: true, fingerprint_match: false, from: "port", first_bytes_hex: evidenceHex(sides, tlsRule.reads) },
     tls,
   };
 }
@@ -127,7 +149,7 @@ function portOnlyVerdict(rule: ProtocolRule, sides: Sides): Verdict {
     category: rule.category,
     confidence: CONFIDENCE.portOnly,
     reason: `port ${sides.port} (no payload fingerprint)`,
-    evidence: { rule: rule.name, port_match: true, fingerprint_match: false, from: "port", first_bytes_hex: hexPrefix(examined(sides).bytes) },
+    evidence: { rule: rule.name, port_match: true, fingerprint_match: false, from: "port", first_bytes_hex: evidenceHex(sides, examined(sides).from) },
     tls: null,
   };
 }
@@ -141,7 +163,7 @@ function unknownVerdict(sides: Sides): Verdict {
     category: "unknown",
     confidence: CONFIDENCE.none,
     reason,
-    evidence: { rule: null, port_match: false, fingerprint_match: false, from, first_bytes_hex: hexPrefix(bytes) },
+    evidence: { rule: null, port_match: false, fingerprint_match: false, from, first_bytes_hex: evidenceHex(sides, from) },
     tls: null,
   };
 }
@@ -166,7 +188,7 @@ function decide(sides: Sides): Assessment {
       pending ||= wait;
       continue;
     }
-    const verdict = rule.tunnel === true ? tlsVerdict(rule, fp, sides, bytes) : fingerprintVerdict(rule, fp, sides, bytes);
+    const verdict = rule.tunnel === true ? tlsVerdict(rule, fp, sides) : fingerprintVerdict(rule, fp, sides);
     return { verdict, pending: pending || wait };
   }
   // Nothing matched yet, and a side has not spoken: both directions count. The client's bytes are what client-first

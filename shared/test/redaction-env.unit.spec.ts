@@ -1,73 +1,10 @@
+// Environments: /proc/PID/environ parsed, filtered by prefix and redacted by the policy's env category (by name,
+// then by the look of the value). Moved from redact.unit.spec.ts with shared/src/redact.ts.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { filterAndRedactEnv, isSecretName, parseEnviron, REDACTED, redactUrlPasswords } from "../src/redact.ts";
+import { filterAndRedactEnv, parseEnviron, RedactionPolicy } from "../src/redaction/index.ts";
 
-describe("isSecretName", () => {
-  it.each([
-    "POSTGRES_PASSWORD",
-    "MYSQL_ROOT_PASSWORD",
-    "DB_PASSWD",
-    "GPG_PASSPHRASE",
-    "CLIENT_SECRET",
-    "GITHUB_TOKEN",
-    "DB_CREDENTIALS",
-    "API_KEY",
-    "ACCESS_KEY",
-    "AWS_SECRET_ACCESS_KEY",
-    "PRIVATE_KEY",
-    "SSL_KEYFILE",
-    "KEY",
-    "REDIS_AUTH",
-    "DB_PASS",
-    "DB_PW",
-    "apiKey",
-    "privateKey",
-    "stripe.key",
-    "jwt-secret",
-  ])("%s is secret", (name) => {
-    expect(isSecretName(name)).toBe(true);
-  });
-
-  it.each(["PATH", "HOME", "PWD", "KEYSPACE", "CASSANDRA_KEYSPACE", "MONKEY", "HOTKEY", "AUTHOR", "PASSAGE", "HOSTNAME", "MONGO_HOST"])(
-    "%s is not secret",
-    (name) => {
-      expect(isSecretName(name)).toBe(false);
-    },
-  );
-});
-
-describe("redactUrlPasswords", () => {
-  it.each([
-    ["postgres://app:s3cret@db:5432/app", "postgres://app:[REDACTED]@db:5432/app"],
-    ["redis://:s3cret@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"],
-    ["HTTPS://user:p%40ss@host/x?y=1", "HTTPS://user:[REDACTED]@host/x?y=1"],
-    ["amqp://guest:p@ss@rabbit:5672/", "amqp://guest:[REDACTED]@rabbit:5672/"],
-    ["nats://a:x@h1:4222,nats://b:y@h2:4222", "nats://a:[REDACTED]@h1:4222,nats://b:[REDACTED]@h2:4222"],
-    ["url is mongodb+srv://u:pw@cluster0.example.net/db then text", "url is mongodb+srv://u:[REDACTED]@cluster0.example.net/db then text"],
-  ])("%s", (value, expected) => {
-    expect(redactUrlPasswords(value)).toBe(expected);
-  });
-
-  it.each([
-    "http://reviews:9080",
-    "https://token@github.com/org/repo",
-    "mongodb://db:27017",
-    "http://host:8080/path?email=a@b.c",
-    "plain text with a:b@c",
-  ])("leaves %s alone", (value) => {
-    expect(redactUrlPasswords(value)).toBe(value);
-  });
-
-  it("never lets the password through (property)", () => {
-    const password = fc.stringMatching(/^[A-Za-z0-9!$&'()*+,;=%@-]{1,20}$/);
-    fc.assert(
-      fc.property(fc.constantFrom("postgres", "redis", "https"), fc.stringMatching(/^[a-z]{0,8}$/), password, (scheme, user, pw) => {
-        const url = `${scheme}://${user}:${pw}@db.internal:5432/app`;
-        expect(redactUrlPasswords(url)).toBe(`${scheme}://${user}:${REDACTED}@db.internal:5432/app`);
-      }),
-    );
-  });
-});
+const redaction = RedactionPolicy.DEFAULT;
 
 describe("filterAndRedactEnv", () => {
   const env = {
@@ -82,7 +19,7 @@ describe("filterAndRedactEnv", () => {
   };
 
   it("redacts secret names and URL passwords, never ADI_PROFILE*, and sorts keys", () => {
-    const out = filterAndRedactEnv(env, { redact: true });
+    const out = filterAndRedactEnv(env, { redaction });
     expect(out).toEqual({
       ADI_PROFILE: "local",
       ADI_PROFILE_NAME: "reviews",
@@ -96,30 +33,58 @@ describe("filterAndRedactEnv", () => {
     expect(Object.keys(out)).toEqual(Object.keys(out).sort());
   });
 
+  it("redacts by the look of the value: the issue's leaks", () => {
+    const leaks = {
+      GRAFANA_HEADER: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      GH: "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+      BILLING: "sk_live_abcdefghijklmnop1234",
+      ConnectionStrings__Default: "Server=db;Database=app;User Id=sa;Password=Secr3t!;",
+      PG_DSN: "host=db password=s3cret dbname=app",
+      SENTRY_DSN: "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/42",
+      SESSION_SIGNING: "5f2b6c",
+      SPRING_APPLICATION_JSON: '{"db":{"url":"jdbc:x","password":"p"}}',
+    };
+    expect(filterAndRedactEnv(leaks, { redaction })).toEqual({
+      BILLING: "sk_live_[REDACTED]",
+      ConnectionStrings__Default: "Server=db;Database=app;User Id=sa;Password=[REDACTED];",
+      GH: "ghp_[REDACTED]",
+      GRAFANA_HEADER: "[REDACTED]",
+      PG_DSN: "host=db password=[REDACTED] dbname=app",
+      SENTRY_DSN: "https://[REDACTED]@o1.ingest.sentry.io/42",
+      SESSION_SIGNING: "[REDACTED]",
+      SPRING_APPLICATION_JSON: '{"db":{"url":"jdbc:x","password":"[REDACTED]"}}',
+    });
+  });
+
+  it("applies ADI_REDACT_NAMES and ADI_REDACT_PATTERNS to env too", () => {
+    const policy = new RedactionPolicy({ names: ["tenant"], patterns: ["acme_[a-z0-9]{6}"] });
+    expect(filterAndRedactEnv({ TENANT: "blue", HOOK: "x acme_abc123 y" }, { redaction: policy })).toEqual({ HOOK: "x [REDACTED] y", TENANT: "[REDACTED]" });
+  });
+
   it("keeps everything in clear when redaction is off", () => {
-    const out = filterAndRedactEnv(env, { redact: false });
+    const out = filterAndRedactEnv(env, { redaction: RedactionPolicy.NONE });
     expect(out.POSTGRES_PASSWORD).toBe("hunter2");
     expect(out.DATABASE_URL).toBe("postgres://app:hunter2@db/app");
   });
 
   it("keeps only the listed prefixes, case-sensitively", () => {
-    expect(filterAndRedactEnv({ ...env, reviews_x: "lower" }, { prefixes: ["REVIEWS_", "POSTGRES_"], redact: true })).toEqual({
+    expect(filterAndRedactEnv({ ...env, reviews_x: "lower" }, { prefixes: ["REVIEWS_", "POSTGRES_"], redaction })).toEqual({
       POSTGRES_PASSWORD: "[REDACTED]",
       REVIEWS_SERVICE_URL: "http://reviews:9080",
     });
   });
 
   it("treats an empty prefix list as no filter", () => {
-    expect(Object.keys(filterAndRedactEnv(env, { prefixes: [], redact: false }))).toHaveLength(Object.keys(env).length);
+    expect(Object.keys(filterAndRedactEnv(env, { prefixes: [] }))).toHaveLength(Object.keys(env).length);
   });
 
   it("can leave nothing", () => {
-    expect(filterAndRedactEnv(env, { prefixes: ["NOPE_"], redact: true })).toEqual({});
+    expect(filterAndRedactEnv(env, { prefixes: ["NOPE_"], redaction })).toEqual({});
   });
 
   it("does not modify its input", () => {
     const copy = { ...env };
-    filterAndRedactEnv(env, { redact: true });
+    filterAndRedactEnv(env, { redaction });
     expect(env).toEqual(copy);
   });
 });
