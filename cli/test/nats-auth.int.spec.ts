@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
+import { findNatsServer, loopbackListenerOwners } from "@adi/shared/nats/embedded-server";
 import { asNobody } from "../../test/support/as-nobody.ts";
 import { freePort, NatsServerFixture } from "../../test/support/nats-server.ts";
 import { ADI, killAll, startAdi } from "./adi-process.ts";
@@ -48,6 +49,13 @@ describe("adi against a broker that refuses its credentials", () => {
       server: ["--user", "adi", "--pass", "right-password"],
       env: (url) => ({ NATS_URL: url.replace("://", `://adi:${PASSWORD}@`) }),
       secret: PASSWORD,
+      shown: (port) => `nats://adi:***@127.0.0.1:${port}`,
+    },
+    {
+      name: "a wrong password with a space and a quote in NATS_URL (not percent-encoded)",
+      server: ["--user", "adi", "--pass", "right-password"],
+      env: (url) => ({ NATS_URL: url.replace("://", `://adi:hun ter2"SECRET5@`) }),
+      secret: 'ter2"SECRET5',
       shown: (port) => `nats://adi:***@127.0.0.1:${port}`,
     },
     {
@@ -212,9 +220,69 @@ describe("the embedded broker", () => {
     const exposed = adiClassify(env);
     expect((await exposed.exited).code).toBe(2);
     expect(exposed.stderr().trim()).toBe(
-      `adi: ADI_ERR_DATA_DIR: ${nkeyFile} (the embedded broker's key; mode 0640, owner uid 0) is readable or writable by group or others (remove the file to have a new key made at the next start (clients using the old one must then use the new one), or make it yours and mode 0600)`,
+      `adi: ADI_ERR_DATA_DIR: ${nkeyFile} (the embedded broker's key; mode 0640, owner uid 0) is readable or writable by group or others (make it yours and private (directories not writable by others, the store 0700, the key 0600), or remove the key to have a new one made at the next start (clients using the old one must then use the new one))`,
     );
     expect(statSync(nkeyFile).mode & 0o777).toBe(0o640);
     expect(readFileSync(nkeyFile, "utf8").trim()).toBe(seed);
+  });
+});
+
+describe("the embedded broker's boundary, beyond its key", () => {
+  it("runs with no capability but the one to bind a low port, and no_new_privs", async () => {
+    const dataDir = join(tempDir("adi-embedded-caps-"), "data");
+    const port = await freePort();
+    const run = adiClassify({ ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) });
+    const started = await run.waitForLog("embedded nats-server started");
+    const status = readFileSync(`/proc/${String(started.pid)}/status`, "utf8");
+    const field = (k: string) => new RegExp(`^${k}:\\s*(\\S+)`, "m").exec(status)![1];
+    // 0x400: CAP_NET_BIND_SERVICE alone.
+    expect({ eff: field("CapEff"), prm: field("CapPrm"), bnd: field("CapBnd"), amb: field("CapAmb"), nnp: field("NoNewPrivs") }).toEqual({
+      eff: "0000000000000400",
+      prm: "0000000000000400",
+      bnd: "0000000000000400",
+      amb: "0000000000000000",
+      nnp: "1",
+    });
+    run.child.kill("SIGTERM");
+    expect((await run.exited).code).toBe(0);
+  });
+
+  it("is not joined when another user listens on its port (a forged broker), nor used from a data directory others can write", async () => {
+    // A first run makes the key; then nobody takes the port with a broker that asks for nothing.
+    const base = tempDir("adi-embedded-rogue-");
+    chmodSync(base, 0o755);
+    const dataDir = join(base, "data");
+    const port = await freePort();
+    const first = adiClassify({ ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) });
+    await first.waitForLog("classifier ready");
+    first.child.kill("SIGTERM");
+    expect((await first.exited).code).toBe(0);
+
+    const rogueStore = join(base, "rogue");
+    mkdirSync(rogueStore, { mode: 0o777 });
+    chmodSync(rogueStore, 0o777);
+    const rogue = asNobody([findNatsServer()!, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", rogueStore]);
+    const server = spawn(rogue.cmd, rogue.args, { stdio: "ignore", cwd: "/tmp" });
+    try {
+      for (let i = 0; i < 100 && loopbackListenerOwners(port).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(loopbackListenerOwners(port)).toEqual([65534]);
+      const joined = adiClassify({ ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) });
+      expect((await joined.exited).code).toBe(5);
+      expect(joined.stderr().trim()).toBe(
+        `adi: ADI_ERR_NATS_UNREACHABLE: port ${port} is taken by a listener of uid 65534, not by an adi of this user (uid 0): refusing to use it; stop it, or set ADI_NATS_PORT to another port`,
+      );
+      expect(joined.stdout()).not.toContain("classifier ready");
+    } finally {
+      server.kill("SIGKILL");
+    }
+
+    // A data directory others can write: refused at start, and left as it is.
+    chmodSync(dataDir, 0o777);
+    const open = adiClassify({ ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(await freePort()) });
+    expect((await open.exited).code).toBe(2);
+    expect(open.stderr().trim()).toBe(
+      `adi: ADI_ERR_DATA_DIR: ${dataDir} (ADI_DATA_DIR; mode 0777, owner uid 0) is writable by group or others: refused, left as it is (make it yours and private (directories not writable by others, the store 0700, the key 0600), or remove the key to have a new one made at the next start (clients using the old one must then use the new one))`,
+    );
+    expect(statSync(dataDir).mode & 0o777).toBe(0o777);
   });
 });

@@ -96,7 +96,8 @@ describe("SIGKILL of the process that `npx adi` started", () => {
     const brokers = () =>
       readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
         try {
-          return readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").includes(join(dataDir, "nats"));
+          // nats-server -c <ADI_DATA_DIR>/nats/server.conf (its config: loopback, store, the one nkey user)
+          return readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").includes(join(dataDir, "nats", "server.conf"));
         } catch {
           return false;
         }

@@ -78,17 +78,21 @@ export const captureHooks = parsed((text) => {
   return (CAPTURE_HOOKS as readonly string[]).includes(t) ? (t as CaptureHooks) : undefined;
 }, `one of ${CAPTURE_HOOKS.join(", ")}`);
 
-const NATS_SCHEMES = ["nats:", "tls:", "ws:", "wss:"];
+/** What the Node transport (@nats-io/transport-node) dials: plain TCP, or TLS. WebSocket URLs need another one. */
+const NATS_SCHEMES = ["nats:", "tls:"];
 /** One or more servers, comma-separated: `nats://host:4222` (also tls, ws, wss) or bare `host:port`. */
 export const natsServers = parsed((text) => {
   const servers = text.split(",").map((s) => s.trim());
   const valid = servers.every((server) => {
     if (!server.includes("://")) return /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(server);
     const url = attempt(() => new URL(server));
-    return url !== undefined && NATS_SCHEMES.includes(url.protocol) && url.hostname !== "";
+    // An '@' the URL parser did not take as the end of the userinfo ('/', '?' or '#' before it, not
+    // percent-encoded) would send the credentials' first part as a host name: refused.
+    const userinfoLost = server.includes("@") && url !== undefined && url.username === "" && url.password === "";
+    return url !== undefined && NATS_SCHEMES.includes(url.protocol) && url.hostname !== "" && !userinfoLost;
   });
   return valid ? Object.freeze(servers) : undefined;
-}, "a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several servers)");
+}, "a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several servers; percent-encode / ? # @ in a user:password@ or token@)");
 
 export const subjectToken = parsed(
   (text) => (isSubjectToken(text) && text.length <= 128 ? text : undefined),

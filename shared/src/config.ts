@@ -1,6 +1,8 @@
 // Configuration comes only from environment variables (the Go tool's, kept verbatim, plus ours), is
 // validated once at startup and handed around frozen. Every variable is described in SETTINGS, which is
 // both the parser and the documentation (CONFIG_VARIABLES), so the README can be checked against it.
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { accessSync, constants as fsConstants, readFileSync, realpathSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
@@ -26,7 +28,7 @@ import {
   subjectToken,
 } from "./config-values.ts";
 import { adiError } from "./errors.ts";
-import { maskUrlUserinfo, NATS_FILE_SETTINGS, natsSettingsConflict } from "./nats/auth.ts";
+import { maskServer, maskUrlUserinfo, NATS_FILE_SETTINGS, natsSettingsConflict } from "./nats/auth.ts";
 import type { NatsAuthSettings } from "./nats/auth.ts";
 import { compileExtraPatterns, REDACTION_CATEGORIES, redactUrlPasswords, type RedactionCategory } from "./redaction/index.ts";
 import { sanitizeToken } from "./wire/subjects.ts";
@@ -393,7 +395,9 @@ const SECRET_VARIABLES: ReadonlySet<string> = new Set(["NATS_PASSWORD", "NATS_TO
  * `nats://***@host`); secret variables' values never.
  */
 function configError(name: string, value: string, why: string) {
-  const shown = SECRET_VARIABLES.has(name) ? "***" : JSON.stringify(redactUrlPasswords(maskUrlUserinfo(value)));
+  // NATS_URL is server URLs, valid or not: each entry masked whole (a password with a space or a quote included).
+  const masked = name === "NATS_URL" ? value.split(",").map(maskServer).join(",") : redactUrlPasswords(maskUrlUserinfo(value));
+  const shown = SECRET_VARIABLES.has(name) ? "***" : JSON.stringify(masked);
   return adiError("ADI_ERR_CONFIG", `${name}=${shown}: ${why}`);
 }
 
@@ -401,7 +405,30 @@ function configError(name: string, value: string, why: string) {
 const NATS_FILE_CONTENT: Partial<Record<(typeof NATS_FILE_SETTINGS)[number][0], { test: (content: string) => boolean; expected: string }>> = {
   NATS_NKEY: { test: (c) => /^\s*SU[A-Z2-7]+\s*$/m.test(c), expected: "holds no user nkey seed (a line SU..., as `nsc` or `nk -gen user` writes)" },
   NATS_CREDS: { test: (c) => /-----BEGIN NATS USER JWT-----/.test(c) && /-----BEGIN USER NKEY SEED-----/.test(c), expected: "is not a .creds file (a NATS USER JWT and a USER NKEY SEED block)" },
+  // Parsed as node's TLS will parse them: a garbage file fails here, in one line, not after ADI_START_TIMEOUT.
+  NATS_CA: { test: (c) => pemCertificates(c) > 0, expected: "holds no PEM certificate (-----BEGIN CERTIFICATE-----)" },
+  NATS_CERT: { test: (c) => pemCertificates(c) > 0, expected: "holds no PEM certificate (-----BEGIN CERTIFICATE-----)" },
+  NATS_KEY: { test: (c) => attemptKey(c) !== undefined, expected: "holds no PEM private key" },
 };
+
+/** How many PEM certificates `pem` holds that node's X509Certificate parses (0 when any block is not one). */
+function pemCertificates(pem: string): number {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    for (const block of blocks) new X509Certificate(block);
+  } catch {
+    return 0;
+  }
+  return blocks.length;
+}
+
+function attemptKey(pem: string): KeyObject | undefined {
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Throws AdiError ADI_ERR_CONFIG when the NATS client settings cannot work: a file setting that is not a readable
@@ -431,4 +458,10 @@ function checkNatsAuth(servers: readonly string[] | undefined, auth: NatsAuthSet
   }
   const conflict = natsSettingsConflict(servers ?? [], auth);
   if (conflict !== null) throw adiError("ADI_ERR_CONFIG", conflict);
+  if (auth.cert !== undefined && auth.key !== undefined) {
+    const cert = new X509Certificate(readFileSync(auth.cert, "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)![0]);
+    if (!cert.checkPrivateKey(attemptKey(readFileSync(auth.key, "utf8"))!)) {
+      throw adiError("ADI_ERR_CONFIG", `NATS_KEY=${JSON.stringify(auth.key)} is not the private key of NATS_CERT=${JSON.stringify(auth.cert)}'s certificate`);
+    }
+  }
 }

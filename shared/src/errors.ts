@@ -38,8 +38,8 @@ export const ErrorCodes = {
   ADI_ERR_DATA_DIR: {
     exitCode: 2,
     description:
-      "a file adi keeps in ADI_DATA_DIR cannot be trusted: the embedded broker's key (nats/adi-user.nk) is readable by group or others, owned by another user, a symbolic link, or holds no nkey seed. adi never changes its mode or owner for you",
-    hint: "remove the file to have a new key made at the next start (clients using the old one must then use the new one), or make it yours and mode 0600",
+      "ADI_DATA_DIR, the embedded broker's store in it, or its key (nats/adi-user.nk) cannot be trusted: owned by another user, a symbolic link, writable (the directory), open (the store) or readable (the key) by group or others, or the key holds no nkey seed. adi never changes a mode or owner for you",
+    hint: "make it yours and private (directories not writable by others, the store 0700, the key 0600), or remove the key to have a new one made at the next start (clients using the old one must then use the new one)",
   },
   ADI_ERR_BPF_LOAD: {
     exitCode: 4,

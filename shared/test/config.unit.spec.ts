@@ -202,6 +202,7 @@ describe("loadConfig errors", () => {
     ["LOG_LEVEL", "verbose"],
     ["NATS_URL", "http://example.com"],
     ["NATS_URL", "nats://a:4222,"],
+    ["NATS_URL", "ws://127.0.0.1:8080"],
     ["ENV_PREFIX_LIST", " , "],
     ["CONTAINERD_NAMESPACE", "-bad"],
     ["DOCKER_HOST", "tcp://10.0.0.1:2375"],
@@ -221,7 +222,17 @@ describe("loadConfig errors", () => {
   it("hides a password in NATS_URL", () => {
     const err = configError({ NATS_URL: "http://admin:hunter2@nats:4222" });
     expect(err.message).not.toContain("hunter2");
-    expect(err.message).toContain("admin:[REDACTED]@nats");
+    expect(err.message).toContain("admin:***@nats");
+  });
+
+  it.each([
+    ["a '/' not percent-encoded", "nats://alice:hun/ter2SECRET5@127.0.0.1:4405", '"nats://alice:***@127.0.0.1:4405"'],
+    ["no scheme", "bob:pwSECRET5@127.0.0.1:4405", '"bob:***@127.0.0.1:4405"'],
+    ["a token with a '#'", "nats://tok#SECRET5@127.0.0.1:4405,nats://b:4222", '"nats://***@127.0.0.1:4405,nats://b:4222"'],
+  ])("masks a refused NATS_URL's userinfo whole: %s", (_what, url, shown) => {
+    const err = configError({ NATS_URL: url });
+    expect(err.message).not.toContain("SECRET5");
+    expect(err.message.startsWith(`NATS_URL=${shown}: `)).toBe(true);
   });
 
   it("rejects a batch larger than the publish buffer", () => {

@@ -9,7 +9,7 @@
 // inventory, the service map, every message of every stream (ADI_RAW's connections reassembled), adi's own log
 // lines, and what `adi replay` rebuilds from the streams. Each secret must be found 0 times in each output; a
 // failure prints the table (secret × output, lines or messages holding it) and where each hit sits, and keeps the
-// outputs in $ADI_TEST_ARTIFACTS (or the system's tmp directory).
+// outputs in $ADI_TEST_ARTIFACTS (or the system's tmp directory; always with ADI_TEST_KEEP_ARTIFACTS=1).
 // Positive controls make sure the pipeline did its job meanwhile: the HTTP exchanges are logged (method, path,
 // status, both ends, and again by replay), the logins are classified (postgres, redis, mysql, nats, amqp), the
 // processes are inventoried with their command lines; a pipeline that logs nothing cannot pass.
@@ -258,6 +258,7 @@ describe("secrets stay hidden (issue 11): the whole pipeline with ADI_CAPTURE_RE
   let replayed: Ran | undefined;
   let replayLog: LogLine[] = [];
   let mysqlNonce: Buffer | undefined;
+  let rawTexts: string[] = [];
 
   beforeAll(async () => {
     const started = Date.now();
@@ -380,10 +381,11 @@ describe("secrets stay hidden (issue 11): the whole pipeline with ADI_CAPTURE_RE
     const greeting = haystacks.find((h) => h.output === "ADI_RAW" && / ingress .*remote 127\.0\.0\.1:3306\)/.test(h.where));
     mysqlNonce = greeting ? mysqlGreetingNonce(Buffer.from(greeting.text, "latin1")) : undefined;
     if (mysqlNonce) secrets.push(plantedBytes("login.mysql-native-proof", "MariaDB login: the client's mysql_native_password proof (with the greeting's nonce, it checks a password guess offline)", mysqlNativeScramble(v.mysqlPassword, mysqlNonce)));
+    rawTexts = haystacks.filter((h) => h.output === "ADI_RAW").map((h) => h.text);
     hits = searchSecrets(secrets, haystacks);
     const report = leakReport(secrets, OUTPUTS, hits);
     let kept = "";
-    if (hits.length > 0) {
+    if (hits.length > 0 || process.env.ADI_TEST_KEEP_ARTIFACTS === "1") {
       // What a reader of the failure needs: the outputs, adi's logs, every stream message as searched, the report.
       const artifacts = join(process.env.ADI_TEST_ARTIFACTS ?? tmpdir(), `adi-secrets-${RUN}`);
       mkdirSync(artifacts, { recursive: true });
@@ -477,6 +479,9 @@ describe("secrets stay hidden (issue 11): the whole pipeline with ADI_CAPTURE_RE
     );
     expect(kept, JSON.stringify(Object.keys(around).flatMap((n) => byName(n).map((d) => d.adi_profile_cmdline)))).toEqual(Object.fromEntries(Object.keys(around).map((n) => [n, true])));
     expect(streamMessages.ADI_RAW).toBeGreaterThan(0);
+    // ADI_RAW holds the traffic itself (masked, not dropped): every request line, from both ends
+    const rawRequestLines = Object.fromEntries(Object.entries(HTTP_EXCHANGES).map(([p, method]) => [p, rawTexts.filter((t) => t.startsWith(`${method} ${p}`)).length]));
+    expect(rawRequestLines).toEqual(Object.fromEntries(Object.keys(HTTP_EXCHANGES).map((p) => [p, 2])));
     expect(streamMessages.ADI_DERIVED).toBeGreaterThan(0);
     expect(streamMessages.ADI_FACTS).toBeGreaterThan(0);
   });

@@ -129,9 +129,24 @@ export function maskUrlUserinfo(text: string): string {
   });
 }
 
-/** `servers` each with its userinfo masked, joined by commas: for log lines and errors. */
+/**
+ * One server as given (a NATS_URL entry, valid or not) with everything before its last '@' masked: `user:***@`
+ * when a ':' follows the user, else `***@`; the scheme and the host kept. Unlike maskUrlUserinfo, which must find
+ * URLs inside free text and so stops at spaces and quotes, the whole entry is the URL here: a password with a
+ * space, a quote, '/', '?' or '#' in it, or without a scheme, is masked whole.
+ */
+export function maskServer(server: string): string {
+  const at = server.lastIndexOf("@");
+  if (at < 0) return server;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(server)?.[0] ?? "";
+  const info = server.slice(scheme.length, at);
+  const colon = info.indexOf(":");
+  return `${scheme}${colon < 0 ? "***" : `${info.slice(0, colon)}:***`}${server.slice(at)}`;
+}
+
+/** `servers` each with its userinfo masked (maskServer), joined by commas: for log lines and errors. */
 export function describeServers(servers: readonly string[]): string {
-  return servers.map(maskUrlUserinfo).join(",");
+  return servers.map(maskServer).join(",");
 }
 
 /**

@@ -58,6 +58,32 @@ class Refused {
 }
 
 /**
+ * A function that masks URL userinfo in a text (maskUrlUserinfo) and then replaces every secret of `servers` and
+ * `auth` (the password or token of each URL, as written and percent-decoded; NATS_PASSWORD, NATS_TOKEN) with ***:
+ * in-text URL masking stops at a space or a quote, which a password may hold.
+ */
+function scrubber(servers: readonly string[], auth: NatsAuthSettings): (text: string) => string {
+  const secrets = new Set<string>();
+  for (const server of servers) {
+    const at = server.lastIndexOf("@");
+    if (at < 0) continue;
+    const info = server.slice((/^[a-z][a-z0-9+.-]*:\/\//i.exec(server)?.[0] ?? "").length, at);
+    const secret = info.includes(":") ? info.slice(info.indexOf(":") + 1) : info;
+    secrets.add(secret);
+    try {
+      secrets.add(decodeURIComponent(secret));
+    } catch {
+      // not percent-encoded: the raw form is enough
+    }
+  }
+  if (auth.password) secrets.add(auth.password);
+  if (auth.token) secrets.add(auth.token);
+  // Shorter than 3: replacing it would garble the text more than it hides.
+  const list = [...secrets].filter((x) => x.length >= 3).sort((a, b) => b.length - a.length);
+  return (text) => list.reduce((acc, secret) => acc.split(secret).join("***"), maskUrlUserinfo(text));
+}
+
+/**
  * Connects to `servers` with `auth` (see natsClientOptions); the connection then reconnects forever. Throws AdiError
  * ADI_ERR_NATS_UNREACHABLE (exit 5) naming the servers (userinfo masked) and the last error when no attempt
  * succeeded within `retryForMs`; ADI_ERR_NATS_AUTH (exit 5) at once when the server refused the credentials or TLS
@@ -68,6 +94,8 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
   const perAttempt = opts.timeoutMs ?? 5000;
   const started = performance.now();
   const shown = describeServers(opts.servers);
+  // Whatever nats.js or node put in a message (a URL, a server's reply), the secrets themselves never pass.
+  const clean = scrubber(opts.servers, opts.auth ?? {});
   let client: NatsClientOptions;
   try {
     client = natsClientOptions(opts.servers, opts.auth ?? {});
@@ -107,24 +135,25 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       timeoutMs: opts.retryForMs ?? 0,
       signal: opts.signal,
       onRetry: (err, failures, delayMs) =>
-        opts.log.warn({ servers: shown, err: maskUrlUserinfo((err as Error).message), failures, retryInMs: delayMs }, "nats not reachable yet; will retry"),
+        opts.log.warn({ servers: shown, err: clean((err as Error).message), failures, retryInMs: delayMs }, "nats not reachable yet; will retry"),
     },
   ).catch((err: unknown) => {
     if (opts.signal?.aborted) throw err;
     const cause = ((err as Error).cause ?? err) as Error;
     const within = opts.retryForMs ? ` (retried for ${Math.round(opts.retryForMs / 1000)} s)` : "";
     // The cause is kept out of the error (formatFatal would print its message): only its masked text is shown.
-    throw adiError("ADI_ERR_NATS_UNREACHABLE", `${shown}: ${maskUrlUserinfo(cause.message)}${within}`);
+    throw adiError("ADI_ERR_NATS_UNREACHABLE", `${shown}: ${clean(cause.message)}${within}`);
   });
   if (outcome instanceof Refused) {
-    const how = client.authenticator ? "" : " (no credentials were given)";
-    throw adiError("ADI_ERR_NATS_AUTH", `${shown}: refused: ${maskUrlUserinfo(messageOf(outcome.err))}${how}`);
+    // Said only where it is the likely reason: a TLS failure is about certificates, not credentials.
+    const how = client.authenticator || client.tls ? "" : " (no credentials were given)";
+    throw adiError("ADI_ERR_NATS_AUTH", `${shown}: refused: ${clean(messageOf(outcome.err))}${how}`);
   }
   const nc = outcome;
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
-        opts.log.warn({ nats: s.type, server: "server" in s ? maskUrlUserinfo(String(s.server)) : undefined }, `nats ${s.type}`);
+        opts.log.warn({ nats: s.type, server: "server" in s ? clean(String(s.server)) : undefined }, `nats ${s.type}`);
       }
     }
   })();

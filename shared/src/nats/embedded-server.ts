@@ -81,6 +81,67 @@ export function embeddedUserKey(nkeyFile: string): { publicKey: string; created:
   }
 }
 
+interface DirFacts {
+  mode: number;
+  uid: number;
+  isDir: boolean;
+  isLink: boolean;
+}
+
+/**
+ * What ADI_DATA_DIR must be before the broker's store and key go in it: ours, a real directory, and writable by no
+ * one else (someone who can write there can swap the store or plant files). Reading is the store's business.
+ */
+const DATA_DIR_RULES: readonly { bad: (st: DirFacts, euid: number) => boolean; why: string }[] = [
+  { bad: (st) => st.isLink, why: "is a symbolic link" },
+  { bad: (st) => !st.isDir, why: "is not a directory" },
+  { bad: (st, euid) => st.uid !== euid, why: "is not owned by the user adi runs as" },
+  { bad: (st) => (st.mode & 0o022) !== 0, why: "is writable by group or others" },
+];
+
+/** The store holds every stream's bytes (raw payloads): nobody else may even look in (0700). */
+const STORE_DIR_RULES: readonly { bad: (st: DirFacts, euid: number) => boolean; why: string }[] = [
+  ...DATA_DIR_RULES.slice(0, 3),
+  { bad: (st) => (st.mode & 0o077) !== 0, why: "is open to group or others (it holds every stream's bytes: it must be 0700)" },
+];
+
+/** Throws AdiError ADI_ERR_DATA_DIR naming `what` and the first rule `dir` breaks (see DATA_DIR_RULES). */
+function checkPrivateDir(dir: string, what: string, rules: readonly { bad: (st: DirFacts, euid: number) => boolean; why: string }[]): void {
+  const st = lstatSync(dir);
+  const facts = { mode: st.mode, uid: st.uid, isDir: st.isDirectory(), isLink: st.isSymbolicLink() };
+  const broken = rules.find((r) => r.bad(facts, process.geteuid?.() ?? 0));
+  if (broken) {
+    throw adiError(
+      "ADI_ERR_DATA_DIR",
+      `${dir} (${what}; mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}, owner uid ${st.uid}) ${broken.why}: refused, left as it is`,
+    );
+  }
+}
+
+/**
+ * Owners (uids) of the sockets listening on 127.0.0.1:`port` (or on any IPv4 address), from /proc/net/tcp, whose
+ * `uid` column is the socket's owner (Linux proc(5)). Empty when none is found.
+ */
+export function loopbackListenerOwners(port: number, procNetTcp = "/proc/net/tcp"): number[] {
+  let text: string;
+  try {
+    text = readFileSync(procNetTcp, "utf8");
+  } catch {
+    return [];
+  }
+  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
+  const owners: number[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // sl local_address rem_address st ... uid: LISTEN is st 0A; 0100007F is 127.0.0.1, 00000000 any address.
+    if (f.length < 8 || f[3] !== "0A") continue;
+    const [addr, p] = (f[1] ?? "").split(":");
+    if (p !== portHex || (addr !== "0100007F" && addr !== "00000000")) continue;
+    owners.push(Number(f[7]));
+  }
+  return owners;
+}
+
 /**
  * The server's configuration (nats-server config syntax): loopback only, JetStream in `storeDir`, and one user,
  * admitted by the nkey `publicKey` (nats-server 2.2+; Debian ships 2.9). Strings are JSON-quoted, which the
@@ -147,8 +208,20 @@ export async function startEmbeddedNats(opts: { dataDir: string; port: number; l
   if (!bin) throw adiError("ADI_ERR_NATS_SERVER_MISSING", "nats-server is not on PATH nor in /usr/sbin");
   const taken = await portAccepts(opts.port);
   if (taken && opts.attach && existsSync(embeddedNatsFiles(opts.dataDir).nkeyFile)) {
-    const { nkeyFile } = embeddedNatsFiles(opts.dataDir);
+    const { dir: storeDir, nkeyFile } = embeddedNatsFiles(opts.dataDir);
+    checkPrivateDir(opts.dataDir, "ADI_DATA_DIR", DATA_DIR_RULES);
+    checkPrivateDir(storeDir, "the embedded broker's store", STORE_DIR_RULES);
     embeddedUserKey(nkeyFile); // the same rules as at start: a key others could read is refused, not used
+    // Any local user can listen on a free loopback port, and a server without authentication admits our nkey
+    // handshake too: only a listener whose socket belongs to our uid can be the server an adi command started.
+    const owners = loopbackListenerOwners(opts.port);
+    const euid = process.geteuid?.() ?? 0;
+    if (!owners.includes(euid)) {
+      throw adiError(
+        "ADI_ERR_NATS_UNREACHABLE",
+        `port ${opts.port} is taken by a listener of uid ${owners.join(",") || "unknown"}, not by an adi of this user (uid ${euid}): refusing to use it; stop it, or set ADI_NATS_PORT to another port`,
+      );
+    }
     const url = `nats://127.0.0.1:${opts.port}`;
     opts.log.info({ url, nkeyFile }, "using the embedded nats-server another adi command started");
     return { url, pid: undefined, nkeyFile, stop: () => Promise.resolve() };
@@ -162,6 +235,9 @@ export async function startEmbeddedNats(opts: { dataDir: string; port: number; l
   const { dir: storeDir, nkeyFile, configFile } = embeddedNatsFiles(opts.dataDir);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   mkdirSync(storeDir, { recursive: true, mode: 0o700 });
+  // Made by us just now, or there from before: either way, refused (never chmod'ed) if others could reach in.
+  checkPrivateDir(opts.dataDir, "ADI_DATA_DIR", DATA_DIR_RULES);
+  checkPrivateDir(storeDir, "the embedded broker's store", STORE_DIR_RULES);
   const user = embeddedUserKey(nkeyFile);
   if (user.created) opts.log.info({ nkeyFile }, "embedded nats-server: created its user key");
   writePrivateFile(configFile, embeddedServerConfig({ port: opts.port, storeDir, publicKey: user.publicKey }));
@@ -169,7 +245,11 @@ export async function startEmbeddedNats(opts: { dataDir: string; port: number; l
   // The broker dies with us, even on SIGKILL: setpriv (util-linux) sets the parent-death signal and execs it.
   // Without it, a killed `adi up` left the broker running and the next start found its port taken.
   const setpriv = SETPRIV.find((p) => existsSync(p));
-  const child: ChildProcess = spawn(setpriv ?? bin, setpriv ? ["--pdeathsig", "TERM", "--", bin, ...args] : args, {
+  // It needs no privilege (its store and config are ours; the port is over 1023 unless set lower): no capability
+  // survives the exec but the one to bind a low port, and no_new_privs (least privilege, issue 11).
+  // (Only root holds capabilities to drop, and changing the bounding set takes CAP_SETPCAP.)
+  const dropAll = process.geteuid?.() === 0 ? ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all,+net_bind_service", "--no-new-privs"] : [];
+  const child: ChildProcess = spawn(setpriv ?? bin, setpriv ? ["--pdeathsig", "TERM", ...dropAll, "--", bin, ...args] : args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: childEnv(),
     // Its own process group: a Ctrl-C in the terminal must reach us, not the broker we still drain into.
