@@ -442,6 +442,9 @@ function checkNatsAuth(servers: readonly string[] | undefined, auth: NatsAuthSet
     const names = set.map((k) => `NATS_${k.toUpperCase()}`).join(", ");
     throw adiError("ADI_ERR_CONFIG", `${names} set without NATS_URL: they apply to a NATS server you name; the embedded server (NATS_URL unset) uses its own key under ADI_DATA_DIR`);
   }
+  // What the settings say together first (a certificate without its key), then what each file holds.
+  const conflict = natsSettingsConflict(servers ?? [], auth);
+  if (conflict !== null) throw adiError("ADI_ERR_CONFIG", conflict);
   for (const [variable, field] of NATS_FILE_SETTINGS) {
     const file = auth[field];
     if (file === undefined) continue;
@@ -456,8 +459,6 @@ function checkNatsAuth(servers: readonly string[] | undefined, auth: NatsAuthSet
     const rule = NATS_FILE_CONTENT[variable];
     if (rule && !rule.test(content)) throw configError(variable, file, rule.expected);
   }
-  const conflict = natsSettingsConflict(servers ?? [], auth);
-  if (conflict !== null) throw adiError("ADI_ERR_CONFIG", conflict);
   if (auth.cert !== undefined && auth.key !== undefined) {
     const cert = new X509Certificate(readFileSync(auth.cert, "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)![0]);
     if (!cert.checkPrivateKey(attemptKey(readFileSync(auth.key, "utf8"))!)) {

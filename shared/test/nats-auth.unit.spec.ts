@@ -20,7 +20,8 @@ writeFileSync(
   `-----BEGIN NATS USER JWT-----\neyJhbGciOiJlZDI1NTE5LW5rZXkiLCJ0eXAiOiJKV1QifQ.e30.c2ln\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`,
 );
 const pem = join(dir, "ca.pem");
-writeFileSync(pem, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+// A real (self-signed, P-256) certificate: loadConfig parses NATS_CA and NATS_CERT as node's TLS will.
+writeFileSync(pem, "-----BEGIN CERTIFICATE-----\nMIIBgjCCASmgAwIBAgIURwWetcu1BBUkVvi/W0Hu94nXHX4wCgYIKoZIzj0EAwIw\nFjEUMBIGA1UEAwwLYWRpLXRlc3QtY2EwIBcNMjYxMTMwMjM0NzM1WhgPMjEyNjEx\nMDYyMzQ3MzVaMBYxFDASBgNVBAMMC2FkaS10ZXN0LWNhMFkwEwYHKoZIzj0CAQYI\nKoZIzj0DAQcDQgAE83w9dZhnMCySg+B6Sryt8FZNWAS9IDt/bDz1jnZ0QJVHqVwB\ntkr/T4V+lDPS7s5W+tmnpDgLklP3aHcMOqTGZ6NTMFEwHQYDVR0OBBYEFCFDI0y7\nsfRlGva/Kc+LpcfK+8gIMB8GA1UdIwQYMBaAFCFDI0y7sfRlGva/Kc+LpcfK+8gI\nMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIge9JtxINTUZue2Bkj\n6H8VULYZ5/wK95/q2EGJVjp7VjECID4UMYhL+ipK5po5ijcg5v2hkao2X2JnjqjM\nLdr0eQtt\n-----END CERTIFICATE-----\n");
 
 function configError(env: NodeJS.ProcessEnv): AdiError {
   try {
@@ -174,7 +175,7 @@ describe("loadConfig: the NATS client settings", () => {
     expect(token).toMatch(/^NATS_URL="nats:\/\/\*\*\*@": expected a NATS URL/);
     const pw = configError({ NATS_URL: "nats://alice:hunter2@,x y" }).message;
     expect(pw).not.toContain("hunter2");
-    expect(pw).toMatch(/^NATS_URL="nats:\/\/alice:\[REDACTED\]@,x y": expected a NATS URL/);
+    expect(pw).toMatch(/^NATS_URL="nats:\/\/alice:\*\*\*@,x y": expected a NATS URL/);
   });
 });
 

@@ -1,7 +1,7 @@
 // Command-line rules, row by row (CMDLINE_FLAG_RULES, CMDLINE_VALUELESS_FLAGS, the generic long flag), in both forms
 // the agent meets: an argument vector (the kernel, /proc/PID/cmdline) and a space-joined line (facts, the Go format).
 import { describe, expect, it } from "vitest";
-import { CMDLINE_FLAG_RULES, CMDLINE_VALUELESS_FLAGS, RedactionPolicy } from "../src/redaction/index.ts";
+import { CMDLINE_FLAG_RULES, CMDLINE_POSITIONAL_RULES, CMDLINE_VALUELESS_FLAGS, RedactionPolicy } from "../src/redaction/index.ts";
 
 const p = RedactionPolicy.DEFAULT;
 
@@ -59,6 +59,18 @@ const FLAG_CASES: Record<string, { hit: [string[], string[]][]; miss: string[][]
     hit: [[["sshpass", "-p", "s3", "ssh", "h"], ["sshpass", "-p", "[REDACTED]", "ssh", "h"]], [["sshpass", "-ps3", "ssh", "h"], ["sshpass", "-p[REDACTED]", "ssh", "h"]]],
     miss: [["sshpass", "-f", "/run/pw", "ssh", "h"]],
   },
+  "docker-login-password": {
+    hit: [
+      [["docker", "login", "-u", "bob", "-p", "X", "registry.example"], ["docker", "login", "-u", "bob", "-p", "[REDACTED]", "registry.example"]],
+      [["podman", "login", "--password", "X", "quay.io"], ["podman", "login", "--password", "[REDACTED]", "quay.io"]],
+      [["docker", "login", "--password=X"], ["docker", "login", "--password=[REDACTED]"]],
+    ],
+    miss: [["docker", "run", "-p", "8080:80", "nginx"], ["docker", "login", "-u", "bob", "--password-stdin", "registry.example"]],
+  },
+  "sqlcmd-P": {
+    hit: [[["sqlcmd", "-S", "db", "-U", "sa", "-P", "X"], ["sqlcmd", "-S", "db", "-U", "sa", "-P", "[REDACTED]"]], [["bcp", "t", "out", "f", "-PX"], ["bcp", "t", "out", "f", "-P[REDACTED]"]]],
+    miss: [["sqlcmd", "-S", "db", "-E"], ["psql", "-P", "pager=off"]],
+  },
   "openssl-pass": {
     hit: [[["openssl", "pkcs12", "-passin", "pass:s3", "-in", "a.p12"], ["openssl", "pkcs12", "-passin", "[REDACTED]", "-in", "a.p12"]]],
     miss: [["openssl", "x509", "-in", "cert.pem"]],
@@ -81,6 +93,57 @@ describe("CMDLINE_FLAG_RULES", () => {
       expect(p.argv(argv)).toEqual(argv);
     });
   }
+});
+
+/** Per positional rule: [argv, exact redacted argv], and an argv it must leave alone. */
+const POSITIONAL_CASES: Record<string, { hit: [string[], string[]][]; miss: string[][] }> = {
+  "htpasswd-b": {
+    hit: [
+      [["htpasswd", "-b", "/etc/nginx/.htpasswd", "user", "X"], ["htpasswd", "-b", "/etc/nginx/.htpasswd", "user", "[REDACTED]"]],
+      [["htpasswd", "-nbB", "user", "X"], ["htpasswd", "-nbB", "user", "[REDACTED]"]],
+    ],
+    miss: [["htpasswd", "-c", "/etc/nginx/.htpasswd", "user"], ["htpasswd", "-D", "file", "user"]],
+  },
+  "vault-login": {
+    hit: [[["vault", "login", "hvs.CAESIJlWh0dW5rbm93bl9hY2Nlc3Nvcg"], ["vault", "login", "[REDACTED]"]], [["vault", "login", "-no-print", "s.1234567890abcdef"], ["vault", "login", "-no-print", "[REDACTED]"]]],
+    miss: [["vault", "login", "-method=userpass", "username=bob"], ["vault", "read", "secret/x"]],
+  },
+  "aws-configure-set": {
+    hit: [
+      [["aws", "configure", "set", "aws_secret_access_key", "X"], ["aws", "configure", "set", "aws_secret_access_key", "[REDACTED]"]],
+      [["aws", "--profile", "prod", "configure", "set", "aws_session_token", "X"], ["aws", "--profile", "prod", "configure", "set", "aws_session_token", "[REDACTED]"]],
+    ],
+    miss: [["aws", "configure", "set", "region", "eu-west-1"], ["aws", "s3", "ls", "set"]],
+  },
+};
+
+describe("CMDLINE_POSITIONAL_RULES", () => {
+  it("has cases for every rule, and every rule names its source", () => {
+    expect(Object.keys(POSITIONAL_CASES).sort()).toEqual(CMDLINE_POSITIONAL_RULES.map((r) => r.name).sort());
+    for (const rule of CMDLINE_POSITIONAL_RULES) expect(rule.source.length, rule.name).toBeGreaterThan(10);
+  });
+
+  for (const rule of CMDLINE_POSITIONAL_RULES) {
+    const cases = POSITIONAL_CASES[rule.name]!;
+    it.each(cases.hit)(`${rule.name}: %j`, (argv, expected) => {
+      expect(p.argv(argv)).toEqual(expected);
+      expect(p.argv(expected)).toEqual(expected);
+      expect(p.cmdline(argv.join(" "))).toBe(expected.join(" "));
+    });
+    it.each(cases.miss)(`${rule.name} leaves %j alone`, (...argv) => {
+      expect(p.argv(argv)).toEqual(argv);
+      expect(p.cmdline(argv.join(" "))).toBe(argv.join(" "));
+    });
+  }
+});
+
+describe("SQL text in a command (sql-password-literal, sql-identified-by across words)", () => {
+  it("hides the literal in an argument and in a joined line", () => {
+    expect(p.argv(["psql", "-c", "ALTER USER x PASSWORD 'secret'"])).toEqual(["psql", "-c", "ALTER USER x PASSWORD '[REDACTED]'"]);
+    expect(p.cmdline(`psql -c "ALTER USER x PASSWORD 'secret'"`)).toBe(`psql -c "ALTER USER x PASSWORD '[REDACTED]'"`);
+    expect(p.cmdline(`mysql -e "CREATE USER 'a'@'%' IDENTIFIED BY 'pw'"`)).toBe(`mysql -e "CREATE USER 'a'@'%' IDENTIFIED BY '[REDACTED]'"`);
+    expect(p.cmdline(`psql -c "SELECT 1"`)).toBe(`psql -c "SELECT 1"`);
+  });
 });
 
 describe("CMDLINE_VALUELESS_FLAGS and the generic long flag", () => {
@@ -114,6 +177,10 @@ describe("the issue's command lines (argv and joined forms)", () => {
     [["redis-cli", "-a", "SECRET", "ping"], "redis-cli -a [REDACTED] ping"],
     [["psql", "postgresql://u:pw@h/db"], "psql postgresql://u:[REDACTED]@h/db"],
     [["psql", "-h", "db", "-p", "5432", "-U", "app"], "psql -h db -p 5432 -U app"],
+    [["java", "-Ddb.password=abc#X", "-jar", "a.jar"], "java -Ddb.password=[REDACTED] -jar a.jar"],
+    [["app", "--password=abc#X"], "app --password=[REDACTED]"],
+    [["docker", "login", "-u", "bob", "-p", "X"], "docker login -u bob -p [REDACTED]"],
+    [["sqlcmd", "-S", "db", "-U", "sa", "-P", "X"], "sqlcmd -S db -U sa -P [REDACTED]"],
   ];
 
   it.each(cases)("argv %j", (argv, expected) => {

@@ -33,6 +33,25 @@ describe("filterAndRedactEnv", () => {
     expect(Object.keys(out)).toEqual(Object.keys(out).sort());
   });
 
+  it("keeps the shell's PWD and OLDPWD (exact names only), hides MYSQL_PWD and APP_PASSCODE", () => {
+    const out = filterAndRedactEnv({ PWD: "/srv/app", OLDPWD: "/root", MYSQL_PWD: "s3", APP_PASSCODE: "1234", pwd: "x", PWD_FILE: "/run/pw" }, { redaction });
+    expect(out).toEqual({ APP_PASSCODE: "[REDACTED]", MYSQL_PWD: "[REDACTED]", OLDPWD: "/root", PWD: "/srv/app", PWD_FILE: "[REDACTED]", pwd: "[REDACTED]" });
+    expect(redaction.envValue("PWD", "postgres://u:pw@db/app")).toBe("postgres://u:[REDACTED]@db/app"); // its value still goes through the value rules
+  });
+
+  it("hides name/value pairs inside a JSON value (Kubernetes-style env lists)", () => {
+    expect(redaction.envValue("POD_ENV", '[{"name":"DB_PASSWORD","value":"s3"},{"name":"DB_HOST","value":"db"}]')).toBe(
+      '[{"name":"DB_PASSWORD","value":"[REDACTED]"},{"name":"DB_HOST","value":"db"}]',
+    );
+    expect(redaction.envValue("TAGS", '[{"Name":"team","Value":"core"}]')).toBe('[{"Name":"team","Value":"core"}]');
+    expect(redaction.envValue("TAGS", '[{"Value":"s3","Name":"APP_PASSCODE"}]')).toBe('[{"Value":"[REDACTED]","Name":"APP_PASSCODE"}]');
+  });
+
+  it("hides the secret part of Slack and Discord webhook URLs", () => {
+    expect(redaction.envValue("ALERT_URL", "https://hooks.slack.com/services/T0/B0/abc123")).toBe("https://hooks.slack.com/services/T0/B0/[REDACTED]");
+    expect(redaction.envValue("DISCORD", "https://discord.com/api/webhooks/42/tok_en")).toBe("https://discord.com/api/webhooks/42/[REDACTED]");
+  });
+
   it("redacts by the look of the value: the issue's leaks", () => {
     const leaks = {
       GRAFANA_HEADER: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",

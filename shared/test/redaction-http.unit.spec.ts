@@ -92,6 +92,18 @@ describe("bodies", () => {
     expect(p.body(body)).toBe('--X\r\nContent-Disposition: form-data; name="password"\r\n\r\n[REDACTED]\r\n--X--\r\n');
   });
 
+  it("hides the value of a name/value pair whose name is secret (JSON_PAIR_RULES: Kubernetes env, {Key, Value})", () => {
+    expect(p.body('{"env":[{"name":"DB_PASSWORD","value":"s3"},{"name":"DB_HOST","value":"db"}]}')).toBe(
+      '{"env":[{"name":"DB_PASSWORD","value":"[REDACTED]"},{"name":"DB_HOST","value":"db"}]}',
+    );
+    expect(p.body('[{"Value":"s3","Key":"api_token"},{"key":"region","value":"eu"},{"Name":"MYSQL_PWD","Value":1234}]')).toBe(
+      // "key" is itself a secret name (an API key's usual field): its own value was hidden before the pair rule
+      '[{"Value":"[REDACTED]","Key":"[REDACTED]"},{"key":"[REDACTED]","value":"eu"},{"Name":"MYSQL_PWD","Value":"[REDACTED]"}]',
+    );
+    expect(p.body('{"name":"DB_PASSWORD","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}')).toBe('{"name":"DB_PASSWORD","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}');
+    expect(p.body('{"name":"PASSWORD","value":"cut')).toBe('{"name":"PASSWORD","value":"[REDACTED]"');
+  });
+
   it("keeps null and empty bodies", () => {
     expect(p.body(null)).toBeNull();
     expect(p.body("")).toBe("");
@@ -153,6 +165,34 @@ function exchange(): HttpExchange {
     latency_ns: 1,
   });
 }
+
+describe("names the pre-check must not skip (issue 11)", () => {
+  it("hides percent-encoded and \\u-escaped names in a whole request (the fast path sees the escapes)", () => {
+    const base = exchange().request;
+    const target = "/login?%70assword=X&pwd=Y";
+    const body = '{"\\u0070assword":"X","user":"bob"}';
+    const head = `POST ${target} HTTP/1.1\r\nContent-Type: application/json\r\n\r\n`;
+    const out = p.request({ ...base, target, headers: [["Content-Type", "application/json"]], body, raw: head + body });
+    expect(out.target).toBe("/login?%70assword=[REDACTED]&pwd=[REDACTED]");
+    expect(out.body).toBe('{"\\u0070assword":"[REDACTED]","user":"bob"}');
+    expect(out.raw).toBe(`POST /login?%70assword=[REDACTED]&pwd=[REDACTED] HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{"\\u0070assword":"[REDACTED]","user":"bob"}`);
+  });
+
+  it("hides Authentication-style and other issue headers, keeps the challenges", () => {
+    expect(
+      p.headers([["Authentication", "a"], ["X-Authentication", "b"], ["X_AUTHENTICATION", "c"], ["X-AccessToken", "d"], ["X-Csrftoken", "e"], ["X-Sessionid", "f"], ["X-Pass", "g"], ["WWW-Authenticate", 'Basic realm="x"'], ["Authentication-Info", "rspauth=1"]]),
+    ).toEqual([
+      ["Authentication", "[REDACTED]"], ["X-Authentication", "[REDACTED]"], ["X_AUTHENTICATION", "[REDACTED]"], ["X-AccessToken", "[REDACTED]"], ["X-Csrftoken", "[REDACTED]"],
+      ["X-Sessionid", "[REDACTED]"], ["X-Pass", "[REDACTED]"], ["WWW-Authenticate", 'Basic realm="x"'], ["Authentication-Info", "rspauth=1"],
+    ]);
+  });
+
+  it("hides pwd and passcode in query, form and JSON", () => {
+    expect(p.target("/a?pwd=1&passcode=2&page=3")).toBe("/a?pwd=[REDACTED]&passcode=[REDACTED]&page=3");
+    expect(p.body("user=bob&pwd=1")).toBe("user=bob&pwd=[REDACTED]");
+    expect(p.body('{"pwd":"1","passcode":2,"cwd":"/x"}')).toBe('{"pwd":"[REDACTED]","passcode":"[REDACTED]","cwd":"/x"}');
+  });
+});
 
 describe("exchange", () => {
   it("redacts request and response, headers, target, body and raw, and still validates", () => {

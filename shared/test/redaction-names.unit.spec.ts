@@ -10,6 +10,9 @@ const WORD_CASES: Record<string, [hit: string, miss: string]> = {
   SET_COOKIE2: ["Set-Cookie2", "Set-Cookie3"],
   // contains
   AUTHORIZATION: ["Proxy-Authorization", "AUTHORIZE_URL"],
+  AUTHENTICATION: ["X-Authentication", "AUTHENTICATIO"],
+  AUTHENTICATE: ["MUST_AUTHENTICATE", "AUTHENTIC"],
+  PASSCODE: ["APP_PASSCODE", "PASSCOD"],
   PASSWORD: ["MYSQL_ROOT_PASSWORD", "PASSWORLD"],
   PASSWD: ["DB_PASSWD", "PASSWAY"],
   PASSPHRASE: ["GPG_PASSPHRASE", "PASSPHRAS"],
@@ -28,7 +31,8 @@ const WORD_CASES: Record<string, [hit: string, miss: string]> = {
   AUTH: ["REDIS_AUTH", "AUTHOR"],
   PRIVATE: ["PRIVATE_NETWORK", "PRIVATEER"],
   PASS: ["DB_PASS", "PASSAGE"],
-  PW: ["DB_PW", "PWD"],
+  PW: ["DB_PW", "PWR"],
+  PWD: ["MYSQL_PWD", "PWDX"],
   CREDS: ["AWS_CREDS", "CREDSX"],
   SESSION: ["X-Session", "SESSIONS"],
   SIG: ["sig", "SIGNAL"],
@@ -51,11 +55,14 @@ describe("SECRET_NAME_RULES", () => {
     "POSTGRES_PASSWORD", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "PRIVATE_KEY", "KEY", "apiKey", "privateKey", "stripe.key",
     "jwt-secret", "accessToken", "refresh_token", "sessionId", "X-Session", "X-Signature", "X-Hub-Signature-256", "X-Api-Key",
     "X-Amz-Security-Token", "x-upstream-authorization", "SESSION_SIGNING", "sig",
+    // issue 11 (second round)
+    "Authentication", "X-Authentication", "X_AUTHENTICATION", "pwd", "PWD", "passcode", "MYSQL_PWD", "APP_PASSCODE",
+    "X-AccessToken", "X-Csrftoken", "X-Sessionid", "X-Pass",
   ])("%s is secret", (name) => {
     expect(isSecretName(name)).toBe(true);
   });
 
-  it.each(["PATH", "HOME", "PWD", "KEYSPACE", "CASSANDRA_KEYSPACE", "MONKEY", "HOTKEY", "AUTHOR", "PASSAGE", "HOSTNAME", "MONGO_HOST", "Content-Type", "WWW-Authenticate", "Keep-Alive", "user"])(
+  it.each(["PATH", "HOME", "OLDPWD", "KEYSPACE", "CASSANDRA_KEYSPACE", "MONKEY", "HOTKEY", "AUTHOR", "PASSAGE", "HOSTNAME", "MONGO_HOST", "Content-Type", "WWW-Authenticate", "Proxy-Authenticate", "Authentication-Info", "Keep-Alive", "user", "PASSAGE_CODE"])(
     "%s is not secret",
     (name) => {
       expect(isSecretName(name)).toBe(false);
@@ -95,5 +102,10 @@ describe("SecretNames with extra names (ADI_REDACT_NAMES)", () => {
   it("has a hint that a text holding a secret name always matches", () => {
     for (const text of ['{"tenant-hash":1}', "x=1&Password=2", "Cookie: a", "SIG=1"]) expect(names.hint.test(text), text).toBe(true);
     expect(names.hint.test('{"user":"bob","page":2}')).toBe(false);
+  });
+
+  it("has a hint that escaped names match (percent-encoded or JSON \\u letters), and common escapes do not", () => {
+    for (const text of ["?%70assword=X", "a=1&pass%77ord=2", '{"\\u0070assword":"X"}', '{"p\\u0061ss":"X"}']) expect(names.hint.test(text), text).toBe(true);
+    for (const text of ["/a%20b%2Fc?q=%C3%A9", '{"city":"Z\\u00fcrich"}']) expect(names.hint.test(text), text).toBe(false);
   });
 });

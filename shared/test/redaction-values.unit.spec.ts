@@ -48,7 +48,25 @@ const VALUE_CASES: Record<string, { hit: [string, string][]; miss: string[] }> =
   "docker-hub-pat": { hit: [["dckr_pat_abcdefghijklmnopqrstuvwx", "dckr_pat_[REDACTED]"]], miss: ["dckr_pat_x"] },
   "shopify-token": { hit: [[`shpat_${HEX32}`, "shpat_[REDACTED]"]], miss: ["shpat_xyz"] },
   "pypi-token": { hit: [["pypi-AgEIcHlwaS5vcmcCJDAwMDAwMDAwLTAwMDAtMDAwMC0w", "pypi-AgEIcHlwaS5vcmc[REDACTED]"]], miss: ["pypi-package-name"] },
+  "vault-token": {
+    hit: [["X-Vault-Token: hvs.CAESIJlWh0dW5rbm93bl9hY2Nlc3NvcjEyMzQ1Njc4", "X-Vault-Token: hvs.[REDACTED]"], ["vault login hvb.AAAAAQJ1dGVzdF9iYXRjaF90b2tlbl8xMjM0", "vault login hvb.[REDACTED]"]],
+    miss: ["hvs.short", "thvs.CAESIJlWh0dW5rbm93bl9hY2Nlc3NvcjEyMzQ1Njc4", "s.abcdefghijklmnopqrstuvwx"],
+  },
   "digitalocean-token": { hit: [[`dop_v1_${HEX32}${HEX32}`, "dop_v1_[REDACTED]"]], miss: ["dop_v1_short"] },
+  "slack-webhook-url": {
+    hit: [
+      ["POST https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx", "POST https://hooks.slack.com/services/T0123ABCD/B0456EFGH/[REDACTED]"],
+      ['{"url":"https://hooks.slack.com/services/T1/B2/XyZ123"}', '{"url":"https://hooks.slack.com/services/T1/B2/[REDACTED]"}'],
+    ],
+    miss: ["https://hooks.slack.com/services/", "https://api.slack.com/services/T1/B2/abc"],
+  },
+  "discord-webhook-url": {
+    hit: [
+      ["https://discord.com/api/webhooks/123456789012345678/AbC-dEf_123xyz", "https://discord.com/api/webhooks/123456789012345678/[REDACTED]"],
+      ["https://canary.discordapp.com/api/v10/webhooks/42/tok?wait=true", "https://canary.discordapp.com/api/v10/webhooks/42/[REDACTED]?wait=true"],
+    ],
+    miss: ["https://discord.com/api/webhooks/", "https://discord.com/api/channels/123/messages"],
+  },
   "url-userinfo-password": {
     hit: [
       ["postgres://app:s3cret@db:5432/app", "postgres://app:[REDACTED]@db:5432/app"],
@@ -80,6 +98,22 @@ const VALUE_CASES: Record<string, { hit: [string, string][]; miss: string[] }> =
       ["host=db password='s3 cret' dbname=app", "host=db password='[REDACTED]' dbname=app"],
     ],
     miss: ["host=db port=5432 user=app dbname=app"],
+  },
+  "sql-password-literal": {
+    hit: [
+      [`psql -c "ALTER USER app PASSWORD 'secret'"`, `psql -c "ALTER USER app PASSWORD '[REDACTED]'"`],
+      ["CREATE ROLE r LOGIN ENCRYPTED PASSWORD 'it''s';", "CREATE ROLE r LOGIN ENCRYPTED PASSWORD '[REDACTED]';"],
+      ["ALTER USER snow SET PASSWORD = 'pw1'", "ALTER USER snow SET PASSWORD = '[REDACTED]'"],
+    ],
+    miss: ["ALTER ROLE app PASSWORD NULL", "password reset link sent", "caching_sha2_password 'x'"],
+  },
+  "sql-identified-by": {
+    hit: [
+      ["CREATE USER 'app'@'%' IDENTIFIED BY 's3cret';", "CREATE USER 'app'@'%' IDENTIFIED BY '[REDACTED]';"],
+      ["ALTER USER u IDENTIFIED WITH caching_sha2_password BY 'pw'", "ALTER USER u IDENTIFIED WITH caching_sha2_password BY '[REDACTED]'"],
+      ["create user scott identified by tiger;", "create user scott identified by [REDACTED];"],
+    ],
+    miss: ["ALTER USER u IDENTIFIED EXTERNALLY", "IDENTIFIED WITH auth_socket"],
   },
   "authorization-in-text": {
     hit: [
@@ -173,13 +207,17 @@ const FIELD_CASES: Record<TextFieldRule, { hit: [string, string][]; miss: string
       ['log: {"access_token": "ya29.a0", "expires_in": 3599', 'log: {"access_token": "[REDACTED]", "expires_in": 3599'],
       ['{"client_secret":12345', '{"client_secret":"[REDACTED]"'],
       ['{"password":"cut by the captu', '{"password":"[REDACTED]"'],
+      ['{"\\u0070assword":"X","pwd":"Y","passcode":1}', '{"\\u0070assword":"[REDACTED]","pwd":"[REDACTED]","passcode":"[REDACTED]"}'],
     ],
     miss: ['{"user":"bob","token_type":"Bearer"}', '{"keyboard":"qwerty"}'],
   },
   "key-value": {
     hit: [
       ["user=bob&password=hunter2&x=1", "user=bob&password=[REDACTED]&x=1"],
-      ["/cb?code=1&access_token=zz#frag", "/cb?code=1&access_token=[REDACTED]#frag"],
+      ["/cb?code=1&access_token=zz", "/cb?code=1&access_token=[REDACTED]"],
+      // a secret runs over '#' (issue 11: `--password=abc#X` leaked X); a URL fragment after one is hidden too
+      ["--password=abc#X -Ddb.password=abc#Y", "--password=[REDACTED] -Ddb.password=[REDACTED]"],
+      ["?pwd=x&%70assword=y&passcode=1", "?pwd=[REDACTED]&%70assword=[REDACTED]&passcode=[REDACTED]"],
       ["/app;jsessionid=ABC123?x=1", "/app;jsessionid=[REDACTED]?x=1"],
       ["pass%77ord=x&p+w=y", "pass%77ord=[REDACTED]&p+w=y"],
       ["PGPASSWORD=x psql", "PGPASSWORD=[REDACTED] psql"],
@@ -187,7 +225,7 @@ const FIELD_CASES: Record<TextFieldRule, { hit: [string, string][]; miss: string
       ["-Dauth=s3", "-Dauth=[REDACTED]"],
       ["spring.datasource.password=x", "spring.datasource.password=[REDACTED]"],
     ],
-    miss: ["user=bob&page=2", "password=&x=1", "keyboard=qwerty&passage=3"],
+    miss: ["user=bob&page=2", "password=&x=1", "keyboard=qwerty&passage=3", "url=/a#pwd=x", "%70age=2"],
   },
   "multipart-field": {
     hit: [

@@ -220,8 +220,8 @@ describe("wire masker: secrets in HTTP request targets and bodies", () => {
   const masked = (side: WireSide, text: string): string => maskOne(side, text)[0]!;
 
   it("masks everything under a secret-named object or array, keeps keys, booleans and nulls, and handles escapes", () => {
-    const body = '{"credentials":{"user":"bob","pins":[12,"x\\"y"],"ok":true,"none":null},"name":"n","password":"a\\"b","pwd":"keep"}';
-    expect(masked("client", post(body))).toBe(post('{"credentials":{"user":"***","pins":[**,"****"],"ok":true,"none":null},"name":"n","password":"****","pwd":"keep"}'));
+    const body = '{"credentials":{"user":"bob","pins":[12,"x\\"y"],"ok":true,"none":null},"name":"n","password":"a\\"b","pwd":"hide","cwd":"keep"}';
+    expect(masked("client", post(body))).toBe(post('{"credentials":{"user":"***","pins":[**,"****"],"ok":true,"none":null},"name":"n","password":"****","pwd":"****","cwd":"keep"}'));
   });
 
   it("leaves OAuth metadata names (token_type) and non-secret JSON alone, byte for byte", () => {
@@ -259,6 +259,31 @@ describe("wire masker: secrets in HTTP request targets and bodies", () => {
     createWireMasker({ names: new SecretNames(["tenant-hash"]) }).mask("client", b);
     expect(b.toString("latin1")).toBe(post('{"tenant_hash":"***","x":"y"}'));
     expect(maskOne("client", text)[0]).toBe(text);
+  });
+
+  it("masks the headers the text policy hides, by the same secret-name test (issue 11), and keeps the challenges", () => {
+    const head = (name: string, value: string) => `GET / HTTP/1.1\r\nHost: h\r\n${name}: ${value}\r\n\r\n`;
+    for (const name of ["X-AccessToken", "X-Csrftoken", "X-Sessionid", "X-Pass", "Authentication", "X-Authentication", "X_AUTHENTICATION", "X-Pwd"]) {
+      expect(masked("client", head(name, "s3cr3t")), name).toBe(head(name, "******"));
+    }
+    for (const name of ["WWW-Authenticate", "Authentication-Info", "Keep-Alive", "Accept"]) expect(masked("server", `HTTP/1.1 204 No Content\r\n${name}: v1\r\n\r\n`), name).toBe(`HTTP/1.1 204 No Content\r\n${name}: v1\r\n\r\n`);
+  });
+
+  it("masks pwd= and passcode in forms, escaped names, and a secret running over '#'", () => {
+    const form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    expect(masked("client", post("user=bob&pwd=hunter2&passcode=1234", form))).toBe(post("user=bob&pwd=*******&passcode=****", form));
+    expect(masked("client", "GET /l?%70assword=X1&pwd=abc#frag HTTP/1.1\r\n\r\n")).toBe("GET /l?%70assword=**&pwd=******** HTTP/1.1\r\n\r\n");
+    expect(masked("client", post('{"\\u0070assword":"X1","user":"bob"}'))).toBe(post('{"\\u0070assword":"**","user":"bob"}'));
+  });
+
+  it("masks a PEM private key block between its BEGIN and END lines, keeps certificates", () => {
+    const key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq+/x==\nAbCd\n-----END RSA PRIVATE KEY-----\n";
+    const want = `-----BEGIN RSA PRIVATE KEY-----${"*".repeat("\nMIIEowIBAAKCAQEA7bq+/x==\nAbCd\n".length)}-----END RSA PRIVATE KEY-----\n`;
+    expect(masked("client", post(key, "Content-Type: text/plain\r\n"))).toBe(post(want, "Content-Type: text/plain\r\n"));
+    const json = '{"pem":"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----"}';
+    expect(masked("client", post(json))).toBe(post('{"pem":"-----BEGIN PRIVATE KEY-----**********-----END PRIVATE KEY-----"}'));
+    const cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmg\n-----END CERTIFICATE-----\n";
+    expect(masked("client", post(cert, "Content-Type: text/plain\r\n"))).toBe(post(cert, "Content-Type: text/plain\r\n"));
   });
 
   it("masks a response body delimited by the connection's close", () => {

@@ -25,12 +25,15 @@ export interface CmdlineFlagRule {
   readonly flags: readonly string[];
   readonly forms: readonly FlagForm[];
   readonly value: FlagValue;
+  /** Only under these subcommands (the first argument after the program that is not a flag, lower-cased). */
+  readonly subcommands?: readonly string[];
   /** The program's documentation. */
   readonly source: string;
 }
 
 const MYSQL_CLIENTS = ["mysql", "mariadb", "mysqldump", "mariadb-dump", "mysqladmin", "mariadb-admin", "mysqlimport", "mysqlshow", "mysqlcheck", "mysqlslap", "mysqlbinlog"];
 const REDIS_CLIS = ["redis-cli", "valkey-cli", "keydb-cli"];
+const CONTAINER_CLIS = ["docker", "podman", "nerdctl", "buildah", "skopeo"];
 const MONGO_TOOLS = ["mongo", "mongosh", "mongodump", "mongorestore", "mongoexport", "mongoimport", "mongostat", "mongotop"];
 
 /** Program-specific flags that carry secrets. */
@@ -46,6 +49,8 @@ export const CMDLINE_FLAG_RULES: readonly CmdlineFlagRule[] = [
   { name: "httpie-auth", programs: ["http", "https", "httpie"], flags: ["-a", "--auth"], forms: ["separate", "equals"], value: "userinfo", source: "HTTPie: -a, --auth USER[:PASS]" },
   { name: "mongo-password", programs: MONGO_TOOLS, flags: ["-p", "--password"], forms: ["separate", "equals"], value: "secret", source: "mongosh / MongoDB Database Tools: -p, --password <password>" },
   { name: "sshpass-p", programs: ["sshpass"], flags: ["-p"], forms: ["attached", "separate"], value: "secret", source: "sshpass(1): -p password" },
+  { name: "docker-login-password", programs: CONTAINER_CLIS, flags: ["-p", "--password"], forms: ["separate", "equals"], value: "secret", subcommands: ["login"], source: "docker login: -p, --password string (--password-stdin takes none); podman/nerdctl/buildah/skopeo login alike. Only under login: `docker run -p` publishes a port" },
+  { name: "sqlcmd-P", programs: ["sqlcmd", "bcp", "osql", "isql"], flags: ["-P"], forms: ["separate", "attached"], value: "secret", source: "sqlcmd utility (SQL Server): -P password; bcp -P password; unixODBC isql DSN USER PASSWORD takes it positionally" },
   { name: "openssl-pass", programs: ["openssl"], flags: ["-pass", "-passin", "-passout", "-k"], forms: ["separate"], value: "secret", source: "openssl-passphrase-options(1): -pass/-passin/-passout arg (pass:…), enc -k password" },
 ];
 
@@ -60,7 +65,31 @@ export const CMDLINE_VALUELESS_FLAGS: Readonly<Record<string, readonly string[]>
   pg_dumpall: ["--password", "-W", "--no-password", "-w"],
   ...Object.fromEntries(MYSQL_CLIENTS.map((p) => [p, ["--password"]])),
   ...Object.fromEntries(REDIS_CLIS.map((p) => [p, ["--askpass", "--no-auth-warning"]])),
+  ...Object.fromEntries(CONTAINER_CLIS.map((p) => [p, ["--password-stdin"]])),
 };
+
+/**
+ * Secrets given as positional arguments, after a subcommand: the `position`-th argument (0-based, flags not
+ * counted) after the `subcommand` words, or the `last` one. `requiresShortFlag`: only when a short-flag bundle holds
+ * this letter (htpasswd's -b: the password is on the command line). `nameAt`: only when the argument at that
+ * position is a secret name (`aws configure set <name> <value>`). `skip`: arguments that are not the secret.
+ */
+export interface CmdlinePositionalRule {
+  readonly name: string;
+  readonly programs: readonly string[];
+  readonly subcommand: readonly string[];
+  readonly position: number | "last";
+  readonly requiresShortFlag?: string;
+  readonly nameAt?: number;
+  readonly skip?: RegExp;
+  readonly source: string;
+}
+
+export const CMDLINE_POSITIONAL_RULES: readonly CmdlinePositionalRule[] = [
+  { name: "htpasswd-b", programs: ["htpasswd"], subcommand: [], position: "last", requiresShortFlag: "b", source: "htpasswd(1): -b: htpasswd -b[c] passwordfile username password, htpasswd -nb username password" },
+  { name: "vault-login", programs: ["vault", "bao"], subcommand: ["login"], position: 0, skip: /=/, source: "vault login [options] [TOKEN] (token auth); key=value arguments are auth method parameters (text rules); OpenBao alike" },
+  { name: "aws-configure-set", programs: ["aws"], subcommand: ["configure", "set"], position: 1, nameAt: 0, source: "aws configure set varname value: the value of a secret-named variable (aws_secret_access_key, aws_session_token)" },
+];
 
 /**
  * Any program: `--<secret name>=value`, and `--<secret name> value` when the next argument is not a flag
@@ -69,7 +98,11 @@ export const CMDLINE_VALUELESS_FLAGS: Readonly<Record<string, readonly string[]>
 export const GENERIC_LONG_FLAG = /^--(?!no-)(?<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$/;
 
 /** Programs that run another command given as their arguments: the first non-flag argument is the program. */
-const KNOWN_PROGRAMS: ReadonlySet<string> = new Set([...CMDLINE_FLAG_RULES.flatMap((r) => r.programs), ...Object.keys(CMDLINE_VALUELESS_FLAGS)]);
+const KNOWN_PROGRAMS: ReadonlySet<string> = new Set([
+  ...CMDLINE_FLAG_RULES.flatMap((r) => r.programs),
+  ...Object.keys(CMDLINE_VALUELESS_FLAGS),
+  ...CMDLINE_POSITIONAL_RULES.flatMap((r) => r.programs),
+]);
 
 const SCHEME_WORD = new Set(AUTH_SCHEMES.map((s) => s.toLowerCase()));
 
@@ -152,25 +185,53 @@ function foldHeaderWords(args: Arg[], at: number, names: SecretNames): boolean {
   return true;
 }
 
-function ruleFor(program: string, flag: string): CmdlineFlagRule | undefined {
-  return CMDLINE_FLAG_RULES.find((r) => r.programs.includes(program) && r.flags.includes(flag));
+function ruleFor(program: string, flag: string, sub: string | null): CmdlineFlagRule | undefined {
+  return CMDLINE_FLAG_RULES.find(
+    (r) => r.programs.includes(program) && r.flags.includes(flag) && (r.subcommands === undefined || (sub !== null && r.subcommands.includes(sub))),
+  );
+}
+
+/** Applies CMDLINE_POSITIONAL_RULES to `args` in place (after the flag rules: what they rewrote is not positional). */
+function applyPositionals(args: Arg[], names: SecretNames): void {
+  for (const rule of CMDLINE_POSITIONAL_RULES) {
+    const at = args.findIndex((a, k) => (k === 0 || !a.text.startsWith("-")) && rule.programs.includes(programOf(a.text)));
+    if (at < 0) continue;
+    const rest = args.slice(at + 1).filter((a) => !a.dropped);
+    const letter = rule.requiresShortFlag;
+    if (letter !== undefined && !rest.some((a) => /^-[A-Za-z]+$/.test(a.text) && a.text.includes(letter))) continue;
+    const positional = rest.filter((a) => !a.done && !a.text.startsWith("-"));
+    const words = rule.subcommand;
+    const from = positional.findIndex((_a, k) => words.every((w, d) => positional[k + d]?.text.toLowerCase() === w));
+    if (from < 0) continue;
+    const after = positional.slice(from + words.length);
+    const target = rule.position === "last" ? after.at(-1) : after[rule.position];
+    if (target === undefined || target.text === "" || rule.skip?.test(target.text) === true) continue;
+    if (rule.nameAt !== undefined && !names.test(after[rule.nameAt]?.text ?? "")) continue;
+    const quote = /^(['"]).*\1$/.exec(target.text)?.[1] ?? "";
+    target.text = quote + REDACTED + quote;
+    target.done = true;
+  }
 }
 
 /** Applies the flag rules to `args` in place; `joined`: the words of a space-joined command line. */
 function applyFlags(args: Arg[], ctx: CmdlineContext, joined: boolean): void {
   let program = args.length > 0 ? programOf(args[0]!.text) : "";
+  let sub: string | null = null;
   for (let i = 1; i < args.length; i++) {
     const arg = args[i]!;
     if (arg.done) continue;
     const text = arg.text;
     if (!text.startsWith("-")) {
-      if (KNOWN_PROGRAMS.has(programOf(text))) program = programOf(text); // sudo mysql …, env X=1 curl …
+      if (KNOWN_PROGRAMS.has(programOf(text))) {
+        program = programOf(text); // sudo mysql …, env X=1 curl …
+        sub = null;
+      } else sub ??= text.toLowerCase();
       continue;
     }
     const eq = text.indexOf("=");
     const flag = eq > 0 && text.startsWith("--") ? text.slice(0, eq) : text;
     // Exact flag: separate value.
-    const exact = ruleFor(program, text);
+    const exact = ruleFor(program, text, sub);
     if (exact && exact.forms.includes("separate") && i + 1 < args.length) {
       const next = args[i + 1]!;
       if (exact.value === "header" && joined && foldHeaderWords(args, i + 1, ctx.names)) {
@@ -184,7 +245,7 @@ function applyFlags(args: Arg[], ctx: CmdlineContext, joined: boolean): void {
     }
     // --flag=value
     if (eq > 0 && text.startsWith("--")) {
-      const rule = ruleFor(program, flag);
+      const rule = ruleFor(program, flag, sub);
       if (rule?.forms.includes("equals")) {
         arg.text = `${flag}=${hide(text.slice(eq + 1), rule.value, ctx.names)}`;
         arg.done = true;
@@ -194,7 +255,7 @@ function applyFlags(args: Arg[], ctx: CmdlineContext, joined: boolean): void {
     // -Xvalue (attached short flag)
     if (!text.startsWith("--") && text.length > 2) {
       const short = text.slice(0, 2);
-      const rule = ruleFor(program, short);
+      const rule = ruleFor(program, short, sub);
       if (rule?.forms.includes("attached")) {
         arg.text = short + hide(text.slice(2), rule.value, ctx.names);
         arg.done = true;
@@ -223,6 +284,7 @@ function applyFlags(args: Arg[], ctx: CmdlineContext, joined: boolean): void {
 export function redactArgv(argv: readonly string[], ctx: CmdlineContext): string[] {
   const args: Arg[] = argv.map((text) => ({ text, done: false }));
   applyFlags(args, ctx, false);
+  applyPositionals(args, ctx.names);
   return args.map((a) => {
     if (/\s/.test(a.text) && !a.done) return redactCmdlineText(a.text, ctx);
     return ctx.text(a.text);
@@ -235,7 +297,8 @@ export function redactArgv(argv: readonly string[], ctx: CmdlineContext): string
  */
 export function redactCmdlineText(cmdline: string, ctx: CmdlineContext): string {
   if (cmdline === "") return cmdline;
-  const parts = cmdline.split(/(\s+)/);
+  // The text rules on the whole line first: a secret spread over words (`PASSWORD 'x'` in `psql -c "ALTER …"`).
+  const parts = ctx.text(cmdline).split(/(\s+)/);
   // parts: word, space, word, space, ... (a leading space gives an empty first word)
   const args: Arg[] = [];
   const spaces: string[] = [];
@@ -244,6 +307,7 @@ export function redactCmdlineText(cmdline: string, ctx: CmdlineContext): string 
     spaces.push(parts[k + 1] ?? "");
   }
   applyFlags(args, ctx, true);
+  applyPositionals(args, ctx.names);
   let out = "";
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;

@@ -1,7 +1,7 @@
 // Redaction, the one public surface (`@adi/shared/redaction`): which names and values are secrets (rules as
 // tables: names.ts, values.ts, cmdline.ts), how HTTP messages, command lines and environments are redacted, and
 // the policy built from the configuration that every publisher and writer applies (policy.ts).
-export { BUILTIN_SECRET_NAMES, isSecretName, NEVER_SECRET_PREFIXES, normalizeName, NOT_SECRET_NAMES, REDACTED, SECRET_NAME_RULES, SecretNames, trieRegex } from "./names.ts";
+export { BUILTIN_SECRET_NAMES, isSecretName, NAME_ESCAPE_HINT, NEVER_SECRET_ENV_NAMES, NEVER_SECRET_PREFIXES, normalizeName, NOT_SECRET_NAMES, REDACTED, SECRET_NAME_RULES, SecretNames, trieRegex } from "./names.ts";
 export {
   AUTH_SCHEMES,
   compileExtraPatterns,
@@ -19,12 +19,14 @@ export {
   type TextFieldRule,
   type ValueRule,
 } from "./values.ts";
-export { redactJson } from "./json.ts";
+export { JSON_PAIR_RULES, redactJson } from "./json.ts";
 export {
   CMDLINE_FLAG_RULES,
+  CMDLINE_POSITIONAL_RULES,
   CMDLINE_VALUELESS_FLAGS,
   GENERIC_LONG_FLAG,
   type CmdlineFlagRule,
+  type CmdlinePositionalRule,
   type FlagForm,
   type FlagValue,
 } from "./cmdline.ts";

@@ -4,6 +4,31 @@
 import type { SecretNames } from "./names.ts";
 import type { Marker } from "./values.ts";
 
+/**
+ * Name/value pairs: an object whose `nameKeys` field holds a secret NAME hides its `valueKeys` field, wherever the
+ * two stand in the object (keys compared case-insensitively). A row per convention.
+ */
+export const JSON_PAIR_RULES: readonly { readonly nameKeys: readonly string[]; readonly valueKeys: readonly string[]; readonly source: string }[] = [
+  {
+    nameKeys: ["name"],
+    valueKeys: ["value"],
+    source: "Kubernetes core/v1 EnvVar {name, value} (pod specs, kubectl get -o json); Amazon ECS container definitions environment [{name, value}]",
+  },
+  {
+    nameKeys: ["key"],
+    valueKeys: ["value"],
+    source: "{Key, Value} pairs: AWS resource tags and CloudFormation parameters, Consul KV exports, Terraform/Helm key-value lists",
+  },
+];
+
+/** Per lower-cased key: the pair rules where it names the field (`name`) or holds the value (`value`). */
+const PAIR_ROLE = new Map<string, { names: number[]; values: number[] }>();
+JSON_PAIR_RULES.forEach((rule, r) => {
+  const at = (key: string) => PAIR_ROLE.get(key) ?? (PAIR_ROLE.set(key, { names: [], values: [] }).get(key)!);
+  for (const k of rule.nameKeys) at(k).names.push(r);
+  for (const k of rule.valueKeys) at(k).values.push(r);
+});
+
 interface Frame {
   readonly kind: "object" | "array";
   /** Everything under a secret name is secret: `"credentials": {"user": …}` hides the user too. */
@@ -12,13 +37,20 @@ interface Frame {
   expectKey: boolean;
   /** Object: the key of the value being read is a secret name. */
   keySecret: boolean;
+  /** Object: the key of the value being read, lower-cased, when it has a role in JSON_PAIR_RULES. */
+  pairKey: string | null;
+  /** Object: the pair rules whose name field holds a secret name (bit per rule). */
+  pairSecret: number;
+  /** Object: value fields read so far (rule bits, token range, content), hidden when their rule's name is secret. */
+  pairValues: { rules: number; start: number; end: number; content: string }[];
 }
 
 const WS = new Set([" ", "\t", "\n", "\r"]);
 
 /**
  * Redacts JSON text: every string or number under a secret name (at any depth, and everything inside an object or
- * array under one) becomes `"<mark>"`; structure, other values, true/false/null and formatting stay. Returns null
+ * array under one) becomes `"<mark>"`, and so does the value of a name/value pair whose name is secret
+ * (JSON_PAIR_RULES); structure, other values, true/false/null and formatting stay. Returns null
  * when the text is not JSON (so the caller falls back to the text rules): it must start with `{` or `[` and stay
  * well formed as far as it goes (a cut document, or several documents one after another as in JSON lines, pass).
  */
@@ -27,9 +59,12 @@ export function redactJson(text: string, names: SecretNames, mark: Marker): stri
   while (i < text.length && WS.has(text[i]!)) i++;
   if (text[i] !== "{" && text[i] !== "[") return null;
   const stack: Frame[] = [];
-  let out = "";
-  let copied = 0;
+  /** Replacements [start, end) by content, applied at the end (a pair's value may come before its name). */
+  const edits: { start: number; end: number; content: string }[] = [];
   const n = text.length;
+  const closePairs = (frame: Frame) => {
+    for (const v of frame.pairValues) if ((v.rules & frame.pairSecret) !== 0) edits.push(v);
+  };
   /** Is a value starting here secret? */
   const valueSecret = (): boolean => {
     const top = stack.at(-1);
@@ -37,8 +72,16 @@ export function redactJson(text: string, names: SecretNames, mark: Marker): stri
     return top.secret || (top.kind === "object" && top.keySecret);
   };
   const replace = (start: number, end: number, content: string) => {
-    out += text.slice(copied, start) + `"${mark(content)}"`;
-    copied = end;
+    edits.push({ start, end, content });
+  };
+  /** A scalar value of an object: its part in a name/value pair, if its key has one. */
+  const pairScalar = (top: Frame, start: number, end: number, content: string, decoded: () => string) => {
+    const role = top.pairKey === null ? undefined : PAIR_ROLE.get(top.pairKey);
+    if (role === undefined) return;
+    let values = 0;
+    for (const r of role.values) values |= 1 << r;
+    if (values !== 0) top.pairValues.push({ rules: values, start, end, content });
+    if (role.names.length > 0 && names.test(decoded())) for (const r of role.names) top.pairSecret |= 1 << r;
   };
   while (i < n) {
     const c = text[i]!;
@@ -53,13 +96,15 @@ export function redactJson(text: string, names: SecretNames, mark: Marker): stri
     }
     if (c === "{" || c === "[") {
       const secret = valueSecret();
-      stack.push({ kind: c === "{" ? "object" : "array", secret, expectKey: c === "{", keySecret: false });
+      const parent = stack.at(-1);
+      if (parent?.kind === "object") parent.pairKey = null; // an object or array value is not a pair's scalar
+      stack.push({ kind: c === "{" ? "object" : "array", secret, expectKey: c === "{", keySecret: false, pairKey: null, pairSecret: 0, pairValues: [] });
       i++;
       continue;
     }
     if (c === "}" || c === "]") {
       if (stack.length === 0 || stack.at(-1)!.kind !== (c === "}" ? "object" : "array")) return null;
-      stack.pop();
+      closePairs(stack.pop()!);
       i++;
       continue;
     }
@@ -78,9 +123,20 @@ export function redactJson(text: string, names: SecretNames, mark: Marker): stri
           // a cut or odd key: tested as written
         }
         top.keySecret = names.test(key);
+        top.pairKey = PAIR_ROLE.has(key.toLowerCase()) ? key.toLowerCase() : null;
         top.expectKey = false;
-      } else if (valueSecret()) {
-        replace(i, end, text.slice(i + 1, Math.min(j, n)));
+      } else {
+        const raw = text.slice(i + 1, Math.min(j, n));
+        if (valueSecret()) replace(i, end, raw);
+        // A pair's name is read even when hidden itself (`"key"` is a secret name: {"Key": "api_token", "Value": …}).
+        if (top.kind === "object")
+          pairScalar(top, i, end, raw, () => {
+            try {
+              return JSON.parse(`"${raw}"`) as string;
+            } catch {
+              return raw;
+            }
+          });
       }
       i = end;
       continue;
@@ -88,8 +144,21 @@ export function redactJson(text: string, names: SecretNames, mark: Marker): stri
     const scalar = /^(?:-?\d[\d.eE+-]*|true|false|null)/.exec(text.slice(i, i + 400));
     if (scalar === null) return null;
     const end = i + scalar[0].length;
-    if (/^-?\d/.test(scalar[0]) && valueSecret()) replace(i, end, scalar[0]);
+    if (/^-?\d/.test(scalar[0])) {
+      if (valueSecret()) replace(i, end, scalar[0]);
+      if (top.kind === "object") pairScalar(top, i, end, scalar[0], () => scalar[0]);
+    }
     i = end;
+  }
+  for (const frame of stack) closePairs(frame); // a cut document: its open objects as far as they go
+  if (edits.length === 0) return text;
+  edits.sort((a, b) => a.start - b.start);
+  let out = "";
+  let copied = 0;
+  for (const e of edits) {
+    if (e.start < copied) continue;
+    out += text.slice(copied, e.start) + `"${mark(e.content)}"`;
+    copied = e.end;
   }
   return out + text.slice(copied);
 }

@@ -20,8 +20,10 @@ export const REDACTED = "[REDACTED]";
  *   X-Amz-Signature's SIG cousins (Azure SAS `sig`). Known over-matches, accepted because a hidden value costs
  *   less than a leaked one: KEY_PREFIX, PARTITION_KEY, PRIVATE_NETWORK, SESSION_TIMEOUT, Kubernetes'
  *   AUTH_SERVICE_HOST for a service named "auth", and a JSON `session` object (its leaves are hidden).
- *   PWD is deliberately absent: the shell sets it to the working directory (connection strings' `Pwd=` is a
- *   value rule, values.ts).
+ * - AUTHENTICATION/AUTHENTICATE (issue 11: `Authentication`, `X-Authentication` carry credentials in some APIs),
+ *   PASSCODE (`APP_PASSCODE`, `passcode=`), and PWD as a segment (`pwd=`, `"pwd":`, MySQL's MYSQL_PWD, the
+ *   documented password variable of mysql(1)). The shell's own PWD and OLDPWD variables (the working directory,
+ *   POSIX sh) are exempt in environments only: NEVER_SECRET_ENV_NAMES; a query `?pwd=` is hidden.
  */
 export const SECRET_NAME_RULES = {
   exact: ["COOKIE", "SET_COOKIE", "SET_COOKIE2"],
@@ -38,15 +40,24 @@ export const SECRET_NAME_RULES = {
     "SESSIONID",
     "SESSID",
     "AUTHORIZATION",
+    "AUTHENTICATION",
+    "AUTHENTICATE",
+    "PASSCODE",
   ],
-  segment: ["KEY", "KEYS", "KEYFILE", "AUTH", "PRIVATE", "PASS", "PW", "CREDS", "SESSION", "SIG", "JWT"],
+  segment: ["KEY", "KEYS", "KEYFILE", "AUTH", "PRIVATE", "PASS", "PW", "PWD", "CREDS", "SESSION", "SIG", "JWT"],
 } as const;
 
 /**
  * Names that hold no secret though a word says otherwise: OAuth 2.0 response and metadata fields (RFC 6749 §5.1
- * token_type; RFC 8414 §2 *_endpoint, token_endpoint_auth_method). Compared normalised, whole.
+ * token_type; RFC 8414 §2 *_endpoint, token_endpoint_auth_method); HTTP authentication challenges and their
+ * server-side info (RFC 9110 §11.6.1 WWW-Authenticate, §11.7.1 Proxy-Authenticate, §11.6.3/§11.7.3
+ * Authentication-Info): a challenge is what the server asks for, not a credential. Compared normalised, whole.
  */
 export const NOT_SECRET_NAMES: ReadonlySet<string> = new Set([
+  "WWW_AUTHENTICATE",
+  "PROXY_AUTHENTICATE",
+  "AUTHENTICATION_INFO",
+  "PROXY_AUTHENTICATION_INFO",
   "TOKEN_TYPE",
   "TOKEN_ENDPOINT",
   "AUTHORIZATION_ENDPOINT",
@@ -58,6 +69,21 @@ export const NOT_SECRET_NAMES: ReadonlySet<string> = new Set([
 
 /** Names never hidden whatever their words: the opt-in variables are the inventory's own keys. */
 export const NEVER_SECRET_PREFIXES = ["ADI_PROFILE"] as const;
+
+/**
+ * Environment variables never hidden by their name, compared exactly (case-sensitive, as the shell sets them):
+ * PWD and OLDPWD are the working directory and the previous one (POSIX sh, cd), not MySQL's MYSQL_PWD password.
+ * Only in environments: `pwd` elsewhere (a query, a form, a JSON field) is a password.
+ */
+export const NEVER_SECRET_ENV_NAMES: ReadonlySet<string> = new Set(["PWD", "OLDPWD"]);
+
+/**
+ * Escapes that can spell a secret-name word in a name position without showing it: a percent-encoded ASCII letter
+ * (RFC 3986 §2.1, `%70assword`) or a JSON \u escape of one (RFC 8259 §7, `"\u0070assword"`). Letters only
+ * (0x40-0x7F): `%20`, `%2F` and `\u00e9` are common in ordinary text and cannot form a word, so the fast paths stay
+ * fast. Part of SecretNames.hint: a text holding one is scanned, and the rules decode names before testing them.
+ */
+export const NAME_ESCAPE_HINT = String.raw`%[4-7][0-9a-f]|\\u00[4-7][0-9a-f]`;
 
 /** `apiKey` -> API_KEY, `X-Hub-Signature-256` -> X_HUB_SIGNATURE_256 (see SECRET_NAME_RULES). */
 export function normalizeName(name: string): string {
@@ -91,7 +117,8 @@ export class SecretNames {
       ...SECRET_NAME_RULES.segment,
       ...this.#extra.map((w) => w.split("_")[0]!),
     ];
-    this.hint = trieRegex(words);
+    const trie = trieRegex(words);
+    this.hint = new RegExp(`${trie.source}|${NAME_ESCAPE_HINT}`, "i");
   }
 
   /** True when a value under `name` is a secret. */

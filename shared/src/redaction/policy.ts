@@ -7,7 +7,7 @@ import type { HttpExchange, HttpRequest, HttpResponse } from "../wire/derived.ts
 import { redactArgv, redactCmdlineText, type CmdlineContext } from "./cmdline.ts";
 import { redactBody, redactHeaderPairs, redactHeaderValue, redactRaw, redactTarget, type HttpRules } from "./http.ts";
 import { redactJson } from "./json.ts";
-import { NEVER_SECRET_PREFIXES, REDACTED, SecretNames } from "./names.ts";
+import { NEVER_SECRET_ENV_NAMES, NEVER_SECRET_PREFIXES, REDACTED, SecretNames } from "./names.ts";
 import { compileExtraPatterns, MARK, MASK, redactFields, redactValues, VALUE_HINTS } from "./values.ts";
 
 /**
@@ -192,12 +192,13 @@ export class RedactionPolicy {
   }
 
   /**
-   * `env` category: one variable's value. ADI_PROFILE* is never hidden; a secret name hides the whole value;
+   * `env` category: one variable's value. ADI_PROFILE* is never hidden, nor is the shell's PWD/OLDPWD by its name
+   * (NEVER_SECRET_ENV_NAMES: its value still goes through the value rules); a secret name hides the whole value;
    * otherwise the field rules (JSON or `key=value` inside) and the value rules hide the secret parts.
    */
   envValue(name: string, value: string): string {
     if (!this.enabled("env") || NEVER_SECRET_PREFIXES.some((p) => name.startsWith(p))) return value;
-    if (this.names.test(name)) return value === "" ? value : REDACTED;
+    if (!NEVER_SECRET_ENV_NAMES.has(name) && this.names.test(name)) return value === "" ? value : REDACTED;
     return this.#freeText(redactValues(value, this.#extra), FREE_TEXT_FIELD_RULES);
   }
 

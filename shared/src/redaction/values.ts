@@ -17,6 +17,8 @@ export interface ValueRule {
   readonly pattern: RegExp;
   readonly hints: readonly string[];
   readonly hintCase: "exact" | "any";
+  /** The secret may be a quoted literal: its quotes stay (`'[REDACTED]'`). */
+  readonly quoted?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export const TOKEN_PREFIX_RULES: readonly { name: string; prefixes: readonly str
   { name: "docker-hub-pat", prefixes: ["dckr_pat_"], body: "[A-Za-z0-9_-]{20,}", source: "Docker Hub: personal access tokens" },
   { name: "shopify-token", prefixes: ["shpat_", "shpca_", "shppa_", "shpss_"], body: "[a-fA-F0-9]{32}", source: "Shopify: access tokens (gitleaks shopify-*)" },
   { name: "pypi-token", prefixes: ["pypi-AgEIcHlwaS5vcmc"], body: "[A-Za-z0-9_-]{20,}", source: "PyPI: API tokens (macaroon for pypi.org)" },
+  { name: "vault-token", prefixes: ["hvs.", "hvb.", "hvr."], body: "[A-Za-z0-9_-]{24,}", source: "HashiCorp Vault: tokens (1.10+: hvs. service, hvb. batch, hvr. recovery; 90+ characters). The legacy `s.`/`b.` prefixes are not a rule: two characters match ordinary text" },
   { name: "digitalocean-token", prefixes: ["dop_v1_", "doo_v1_"], body: "[a-f0-9]{64}", source: "DigitalOcean: personal access tokens" },
 ];
 
@@ -74,6 +77,20 @@ export const VALUE_RULES: readonly ValueRule[] = [
     hintCase: "exact" as const,
   })),
   {
+    name: "slack-webhook-url",
+    source: "Slack: incoming webhooks, https://hooks.slack.com/services/T<team>/B<bot>/<secret> (workflows: /workflows/…, /triggers/…): the last part is the secret",
+    pattern: /(?<pre>hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9]+\/[A-Za-z0-9]+\/)(?<secret>[A-Za-z0-9_-]+)/g,
+    hints: ["hooks.slack.com/"],
+    hintCase: "exact",
+  },
+  {
+    name: "discord-webhook-url",
+    source: "Discord: webhook resource, https://discord.com/api/webhooks/<webhook.id>/<webhook.token> (also discordapp.com, ptb./canary. hosts, /api/v10/webhooks/)",
+    pattern: /(?<pre>discord(?:app)?\.com\/api\/(?:v\d+\/)?webhooks\/\d+\/)(?<secret>[A-Za-z0-9_-]+)/g,
+    hints: ["discord.com/api/", "discordapp.com/api/"],
+    hintCase: "exact",
+  },
+  {
     name: "url-userinfo-password",
     source: "RFC 3986 §3.2.1 userinfo `user:password@` (deprecated, still common in DSNs); the password runs to the last '@' before the path, as parsers accept an unencoded '@'",
     pattern: /(?<pre>[a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)(?<secret>[^\s/?#]*)(?<post>@)/gi,
@@ -93,6 +110,7 @@ export const VALUE_RULES: readonly ValueRule[] = [
     pattern: /(?<pre>(?:^(?=[^\r\n]*;)|(?<=;))\s*(?:password|pwd)\s*=\s*)(?<secret>"(?:[^"]|"")*"|'(?:[^']|'')*'|\{(?:[^}]|\}\})*\}|[^;\r\n"'\\]*(?=;)|[^;\s"'\\<>&,]*)/gi,
     hints: ["password", "pwd"],
     hintCase: "any",
+    quoted: true,
   },
   {
     name: "libpq-dsn-password",
@@ -100,6 +118,23 @@ export const VALUE_RULES: readonly ValueRule[] = [
     pattern: /(?<pre>(?:^|(?<=\s))password\s*=\s*)(?<secret>'(?:[^'\\]|\\.)*'|[^\s'"\\;&]+)/gi,
     hints: ["password"],
     hintCase: "any",
+    quoted: true,
+  },
+  {
+    name: "sql-password-literal",
+    source: "SQL: PostgreSQL CREATE/ALTER ROLE … [ENCRYPTED] PASSWORD 'secret', MySQL/MariaDB SET PASSWORD … = 'secret' and IDENTIFIED BY PASSWORD '…', Oracle/Snowflake PASSWORD = '…': a quoted literal after the word",
+    pattern: /(?<pre>\bpassword\s*(?:=\s*)?)(?<secret>'(?:[^'\\]|''|\\.)*'?)/gi,
+    hints: ["password"],
+    hintCase: "any",
+    quoted: true,
+  },
+  {
+    name: "sql-identified-by",
+    source: "SQL: MySQL/MariaDB CREATE/ALTER USER … IDENTIFIED [WITH plugin] BY 'secret', Oracle IDENTIFIED BY secret: the literal or word after BY",
+    pattern: /(?<pre>\bidentified\s+(?:with\s+[A-Za-z0-9_'"]+\s+)?by\s+(?:password\s+)?)(?<secret>'(?:[^'\\]|''|\\.)*'?|"(?:[^"\\]|""|\\.)*"?|[^\s;'"]+)/gi,
+    hints: ["IDENTIFIED", "identified", "Identified"],
+    hintCase: "exact",
+    quoted: true,
   },
   {
     name: "authorization-in-text",
@@ -121,11 +156,12 @@ export const VALUE_RULES: readonly ValueRule[] = [
  * - `key-value`: `name=value` after a start, whitespace or one of `?&;,`: query strings (RFC 3986 §3.4), form
  *   bodies (application/x-www-form-urlencoded), matrix parameters (`;jsessionid=`), libpq DSNs, shell
  *   assignments (`PGPASSWORD=…`), `--password=…` and Java's `-Ddb.password=…`. Names are percent/plus-decoded.
+ *   The value runs over '#' (`--password=abc#X` is one password; a URL fragment after a secret is hidden too).
  * - `multipart-field`: the first line of a multipart/form-data part named by its Content-Disposition (RFC 7578).
  */
 export const TEXT_FIELD_RULES = {
   "json-field": /(?<pre>"(?<name>(?:[^"\\\r\n]|\\.){1,128})"\s*:\s*)(?<secret>"(?:[^"\\]|\\.)*"?|-?\d[\d.eE+-]*)/g,
-  "key-value": /(?<pre>(?:^|(?<=[\s?&;,]))(?<name>[^\s=?&;,"'<>]{1,128})=)(?<secret>"[^"]*"|'[^']*'|[^\s&;,#?"'<>\\]*)/g,
+  "key-value": /(?<pre>(?:^|(?<=[\s?&;,]))(?<name>[^\s=?&;,"'<>]{1,128})=)(?<secret>"[^"]*"|'[^']*'|[^\s&;,?"'<>\\]*)/g,
   "multipart-field": /(?<pre>Content-Disposition:[^\r\n]*\bname="(?<name>[^"\r\n]*)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n)(?<secret>[^\r\n]*)/gi,
 } as const;
 export type TextFieldRule = keyof typeof TEXT_FIELD_RULES;
@@ -218,7 +254,7 @@ export function redactValues(text: string, extra: readonly RegExp[] = [], mark: 
     for (const rule of VALUE_RULES) {
       const haystack = rule.hintCase === "exact" ? text : (lower ??= text.toLowerCase());
       if (!rule.hints.some((h) => haystack.includes(h))) continue;
-      const quoted = rule.name === "connection-string-password" || rule.name === "libpq-dsn-password" ? markQuoted(mark) : mark;
+      const quoted = rule.quoted === true ? markQuoted(mark) : mark;
       out = out.replace(rule.pattern, (...args: unknown[]) => rebuild(args.at(-1) as Groups, quoted));
     }
   }

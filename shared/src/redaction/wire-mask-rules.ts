@@ -35,15 +35,13 @@ export const HTTP_CREDENTIAL_HEADERS: Readonly<Record<string, HttpValueMask>> = 
   "x-api-key": "all",
 };
 
-/**
- * Any other header with one of these words as a whole `-`/`_`-separated part of its name is masked whole
- * (X-Auth-Token, X-Amz-Security-Token, X-Goog-Api-Key, X-Hub-Signature-256, X-Session-Id, X-Vault-Token). As
- * segments, not substrings: Keep-Alive, WWW-Authenticate and Authentication-Info are left alone. Known over-match,
- * accepted (a hidden value costs less than a leaked one): Sec-WebSocket-Key, a per-connection nonce.
+/*
+ * Any other header whose name the redaction policy's secret-name test (names.ts SecretNames: SECRET_NAME_RULES,
+ * NOT_SECRET_NAMES, ADI_REDACT_NAMES) calls secret is masked whole: X-Auth-Token, X-Csrftoken, X-Sessionid, X-Pass,
+ * Authentication, X-Hub-Signature-256. The wire and the text outputs share that one test; WWW-Authenticate,
+ * Authentication-Info and Keep-Alive are left alone by it. Known over-match, accepted (a hidden value costs less than
+ * a leaked one): Sec-WebSocket-Key, a per-connection nonce.
  */
-export const HTTP_CREDENTIAL_NAME_SEGMENTS = [
-  "token", "secret", "session", "signature", "auth", "key", "apikey", "password", "passwd", "credential", "credentials", "jwt",
-] as const;
 
 /** Authorization schemes shown in clear (IANA HTTP Authentication Scheme Registry, plus AWS SigV4). */
 export const HTTP_AUTH_SCHEMES = [

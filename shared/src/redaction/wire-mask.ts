@@ -43,7 +43,6 @@ import {
   AMQP_SECRET_METHODS,
   HTTP_AUTH_SCHEMES,
   HTTP_CREDENTIAL_HEADERS,
-  HTTP_CREDENTIAL_NAME_SEGMENTS,
   HTTP_METHODS,
   HTTP_TEXT_CODINGS,
   HTTP_UNSCANNED_MEDIA_PREFIXES,
@@ -219,12 +218,19 @@ interface Trigger {
 
 const WORD_BYTES = classTable("[A-Za-z0-9_]");
 const NO_BYTES = new Uint8Array(256);
+/** PEM labels of private keys (RFC 7468 §10 PRIVATE KEY, §11 ENCRYPTED PRIVATE KEY; PKCS#1 RSA, SEC1 EC, DSA, OpenSSH). */
+const PEM_KEY_LABELS = ["PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY", "OPENSSH PRIVATE KEY"];
+const PEM_BODY = byteTable("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n\\ \t");
 const valueRule = (name: string): ValueRule => VALUE_RULES.find((r) => r.name === name)!;
 /** The value rules streamed (values.ts): token prefixes, the JWT (its alphabet with the dots), URL userinfo. */
 const TRIGGERS: readonly Trigger[] = [
   ...TOKEN_PREFIX_RULES.flatMap((r) => r.prefixes.map((p) => ({ prefix: Buffer.from(p, "latin1"), notAfter: WORD_BYTES, alphabet: classTable(r.body) }))),
   ...valueRule("jwt").hints.map((h) => ({ prefix: Buffer.from(h, "latin1"), notAfter: classTable("[A-Za-z0-9_-]"), alphabet: classTable("[A-Za-z0-9_.-]") })),
   ...valueRule("url-userinfo-password").hints.map((h) => ({ prefix: Buffer.from(h, "latin1"), notAfter: NO_BYTES, alphabet: null })),
+  // A PEM private key (values.ts pem-private-key): after its BEGIN line, the base64 lines, their line ends (escaped
+  // `\n` in JSON too) and '=' padding, up to the '-' of its -----END line. The BEGIN line's last bytes (the window
+  // holds 31 before the current one), so that the END line, which ends alike, starts nothing.
+  ...PEM_KEY_LABELS.map((label) => ({ prefix: Buffer.from(`BEGIN ${label}-----`.slice(-(WINDOW - 1)), "latin1"), notAfter: NO_BYTES, alphabet: PEM_BODY })),
 ];
 /** Triggers by their prefix's last byte: a byte that ends no prefix costs one lookup. */
 const TRIGGERS_BY_LAST: readonly (readonly Trigger[] | undefined)[] = Array.from({ length: 256 }, (_, c) => {
@@ -236,7 +242,7 @@ const USERINFO_END = byteTable(" \t\r\n/?#@\"'<>\\");
 /** TEXT_FIELD_RULES["key-value"]: where a name may start, what a name may not hold, where a value ends. */
 const KV_START = byteTable(" \t\r\n?&;,");
 const KV_NOT_NAME = byteTable("\"'<>");
-const KV_VALUE_END = byteTable(" \t\r\n&;,#?\"'<>\\");
+const KV_VALUE_END = byteTable(" \t\r\n&;,?\"'<>\\"); // not '#': `--password=abc#X` is one value
 const JSON_WS = byteTable(" \t\r\n");
 const JSON_NUMBER = byteTable("0123456789.eE+-");
 
@@ -520,24 +526,22 @@ type ReadHeader = (typeof READ_HEADERS)[number];
 const READ_HEADER_SET = new Set<string>(READ_HEADERS);
 
 const NAME_MAX = 64;
-const SEGMENT_SET = new Set<string>(HTTP_CREDENTIAL_NAME_SEGMENTS);
 const SCHEMES = new Set<string>(HTTP_AUTH_SCHEMES);
 /** Every prefix of a scheme name: a value's first word stays visible only while it is one. */
 const SCHEME_PREFIXES = new Set<string>(HTTP_AUTH_SCHEMES.flatMap((scheme) => [...scheme].map((_, i) => scheme.slice(0, i + 1))));
 
-/** Field names seen (lower-case) and their kinds: names repeat, the split is paid once per name (bounded). */
-const KIND_CACHE = new Map<string, HttpValueKind>();
-const KIND_CACHE_MAX = 1024;
-
-function httpValueKind(name: string): HttpValueKind {
-  const cached = KIND_CACHE.get(name);
-  if (cached !== undefined) return cached;
-  let kind: HttpValueKind = HTTP_CREDENTIAL_HEADERS[name] ?? "plain";
-  if (READ_HEADER_SET.has(name)) kind = name as ReadHeader;
-  else if (kind === "plain" && name.split(/[-_]/).some((segment) => SEGMENT_SET.has(segment))) kind = "all";
-  if (KIND_CACHE.size >= KIND_CACHE_MAX) KIND_CACHE.clear();
-  KIND_CACHE.set(name, kind);
-  return kind;
+/**
+ * A field's value kind: the exact-name table (HTTP_CREDENTIAL_HEADERS: how Authorization or Cookie is masked), the
+ * framing headers read, then the redaction policy's own secret-name test (names.ts SecretNames, with
+ * ADI_REDACT_NAMES), so that the wire and the text outputs hide the same headers (X-Csrftoken, X-Sessionid, X-Pass,
+ * Authentication…). `name` as sent; SecretNames caches its answers.
+ */
+function httpValueKind(name: string, names: SecretNames): HttpValueKind {
+  const key = name.toLowerCase();
+  const kind = HTTP_CREDENTIAL_HEADERS[key];
+  if (kind !== undefined) return kind;
+  if (READ_HEADER_SET.has(key)) return key as ReadHeader;
+  return names.test(name) ? "all" : "plain";
 }
 
 interface HttpShared {
@@ -629,12 +633,12 @@ class HttpSide implements SideParser {
         continue;
       }
       if (s === H.name) {
-        // A field name up to its colon (or a malformed line's end), lower-cased into a small buffer.
+        // A field name up to its colon (or a malformed line's end), as sent (the secret-name test splits camelCase).
         let j = i;
         for (; j < to; j++) {
           const c = b[j]!;
           if (c === 0x3a || c === LF) break;
-          if (this.#nameLen < NAME_MAX) this.#nameBuf[this.#nameLen++] = lower(c);
+          if (this.#nameLen < NAME_MAX) this.#nameBuf[this.#nameLen++] = c;
         }
         i = j;
         if (j === to) return masked;
@@ -643,7 +647,7 @@ class HttpSide implements SideParser {
           this.#state = H.lineStart;
           continue;
         }
-        this.#kind = httpValueKind(this.#nameBuf.toString("latin1", 0, this.#nameLen));
+        this.#kind = httpValueKind(this.#nameBuf.toString("latin1", 0, this.#nameLen).trim(), this.#shared.names);
         this.#lastKind = this.#kind;
         this.#value = "";
         this.#scheme = "";
@@ -680,7 +684,7 @@ class HttpSide implements SideParser {
         else if (c === LF) this.#endHead();
         else if (c === SP || c === HT) this.#state = this.#lastKind === "plain" || READ_HEADER_SET.has(this.#lastKind) ? H.skipLine : H.maskLine;
         else {
-          this.#nameBuf[0] = lower(c);
+          this.#nameBuf[0] = c;
           this.#nameLen = 1;
           this.#state = H.name;
         }
