@@ -308,9 +308,10 @@ describe("secrets stay hidden (issue 11): the whole pipeline with ADI_CAPTURE_RE
     await waitForPort(ports.web);
     await waitForPort(ports.line);
     const url = `http://127.0.0.1:${ports.web}`;
-    // `sh -c '…; true'`: the shell stays (no exec of the last command), opted in, with the secret in its argv as
-    // written, whatever the program does with its own argv later (curl and the MariaDB client blank passwords).
-    const shell = (name: string, command: string, extra: Record<string, string> = {}) => runToEnd("sh", ["-c", `${command}; true`], optedIn(name, extra));
+    // `sh -c '…; sleep 1'`: the shell stays (no exec of the last command), opted in, with the secret in its argv as
+    // written, whatever the program does with its own argv later (curl and the MariaDB client blank passwords); and
+    // it lives long enough for the agent to read its /proc (environment), which a shell gone in a few ms escaped.
+    const shell = (name: string, command: string, extra: Record<string, string> = {}) => runToEnd("sh", ["-c", `${command}; sleep 1`], optedIn(name, extra));
     const jobs: Record<string, Promise<Ran>> = {
       http: runToEnd(process.execPath, [join(CLIENTS, "secret-clients.mjs"), "http", `127.0.0.1:${ports.web}`, secretsFile], optedIn("secret-client")),
       curlBasic: shell("curl-basic", `curl -s -o /dev/null -w '%{http_code}' -u curluser:${v.curlUser} ${url}/c/basic`),

@@ -91,6 +91,13 @@ describe("buildProcessFact from /proc", () => {
     expect(fact.adi_profile_match).toBe("local");
   });
 
+  it("takes the kernel's verdict when /proc's environment read empty (a process caught exiting), not none", () => {
+    const fact = buildProcessFact({ ...base, snapshot: snapshot({}), kernel }, opts);
+    expect(fact).toMatchObject({ optin: "yes", adi_profile_match: "local", adi_profile_name: "reviews", env: {} });
+    // Without the kernel's report (a /proc scan), an empty environment is what it is: no opt-in.
+    expect(buildProcessFact({ ...base, event: "scan", snapshot: snapshot({}) }, opts)).toMatchObject({ optin: "none", adi_profile_match: null });
+  });
+
   it("reports no environment for processes that did not opt in", () => {
     const environs: Record<string, string>[] = [
       { PATH: "/bin", SECRET_THING: "x" },

@@ -65,7 +65,10 @@ export function buildProcessFact(input: ProcessFactInput, opts: ProcessFactOptio
   const identity = snapshot ?? kernel;
   if (!identity) throw new TypeError("buildProcessFact needs a /proc snapshot or the kernel's report");
 
-  const optIn = snapshot ? decideOptIn(snapshot.environ, opts.allowed) : kernelOptIn(kernel!);
+  // An environment read empty while the kernel saw the exec is a process caught exiting (its memory is released
+  // before it turns zombie, and environ then reads as nothing): the kernel's verdict, not "none" (a CI flake).
+  const environRead = snapshot !== undefined && (Object.keys(snapshot.environ).length > 0 || kernel === undefined);
+  const optIn = environRead ? decideOptIn(snapshot!.environ, opts.allowed) : kernelOptIn(kernel!);
   const env =
     snapshot && optIn.verdict === "yes"
       ? filterAndRedactEnv(snapshot.environ, { prefixes: opts.prefixes, redaction: opts.redaction })
