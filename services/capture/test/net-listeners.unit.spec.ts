@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListenerScanner } from "../src/adapters/listeners.ts";
-import { isListeningPort, parseProcNetTcp } from "../src/core/net-listeners.ts";
+import { isListeningPort, parseProcNetTcp } from "@adi/shared/net-listeners";
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   106        0 7266 1 0000000024806886 100 0 0 10 0
@@ -21,17 +21,17 @@ const TCP6 = `  sl  local_address                         remote_address        
 describe("parseProcNetTcp", () => {
   it("keeps IPv4 listening sockets only, with addresses and ports decoded", () => {
     expect(parseProcNetTcp(TCP, 4)).toEqual([
-      { ip: "127.0.0.1", port: 5432, family: 4, inode: 7266 },
-      { ip: "0.0.0.0", port: 8080, family: 4, inode: 4699 },
+      { ip: "127.0.0.1", port: 5432, family: 4, inode: 7266, uid: 106 },
+      { ip: "0.0.0.0", port: 8080, family: 4, inode: 4699, uid: 0 },
     ]);
   });
 
   it("decodes IPv6 words, compresses zeros and reports v4-mapped listeners as IPv4", () => {
     expect(parseProcNetTcp(TCP6, 6)).toEqual([
-      { ip: "::1", port: 6379, family: 6, inode: 4700 },
-      { ip: "::", port: 80, family: 6, inode: 4701 },
-      { ip: "127.0.0.1", port: 8000, family: 4, inode: 4702 },
-      { ip: "2001:db8::1", port: 53, family: 6, inode: 4703 },
+      { ip: "::1", port: 6379, family: 6, inode: 4700, uid: 0 },
+      { ip: "::", port: 80, family: 6, inode: 4701, uid: 0 },
+      { ip: "127.0.0.1", port: 8000, family: 4, inode: 4702, uid: 0 },
+      { ip: "2001:db8::1", port: 53, family: 6, inode: 4703, uid: 0 },
     ]);
   });
 });
@@ -56,8 +56,8 @@ describe("listeners never have port 0", () => {
   });
 
   it("parseProcNetTcp drops LISTEN sockets on port 0, and ports that are not 16-bit hex", () => {
-    expect(parseProcNetTcp(TCP_PORT0, 4)).toEqual([{ ip: "0.0.0.0", port: 8080, family: 4, inode: 4699 }]);
-    expect(parseProcNetTcp(TCP6_PORT0, 6)).toEqual([{ ip: "::1", port: 6379, family: 6, inode: 4700 }]);
+    expect(parseProcNetTcp(TCP_PORT0, 4)).toEqual([{ ip: "0.0.0.0", port: 8080, family: 4, inode: 4699, uid: 0 }]);
+    expect(parseProcNetTcp(TCP6_PORT0, 6)).toEqual([{ ip: "::1", port: 6379, family: 6, inode: 4700, uid: 0 }]);
   });
 });
 

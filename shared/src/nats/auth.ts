@@ -136,12 +136,23 @@ export function maskUrlUserinfo(text: string): string {
  * space, a quote, '/', '?' or '#' in it, or without a scheme, is masked whole.
  */
 export function maskServer(server: string): string {
+  const parts = serverParts(server);
+  if (!parts) return server;
+  return `${parts.scheme}${parts.secret === parts.info ? "***" : `${parts.info.slice(0, parts.info.indexOf(":"))}:***`}${parts.rest}`;
+}
+
+/**
+ * One server as given, cut at its last '@' (valid or not: a password may hold a space, a quote, '/'): the scheme
+ * (or ""), the userinfo, its secret (the password after the first ':', else the whole userinfo: a token), and the
+ * rest from the '@' on. Undefined without an '@'. maskServer and connectNats's scrubbing both cut servers here.
+ */
+export function serverParts(server: string): { scheme: string; info: string; secret: string; rest: string } | undefined {
   const at = server.lastIndexOf("@");
-  if (at < 0) return server;
+  if (at < 0) return undefined;
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(server)?.[0] ?? "";
   const info = server.slice(scheme.length, at);
   const colon = info.indexOf(":");
-  return `${scheme}${colon < 0 ? "***" : `${info.slice(0, colon)}:***`}${server.slice(at)}`;
+  return { scheme, info, secret: colon < 0 ? info : info.slice(colon + 1), rest: server.slice(at) };
 }
 
 /** `servers` each with its userinfo masked (maskServer), joined by commas: for log lines and errors. */

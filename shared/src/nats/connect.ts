@@ -5,7 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { adiError } from "../errors.ts";
-import { describeServers, maskUrlUserinfo, natsClientOptions } from "./auth.ts";
+import { describeServers, maskUrlUserinfo, natsClientOptions, serverParts } from "./auth.ts";
 import type { NatsAuthSettings, NatsClientOptions } from "./auth.ts";
 import { retryWithBackoff } from "./retry.ts";
 
@@ -65,10 +65,8 @@ class Refused {
 function scrubber(servers: readonly string[], auth: NatsAuthSettings): (text: string) => string {
   const secrets = new Set<string>();
   for (const server of servers) {
-    const at = server.lastIndexOf("@");
-    if (at < 0) continue;
-    const info = server.slice((/^[a-z][a-z0-9+.-]*:\/\//i.exec(server)?.[0] ?? "").length, at);
-    const secret = info.includes(":") ? info.slice(info.indexOf(":") + 1) : info;
+    const secret = serverParts(server)?.secret;
+    if (secret === undefined) continue;
     secrets.add(secret);
     try {
       secrets.add(decodeURIComponent(secret));

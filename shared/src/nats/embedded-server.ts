@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { nkeys } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { adiError } from "../errors.ts";
+import { parseProcNetTcp } from "../net-listeners.ts";
 
 export interface EmbeddedNats {
   url: string;
@@ -119,8 +120,8 @@ function checkPrivateDir(dir: string, what: string, rules: readonly { bad: (st: 
 }
 
 /**
- * Owners (uids) of the sockets listening on 127.0.0.1:`port` (or on any IPv4 address), from /proc/net/tcp, whose
- * `uid` column is the socket's owner (Linux proc(5)). Empty when none is found.
+ * Owners (uids) of the sockets listening on `port` at 127.0.0.1 or any IPv4 address, from /proc/net/tcp (read with
+ * the parser capture uses, parseProcNetTcp). Empty when none is found or the table cannot be read.
  */
 export function loopbackListenerOwners(port: number, procNetTcp = "/proc/net/tcp"): number[] {
   let text: string;
@@ -129,17 +130,9 @@ export function loopbackListenerOwners(port: number, procNetTcp = "/proc/net/tcp
   } catch {
     return [];
   }
-  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
-  const owners: number[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    // sl local_address rem_address st ... uid: LISTEN is st 0A; 0100007F is 127.0.0.1, 00000000 any address.
-    if (f.length < 8 || f[3] !== "0A") continue;
-    const [addr, p] = (f[1] ?? "").split(":");
-    if (p !== portHex || (addr !== "0100007F" && addr !== "00000000")) continue;
-    owners.push(Number(f[7]));
-  }
-  return owners;
+  return parseProcNetTcp(text, 4)
+    .filter((l) => l.port === port && (l.ip === "127.0.0.1" || l.ip === "0.0.0.0"))
+    .map((l) => l.uid);
 }
 
 /**

@@ -4,7 +4,7 @@
 import type { ListenersFact } from "@adi/shared/wire/facts";
 import { nsToIso } from "@adi/shared/wire/facts";
 import type { ListenRecord } from "@adi/shared/wire/raw-events";
-import { isListeningPort } from "./net-listeners.ts";
+import { isListeningPort } from "@adi/shared/net-listeners";
 
 export type ListenerEntry = ListenersFact["listeners"][number];
 

@@ -8,6 +8,8 @@ export interface ListeningSocket {
   /** The table it came from (tcp: 4, tcp6: 6), but 4 for an IPv4-mapped address of tcp6 (reported as IPv4). */
   family: 4 | 6;
   inode: number;
+  /** Owner of the socket (the table's `uid` column, proc(5)). */
+  uid: number;
 }
 
 function ipv4(hex: string): string {
@@ -52,7 +54,7 @@ export function parseProcNetTcp(text: string, family: 4 | 6): ListeningSocket[] 
     const port = Number.parseInt(portHex, 16);
     if (!isListeningPort(port)) continue;
     const ip = family === 4 ? ipv4(addr) : ipv6(addr);
-    out.push({ ip, port, family: family === 6 && ip.includes(":") ? 6 : 4, inode: Number(f[9]) });
+    out.push({ ip, port, family: family === 6 && ip.includes(":") ? 6 : 4, inode: Number(f[9]), uid: Number(f[7]) });
   }
   return out;
 }
