@@ -1,6 +1,25 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/**
+ * Each package has one public surface (its package.json "exports"): @adi/capture, @adi/classifier, @adi/mapper,
+ * @adi/enricher, and @adi/shared with its three named surfaces wire, nats and redaction. Anything else, by package
+ * name or by a relative path into another package's src/, is a deep import: refused, so packages meet only through
+ * what they chose to export (test/lint.unit.spec.ts shows the rule failing).
+ */
+export const SURFACE_IMPORTS = {
+  patterns: [
+    {
+      regex: "^@adi/(?!shared/(?:wire|nats|redaction)$)[^/]+/.+",
+      message: "deep import: use the package's surface (@adi/<package>, or @adi/shared/wire|nats|redaction)",
+    },
+    {
+      regex: "^(?:\\.\\./)+(?:services/[^/]+|shared)/src(?:/|$)",
+      message: "relative import into another package's src/: import its surface (@adi/<package>) instead",
+    },
+  ],
+};
+
 export default tseslint.config(
   { ignores: ["**/node_modules/**", "bpf/.output/**", "services/*/native/build/**", ".adi/**"] },
   js.configs.recommended,
@@ -10,6 +29,7 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
+      "no-restricted-imports": ["error", SURFACE_IMPORTS],
     },
   },
 );

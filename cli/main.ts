@@ -1,7 +1,7 @@
 // The `adi` command line. Configuration comes from environment variables (see README), validated once;
 // each command is a thin wrapper around a service's start function.
 import { Command } from "commander";
-import { CONFIG_VARIABLES } from "@adi/shared/config";
+import { CONFIG_VARIABLES } from "@adi/shared";
 import { ALL_SERVICES, runServices } from "./commands/services.ts";
 import { stopWhenParentDies } from "./lifeline.ts";
 import { die } from "./runtime.ts";

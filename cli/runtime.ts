@@ -2,14 +2,10 @@
 // connection (NATS_URL, or an embedded nats-server under ADI_DATA_DIR that stops with us).
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { loadConfig } from "@adi/shared/config";
-import type { AdiConfig } from "@adi/shared/config";
-import { formatFatal } from "@adi/shared/errors";
-import { createLogger } from "@adi/shared/logger";
-import { connectNats } from "@adi/shared/nats/connect";
-import { startEmbeddedNats } from "@adi/shared/nats/embedded-server";
-import type { EmbeddedNats } from "@adi/shared/nats/embedded-server";
-import type { NatsAuthSettings } from "@adi/shared/nats/auth";
+import { loadConfig, formatFatal, createLogger } from "@adi/shared";
+import type { AdiConfig } from "@adi/shared";
+import { connectNats, startEmbeddedNats } from "@adi/shared/nats";
+import type { EmbeddedNats, NatsAuthSettings } from "@adi/shared/nats";
 import { CaptureExitError } from "./capture-child.ts";
 import { isStoppedByParent } from "./lifeline.ts";
 

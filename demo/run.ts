@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { waitForPort } from "@adi/shared/net";
+import { waitForPort } from "@adi/shared";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { MARKERS } from "./common.ts";

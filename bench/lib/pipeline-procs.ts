@@ -23,8 +23,8 @@ import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { NatsServerFixture } from "../../test/support/nats-server.ts";
-import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, RAW_STREAM } from "../../shared/src/wire/subjects.ts";
-import { readToEnd } from "../../shared/src/nats/consume.ts";
+import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, RAW_STREAM } from "@adi/shared/wire";
+import { readToEnd } from "@adi/shared/nats";
 import { procUsage } from "./proc.ts";
 import type { ProcUsage } from "./proc.ts";
 

@@ -357,9 +357,9 @@ export function countersDelta(before: AgentCounters | undefined, after: AgentCou
 export async function readAgentCounters(natsUrl: string, host: string, newerThan = 0, timeoutMs = 8000): Promise<AgentCounters | undefined> {
   const { connect } = await import("@nats-io/transport-node");
   const { jetstreamManager } = await import("@nats-io/jetstream");
-  const { decodeFact } = await import("@adi/shared/wire/facts");
-  const { FACTS_STREAM, factSubject } = await import("@adi/shared/wire/subjects");
-  const { natsClientOptions } = await import("@adi/shared/nats/auth");
+  const { decodeFact } = await import("@adi/shared/wire");
+  const { FACTS_STREAM, factSubject } = await import("@adi/shared/wire");
+  const { natsClientOptions } = await import("@adi/shared/nats");
   // As adi reads NATS_URL: a user:password@ or token@ in it authenticates (auth.ts), it is not dialled as is.
   const nc = await connect({ ...natsClientOptions([natsUrl], {}), name: "adi-bench" });
   try {

@@ -6,10 +6,8 @@
 import { gzipSync } from "node:zlib";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureStreams } from "../../shared/src/nats/streams.ts";
-import { encodeFact, nsToIso } from "../../shared/src/wire/facts.ts";
-import { CONN_LAYOUT, DATA_LAYOUT, DataFlags, encodeBatch, HEADER_LAYOUT, RecordKind, TUPLE_LAYOUT } from "../../shared/src/wire/raw-events.ts";
-import { factSubject, partitionOf, rawSubject } from "../../shared/src/wire/subjects.ts";
+import { ensureStreams } from "@adi/shared/nats";
+import { encodeFact, nsToIso, CONN_LAYOUT, DATA_LAYOUT, DataFlags, encodeBatch, HEADER_LAYOUT, RecordKind, TUPLE_LAYOUT, factSubject, partitionOf, rawSubject } from "@adi/shared/wire";
 
 export interface SyntheticOptions {
   /** Raw records (events) to write, at least. */

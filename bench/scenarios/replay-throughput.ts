@@ -16,7 +16,7 @@ import { publishSyntheticStream } from "../lib/synthetic.ts";
 import type { SyntheticStats } from "../lib/synthetic.ts";
 import { summarise } from "../lib/types.ts";
 import type { BenchOptions, ResultRow, Scenario } from "../lib/types.ts";
-import { DEADLETTER_STREAM, DERIVED_STREAM, RAW_STREAM } from "../../shared/src/wire/subjects.ts";
+import { DEADLETTER_STREAM, DERIVED_STREAM, RAW_STREAM } from "@adi/shared/wire";
 
 const NAME = "Replay";
 const PARTITIONS = 16;

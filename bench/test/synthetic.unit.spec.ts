@@ -1,8 +1,8 @@
 // The replay benchmark's synthetic stream must be what it claims: valid raw batches, whose HTTP exchanges the
 // real classifier engine finds, every one of them, and summaries that are medians.
 import { describe, expect, it } from "vitest";
-import { ClassifierEngine } from "@adi/classifier/core/engine";
-import { decodeBatch } from "@adi/shared/wire/raw-events";
+import { ClassifierEngine } from "@adi/classifier";
+import { decodeBatch } from "@adi/shared/wire";
 import { emptyStats, syntheticBatches } from "../lib/synthetic.ts";
 import { summarise } from "../lib/types.ts";
 

@@ -4,7 +4,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, RAW_STREAM } from "@adi/shared/wire/subjects";
+import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, RAW_STREAM } from "@adi/shared/wire";
 
 /** What the consumers of this process can tell about their progress. */
 export interface CatchUpProbes {

@@ -4,20 +4,15 @@
 // stream goes through the same classifier engine, and the result through the same mapper fold, as live.
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { AdiConfig } from "@adi/shared/config";
-import { AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
-import { MapperOutputs } from "@adi/mapper/core/outputs";
-import { ClassifierEngine } from "@adi/classifier/core/engine";
+import type { AdiConfig } from "@adi/shared";
+import { AtomicFileWriter, checkOutputPath, adiError, isAdiError } from "@adi/shared";
+import { MapperOutputs } from "@adi/mapper";
+import { ClassifierEngine, emptyDeadLetterCounts, screenBatch, timestampWindow, hostOfSubject } from "@adi/classifier";
 import { RedactionPolicy } from "@adi/shared/redaction";
-import { EnvInventory } from "@adi/enricher/core/env-inventory";
-import { adiError, isAdiError } from "@adi/shared/errors";
-import { readToEnd, storedAtMs } from "@adi/shared/nats/consume";
-import { decodeFact } from "@adi/shared/wire/facts";
-import { rawStreamContract } from "@adi/shared/nats/streams";
-import { emptyDeadLetterCounts, screenBatch, timestampWindow } from "@adi/classifier/core/record-guard";
-import type { DeadLetterReason } from "@adi/classifier/core/record-guard";
-import { FACTS_STREAM, factsFilter, RAW_STREAM, rawFilter } from "@adi/shared/wire/subjects";
-import { hostOfSubject } from "@adi/classifier/adapters/partition-worker";
+import { EnvInventory } from "@adi/enricher";
+import { readToEnd, storedAtMs, rawStreamContract } from "@adi/shared/nats";
+import { decodeFact, FACTS_STREAM, factsFilter, RAW_STREAM, rawFilter } from "@adi/shared/wire";
+import type { DeadLetterReason } from "@adi/classifier";
 import { openRuntime } from "../runtime.ts";
 
 export interface ReplayOptions {

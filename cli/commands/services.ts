@@ -6,15 +6,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Classifier } from "@adi/classifier";
 import type { Mapper } from "@adi/mapper";
-import type { AdiConfig } from "@adi/shared/config";
+import type { AdiConfig } from "@adi/shared";
 import { startCaptureChild } from "../capture-child.ts";
 import type { CaptureChild } from "../capture-child.ts";
 import { CaptureExitError } from "../capture-child.ts";
 import { notifyParentReady } from "../lifeline.ts";
-import { isAbort } from "@adi/shared/nats/retry";
+import { isAbort } from "@adi/shared/nats";
 import { listenForStop, natsTarget, openRuntime } from "../runtime.ts";
 import type { Runtime } from "../runtime.ts";
-import { checkOutputPath } from "@adi/shared/output-file";
+import { checkOutputPath } from "@adi/shared";
 import { waitForCatchUp } from "./catch-up.ts";
 
 type Stoppable = { stop(): Promise<void> };
@@ -27,7 +27,7 @@ type Starter = (cfg: AdiConfig, nc: NatsConnection, log: Logger, opts?: { signal
 // Loaded on demand: a process runs only what it starts (the capture agent does not carry the enricher's gRPC and
 // Docker clients, nor the mapper's YAML, in its memory).
 export const SERVICES = {
-  capture: async () => (await import("@adi/capture/agent")).startCaptureAgent as Starter,
+  capture: async () => (await import("@adi/capture")).startCaptureAgent as Starter,
   classify: async () => (await import("@adi/classifier")).startClassifier as Starter,
   map: async () => (await import("@adi/mapper")).startMapper as Starter,
   enrich: async () => (await import("@adi/enricher")).startEnricher as Starter,
@@ -89,7 +89,7 @@ export async function startServices(name: string, which: readonly ServiceName[],
   const captureInChild = which.includes("capture") && which.length > 1;
   // The checks run here even when the agent runs in a child: a host that cannot capture is refused before any
   // broker starts, in one line.
-  const preflight = which.includes("capture") ? (await import("@adi/capture/adapters/kernel")).preflight : undefined;
+  const preflight = which.includes("capture") ? (await import("@adi/capture")).preflight : undefined;
   const rt = await openRuntime(
     name,
     (cfg) => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { findNatsServer, loopbackListenerOwners } from "@adi/shared/nats/embedded-server";
+import { findNatsServer, loopbackListenerOwners } from "@adi/shared/nats";
 import { asNobody } from "../../test/support/as-nobody.ts";
 import { freePort, NatsServerFixture } from "../../test/support/nats-server.ts";
 import { ADI, killAll, startAdi } from "./adi-process.ts";

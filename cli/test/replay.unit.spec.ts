@@ -1,6 +1,6 @@
 // adi replay's pure checks: where each rebuilt file goes in DIR, and which broker error means "no stream".
 import { describe, expect, it } from "vitest";
-import { AdiError, formatFatal } from "@adi/shared/errors";
+import { AdiError, formatFatal } from "@adi/shared";
 import { isStreamNotFound, replayError, replayFiles } from "../commands/replay.ts";
 
 const cfg = (outputPath: string, serviceMapPath: string | undefined, envOutputPath: string) => ({ outputPath, serviceMapPath, envOutputPath });

@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { startDemo } from "../run.ts";
 import type { DemoHandle, DemoOptions, GeneratorExit } from "../run.ts";
-import { freePort } from "@adi/shared/net";
+import { freePort } from "@adi/shared";
 
 const NATS_URL = "nats://127.0.0.1:4222";
 const REDIS_URL = "redis://127.0.0.1:6379";

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { RUNTIME_CAPABILITIES } from "@adi/capture/adapters/capabilities";
+import { RUNTIME_CAPABILITIES } from "@adi/capture";
 import { composeServices, parseComposeText } from "../../test/support/compose/compose-file.ts";
 import type { ServiceSpec } from "../../test/support/compose/compose-file.ts";
 

@@ -14,7 +14,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ADI_TEST_IMAGE, buildAdiImage, ComposeStack, ensureInfraImage } from "../../test/support/compose-stack.ts";
 import { sleep } from "../../test/support/capture.ts";
-import { RAW_STREAM } from "@adi/shared/wire/subjects";
+import { RAW_STREAM } from "@adi/shared/wire";
 
 type Entry = Record<string, unknown>;
 type Service = { name: string; image: string | null; endpoints?: Entry[]; connections?: Entry[] };

@@ -4,12 +4,10 @@ import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { startCaptureAgent } from "@adi/capture/agent";
-import type { CaptureAgent } from "@adi/capture/agent";
-import { loadConfig } from "@adi/shared/config";
-import { createLogger } from "@adi/shared/logger";
-import { connectNats } from "@adi/shared/nats/connect";
-import { waitForPort } from "@adi/shared/net";
+import { startCaptureAgent } from "@adi/capture";
+import type { CaptureAgent } from "@adi/capture";
+import { loadConfig, createLogger, waitForPort } from "@adi/shared";
+import { connectNats } from "@adi/shared/nats";
 
 export interface RunningCapture {
   agent: CaptureAgent;

@@ -1,8 +1,8 @@
 // What the classifier makes of a test's captured stream: every raw batch, in stream order (each connection's
 // records are in order within its partition), through the real ClassifierEngine, as the live classifiers and
 // replay do. Connections still open at the end yield nothing more (the engine finishes them at their close).
-import { ClassifierEngine } from "@adi/classifier/core/engine";
-import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire/derived";
+import { ClassifierEngine } from "@adi/classifier";
+import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire";
 import type { RawContents } from "./stream.ts";
 
 export interface Classified {

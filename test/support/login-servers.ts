@@ -14,7 +14,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { findNatsServer } from "@adi/shared/nats/embedded-server";
+import { findNatsServer } from "@adi/shared/nats";
 import { freePort, waitForPort } from "./nats-server.ts";
 
 const run = promisify(execFile);

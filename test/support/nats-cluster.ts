@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { findNatsServer } from "@adi/shared/nats/embedded-server";
+import { findNatsServer } from "@adi/shared/nats";
 import { freePort, waitForPort } from "./nats-server.ts";
 
 export class NatsClusterFixture {

@@ -7,10 +7,10 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findNatsServer } from "@adi/shared/nats/embedded-server";
-import { freePort, waitForPort } from "@adi/shared/net";
+import { findNatsServer } from "@adi/shared/nats";
+import { freePort, waitForPort } from "@adi/shared";
 
-export { freePort, waitForPort } from "@adi/shared/net";
+export { freePort, waitForPort } from "@adi/shared";
 
 export interface NatsServerOptions {
   /** Extra nats-server arguments after the defaults (e.g. ["--user", "u", "--pass", "p"], ["--auth", "tok"]). */

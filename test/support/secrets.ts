@@ -6,9 +6,8 @@ import { createHash, randomBytes, randomInt } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { parseAllDocuments } from "yaml";
-import { decodeBatch } from "@adi/shared/wire/raw-events";
-import type { DataRecord } from "@adi/shared/wire/raw-events";
-import { RAW_STREAM } from "@adi/shared/wire/subjects";
+import { decodeBatch, RAW_STREAM } from "@adi/shared/wire";
+import type { DataRecord } from "@adi/shared/wire";
 
 /** One form of a secret to search for: `plain` as planted, or an encoding of it. */
 export interface Needle {

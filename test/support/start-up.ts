@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
-import { findNatsServer } from "@adi/shared/nats/embedded-server";
+import { findNatsServer } from "@adi/shared/nats";
 import { freePort, NatsServerFixture, waitForPort } from "./nats-server.ts";
 
 export interface LogLine {

@@ -1,11 +1,8 @@
 // Reads back what a test published: every message of a stream, in stream order, decoded.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeFact } from "@adi/shared/wire/facts";
-import type { Fact, ProcessFact } from "@adi/shared/wire/facts";
-import { decodeBatch } from "@adi/shared/wire/raw-events";
-import type { BatchHeader, DataRecord, RawRecord } from "@adi/shared/wire/raw-events";
-import { FACTS_STREAM, RAW_STREAM } from "@adi/shared/wire/subjects";
+import { decodeFact, decodeBatch, FACTS_STREAM, RAW_STREAM } from "@adi/shared/wire";
+import type { Fact, ProcessFact, BatchHeader, DataRecord, RawRecord } from "@adi/shared/wire";
 
 export interface StoredMessage {
   seq: number;

@@ -11,15 +11,11 @@
 // the publisher drops (and counts) when the broker is away longer than its buffer lasts.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { AdiConfig } from "@adi/shared/config";
-import { readBootId } from "@adi/shared/host";
-import { ensureStreams } from "@adi/shared/nats/streams";
-import { decideOptIn } from "@adi/shared/optin";
-import { encodeFact, nsToIso } from "@adi/shared/wire/facts";
-import type { AgentStatsFact, ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
-import { OptinVerdict, WireFormatError } from "@adi/shared/wire/raw-events";
-import type { ConnRecord, ListenRecord, ProcRecord } from "@adi/shared/wire/raw-events";
-import { factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire/subjects";
+import type { AdiConfig } from "@adi/shared";
+import { readBootId, decideOptIn } from "@adi/shared";
+import { ensureStreams } from "@adi/shared/nats";
+import { encodeFact, nsToIso, OptinVerdict, WireFormatError, factSubject, rawSubject, sanitizeToken } from "@adi/shared/wire";
+import type { AgentStatsFact, ListenersFact, ProcessFact, ConnRecord, ListenRecord, ProcRecord } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { JetStreamPublisher } from "./adapters/jetstream-publisher.ts";
 import { dropCapabilities } from "./adapters/capabilities.ts";

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DataRecord } from "@adi/shared/wire/raw-events";
+import type { DataRecord } from "@adi/shared/wire";
 import { classify } from "../../../test/support/exchanges.ts";
 import type { Classified } from "../../../test/support/exchanges.ts";
 import { startPasswordPostgres, startRedisWithPassword } from "../../../test/support/login-servers.ts";

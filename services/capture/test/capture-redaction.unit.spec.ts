@@ -1,7 +1,7 @@
 // Capture-time redaction: when ADI_CAPTURE_REDACT turns it on, and how raw messages are masked in place.
 import { describe, expect, it } from "vitest";
-import { CONN_LAYOUT, CONN_ROLES, decodeBatch, encodeBatch } from "@adi/shared/wire/raw-events";
-import type { DataRecord } from "@adi/shared/wire/raw-events";
+import { CONN_LAYOUT, CONN_ROLES, decodeBatch, encodeBatch } from "@adi/shared/wire";
+import type { DataRecord } from "@adi/shared/wire";
 import { BOOT, connClose, connOpen, dataRecord } from "../../classifier/test/support/raw-batches.ts";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { captureRedaction, RawBatchMasker } from "../src/core/capture-redaction.ts";

@@ -5,7 +5,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { ProcessFact } from "@adi/shared/wire";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
 import { readAllAndClose } from "../../../test/support/stream.ts";
 import type { RawContents } from "../../../test/support/stream.ts";

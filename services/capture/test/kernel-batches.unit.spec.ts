@@ -2,7 +2,7 @@
 // process records and connection opens, and anything malformed is a WireFormatError (counted by the agent).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONN_LAYOUT, encodeBatch, HEADER_LAYOUT, LISTEN_LAYOUT, PROC_LAYOUT, RecordKind, TUPLE_LAYOUT, WireFormatError } from "@adi/shared/wire/raw-events";
+import { CONN_LAYOUT, encodeBatch, HEADER_LAYOUT, LISTEN_LAYOUT, PROC_LAYOUT, RecordKind, TUPLE_LAYOUT, WireFormatError } from "@adi/shared/wire";
 import { readKernelBatch, SIDE_BATCH_MAGIC } from "../src/core/kernel-batches.ts";
 
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { AgentStatsFact } from "@adi/shared/wire/facts";
+import type { AgentStatsFact } from "@adi/shared/wire";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
 import { readFacts } from "../../../test/support/stream.ts";
 import { processEnv, run, sleep, startBackground, startCapture, stopBackground } from "../../../test/support/capture.ts";

@@ -1,8 +1,8 @@
 // A listen record from the kernel becomes a listener fact at once: the bound address keeps its family, the owner is
 // named from /proc while alive (same start ticks only), else from the kernel's exec-time name, else its comm.
 import { describe, expect, it } from "vitest";
-import { ListenersFactSchema } from "@adi/shared/wire/facts";
-import type { ListenRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { ListenersFactSchema } from "@adi/shared/wire";
+import type { ListenRecord, Tuple } from "@adi/shared/wire";
 import { listenerFactOf, withV6Only } from "../src/core/listener-facts.ts";
 
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";

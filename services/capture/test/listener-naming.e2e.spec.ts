@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ListenersFact } from "@adi/shared/wire/facts";
+import type { ListenersFact } from "@adi/shared/wire";
 import { NatsServerFixture } from "../../../test/support/nats-server.ts";
 import { processEnv, run, sleep, startBackground, stopBackground } from "../../../test/support/capture.ts";
 import { startPipeline, tearDown } from "../../../test/support/pipeline.ts";

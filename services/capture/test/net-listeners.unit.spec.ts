@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListenerScanner } from "../src/adapters/listeners.ts";
-import { isListeningPort, parseProcNetTcp } from "@adi/shared/net-listeners";
+import { isListeningPort, parseProcNetTcp } from "@adi/shared";
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   106        0 7266 1 0000000024806886 100 0 0 10 0

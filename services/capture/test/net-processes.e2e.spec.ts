@@ -5,7 +5,7 @@
 // ADI_PROFILE_NAME the kernel read at exec (or inherited at fork).
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { ProcessFact } from "@adi/shared/wire";
 import { freePort, NatsServerFixture } from "../../../test/support/nats-server.ts";
 import { readAllAndClose } from "../../../test/support/stream.ts";
 import { captureForkingScript } from "../../../test/support/capture.ts";

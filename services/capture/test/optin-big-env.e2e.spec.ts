@@ -5,8 +5,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HttpExchange } from "@adi/shared/wire/derived";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { HttpExchange, ProcessFact } from "@adi/shared/wire";
 import type { RawContents } from "../../../test/support/stream.ts";
 import { byteStream, readAllAndClose } from "../../../test/support/stream.ts";
 import { processEnv, run, sleep, startCapture } from "../../../test/support/capture.ts";

@@ -2,7 +2,7 @@
 // without ADI_PROFILE, with ADI_PROFILE_DISABLED=1, or with a value outside ADI_PROFILE_ALLOWED adds
 // nothing to the stream. An allowed process in the same run is the control: it must be captured.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { ProcessFact } from "@adi/shared/wire";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
 import { readAllAndClose } from "../../../test/support/stream.ts";
 import type { RawContents } from "../../../test/support/stream.ts";

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConnRecord } from "@adi/shared/wire/raw-events";
+import type { ConnRecord } from "@adi/shared/wire";
 import { classify } from "../../../test/support/exchanges.ts";
 import { NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
 import { readAllAndClose } from "../../../test/support/stream.ts";

@@ -1,4 +1,4 @@
-import { ProcessFactSchema } from "@adi/shared/wire/facts";
+import { ProcessFactSchema } from "@adi/shared/wire";
 import { describe, expect, it } from "vitest";
 import type { ProcessSnapshot } from "../src/adapters/procfs.ts";
 import { buildProcessFact, type KernelProcessInfo, type ProcessFactInput } from "../src/core/process-facts.ts";

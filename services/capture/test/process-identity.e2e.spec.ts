@@ -3,7 +3,7 @@
 import { createServer } from "node:net";
 import type { Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { ProcessFact } from "@adi/shared/wire";
 import { NatsServerFixture } from "../../../test/support/nats-server.ts";
 import { readAllAndClose } from "../../../test/support/stream.ts";
 import type { RawContents } from "../../../test/support/stream.ts";

@@ -2,12 +2,9 @@
 // is counted, and the classifier carries on with the next batch.
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLogger } from "@adi/shared/logger";
-import { loadConfig } from "@adi/shared/config";
-import { connectNats } from "@adi/shared/nats/connect";
-import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, TUPLE_LAYOUT } from "@adi/shared/wire/raw-events";
-import { decodeDerivedBatch } from "@adi/shared/wire/derived";
-import { rawSubject } from "@adi/shared/wire/subjects";
+import { createLogger, loadConfig } from "@adi/shared";
+import { connectNats } from "@adi/shared/nats";
+import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, TUPLE_LAYOUT, decodeDerivedBatch, rawSubject } from "@adi/shared/wire";
 import { NatsServerFixture } from "../../../test/support/nats-server.ts";
 import { sleep } from "../../../test/support/capture.ts";
 import { readStream } from "../../../test/support/stream.ts";

@@ -2,9 +2,8 @@
 // does not take another protocol's line for its own, reads a ClientHello to its end, and emits what stays unknown.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DerivedSchema } from "@adi/shared/wire/derived";
-import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/wire/derived";
-import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { DerivedSchema } from "@adi/shared/wire";
+import type { ConnectionObservation, Derived, HttpExchange, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { ClassifierEngine } from "../src/core/engine.ts";
 import { assess, classifyConnection } from "../src/core/protocols/classify.ts";
 import type { ClassifyInput } from "../src/core/protocols/classify.ts";

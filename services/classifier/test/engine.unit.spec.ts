@@ -2,8 +2,8 @@
 // gaps, eviction, and no throw on arbitrary record sequences.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DerivedSchema } from "@adi/shared/wire/derived";
-import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { DerivedSchema } from "@adi/shared/wire";
+import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { ClassifierEngine, headText } from "../src/core/engine.ts";
 
 const BOOT = "00000000-0000-0000-0000-000000000001";

@@ -2,9 +2,8 @@
 // limit, a head over the head limit, a request line the parser rejects. Each is still an exchange: kept with what
 // was read, marked truncated, paired with its response, taking its seq, so later requests keep theirs.
 import { describe, expect, it } from "vitest";
-import { DerivedSchema } from "@adi/shared/wire/derived";
-import type { HttpExchange } from "@adi/shared/wire/derived";
-import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { DerivedSchema } from "@adi/shared/wire";
+import type { HttpExchange, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { ClassifierEngine } from "../src/core/engine.ts";
 import { HttpConnection } from "../src/core/http/exchanges.ts";
 import type { PairedExchange } from "../src/core/http/exchanges.ts";

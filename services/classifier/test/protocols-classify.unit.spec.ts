@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConnectionObservationSchema } from "@adi/shared/wire/derived";
+import { ConnectionObservationSchema } from "@adi/shared/wire";
 import { classifyConnection, needsMoreBytes } from "../src/core/protocols/classify.ts";
 import type { ClassifyInput } from "../src/core/protocols/classify.ts";
 import * as fx from "./fixtures/protocol-bytes.ts";

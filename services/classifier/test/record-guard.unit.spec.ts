@@ -1,7 +1,7 @@
 // What a raw batch must satisfy before the engine sees it, live and in replay alike (issue 10, items 7 and 8).
 import { describe, expect, it } from "vitest";
-import type { DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
-import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind } from "@adi/shared/wire/raw-events";
+import type { DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
+import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind } from "@adi/shared/wire";
 import { checkBatchPartition, emptyDeadLetterCounts, guardRecords, screenBatch, timestampWindow } from "../src/core/record-guard.ts";
 
 const DAY_NS = 86_400_000_000_000n;

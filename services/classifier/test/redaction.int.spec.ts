@@ -4,13 +4,9 @@
 // the same traffic does carry them: the check below can fail.
 import { jetstream } from "@nats-io/jetstream";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "@adi/shared/config";
-import { createLogger } from "@adi/shared/logger";
-import { connectNats } from "@adi/shared/nats/connect";
-import { ensureStreams } from "@adi/shared/nats/streams";
-import { decodeDerivedBatch, type HttpExchange } from "@adi/shared/wire/derived";
-import { encodeBatch } from "@adi/shared/wire/raw-events";
-import { rawSubject } from "@adi/shared/wire/subjects";
+import { loadConfig, createLogger } from "@adi/shared";
+import { connectNats, ensureStreams } from "@adi/shared/nats";
+import { decodeDerivedBatch, type HttpExchange, encodeBatch, rawSubject } from "@adi/shared/wire";
 import { NatsServerFixture } from "../../../test/support/nats-server.ts";
 import { readStream } from "../../../test/support/stream.ts";
 import { poll } from "../../../test/support/wait.ts";

@@ -1,8 +1,8 @@
 // The engine redacts every exchange it emits (the policy given by main, default: everything): what the classifier
 // publishes to ADI_DERIVED, and what replay folds, never holds the secrets the policy hides.
 import { describe, expect, it } from "vitest";
-import { HttpExchangeSchema, type HttpExchange } from "@adi/shared/wire/derived";
-import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { HttpExchangeSchema, type HttpExchange } from "@adi/shared/wire";
+import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { ClassifierEngine } from "../src/core/engine.ts";
 

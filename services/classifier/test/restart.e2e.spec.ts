@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { RAW_STREAM } from "@adi/shared/wire/subjects";
+import { RAW_STREAM } from "@adi/shared/wire";
 import { freePort, NatsServerFixture, waitForPort } from "../../../test/support/nats-server.ts";
 import { processEnv, sleep, startBackground, stopBackground } from "../../../test/support/capture.ts";
 import { startPipeline, testEnv } from "../../../test/support/pipeline.ts";

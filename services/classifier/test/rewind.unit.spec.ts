@@ -3,9 +3,8 @@
 // (same observations, same seq numbers), for kills at every batch of generated keep-alive traffic.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Derived } from "@adi/shared/wire/derived";
-import { observationId } from "@adi/shared/wire/derived";
-import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import type { Derived, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
+import { observationId } from "@adi/shared/wire";
 import { ClassifierEngine } from "../src/core/engine.ts";
 import { rewindStart } from "../src/core/rewind.ts";
 import { memberList } from "../src/core/assignment.ts";

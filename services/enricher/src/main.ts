@@ -4,14 +4,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import type { AdiConfig } from "@adi/shared/config";
-import { followStream } from "@adi/shared/nats/consume";
-import { retryWithBackoff } from "@adi/shared/nats/retry";
-import { readBootId } from "@adi/shared/host";
-import { ensureStreams } from "@adi/shared/nats/streams";
-import { decodeFact, encodeFact, nsToIso } from "@adi/shared/wire/facts";
-import { FACTS_STREAM, factSubject, factsFilter, sanitizeToken } from "@adi/shared/wire/subjects";
-import { AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
+import type { AdiConfig } from "@adi/shared";
+import { followStream, retryWithBackoff, ensureStreams } from "@adi/shared/nats";
+import { readBootId, AtomicFileWriter, checkOutputPath } from "@adi/shared";
+import { decodeFact, encodeFact, nsToIso, FACTS_STREAM, factSubject, factsFilter, sanitizeToken } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { EnvInventory } from "./core/env-inventory.ts";
 import { startContainerEnrichment } from "./adapters/container-enrichment.ts";

@@ -1,7 +1,7 @@
 // The resync's decisions: what a listing changes, which containers vanished from it, and what each of those
 // becomes (exited: die; gone: destroy with state removed), without an engine.
 import { describe, expect, it } from "vitest";
-import { decodeFact, encodeFact } from "@adi/shared/wire/facts";
+import { decodeFact, encodeFact } from "@adi/shared/wire";
 import { ContainerLedger, containerFact, factEvent, removedIdentity, vanishedEvent } from "../src/core/container-facts.ts";
 import type { ContainerIdentity } from "../src/core/identity.ts";
 

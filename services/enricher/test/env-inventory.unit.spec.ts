@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { ProcessFact } from "@adi/shared/wire";
 import { EnvInventory } from "../src/core/env-inventory.ts";
 import { RedactionPolicy } from "@adi/shared/redaction";
 

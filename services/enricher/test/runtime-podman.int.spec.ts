@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ContainerFact } from "@adi/shared/wire/facts";
+import type { ContainerFact } from "@adi/shared/wire";
 import { startContainerEnrichment } from "../src/adapters/container-enrichment.ts";
 import type { ContainerEnrichment } from "../src/adapters/container-enrichment.ts";
 import { detectRuntime } from "../src/adapters/detect.ts";

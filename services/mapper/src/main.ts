@@ -4,17 +4,13 @@
 // once it follows both streams: a JetStream timeout while creating a consumer is retried (issue 10: one left the
 // mapper "ready" and its files empty for a whole run), up to ADI_START_TIMEOUT, then it fails in one line.
 import type { JsMsg } from "@nats-io/jetstream";
-import type { Following } from "@adi/shared/nats/consume";
+import type { Following } from "@adi/shared/nats";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { AdiConfig } from "@adi/shared/config";
-import { followStream, readToEndRetrying, storedAtMs } from "@adi/shared/nats/consume";
-import { retryWithBackoff } from "@adi/shared/nats/retry";
-import { ensureStreams } from "@adi/shared/nats/streams";
-import { decodeDerivedBatch } from "@adi/shared/wire/derived";
-import { decodeFact } from "@adi/shared/wire/facts";
-import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire/subjects";
-import { AppendingFileWriter, AtomicFileWriter, checkOutputPath } from "@adi/shared/output-file";
+import type { AdiConfig } from "@adi/shared";
+import { followStream, readToEndRetrying, storedAtMs, retryWithBackoff, ensureStreams } from "@adi/shared/nats";
+import { decodeDerivedBatch, decodeFact, DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire";
+import { AppendingFileWriter, AtomicFileWriter, checkOutputPath } from "@adi/shared";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { MapperOutputs } from "./core/outputs.ts";
 

@@ -3,10 +3,8 @@
 // same log lines (as a set: a line later than the log window is appended where it arrives).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConnectionObservationSchema, HttpExchangeSchema } from "@adi/shared/wire/derived";
-import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/wire/derived";
-import { nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
-import type { Fact } from "@adi/shared/wire/facts";
+import { ConnectionObservationSchema, HttpExchangeSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
+import type { ConnectionObservation, Derived, HttpExchange, Fact } from "@adi/shared/wire";
 import { MapperOutputs } from "../src/core/outputs.ts";
 import { RedactionPolicy } from "@adi/shared/redaction";
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConnectionObservationSchema, HttpExchangeSchema } from "@adi/shared/wire/derived";
-import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
-import { nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
+import { ConnectionObservationSchema, HttpExchangeSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
+import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire";
 import { connectionLogLine, httpLogLines } from "../src/core/log-lines.ts";
 import type { HttpRequestLine, HttpResponseLine } from "../src/core/log-lines.ts";
 import { NameResolver } from "../src/core/names.ts";

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConnectionObservationSchema } from "@adi/shared/wire/derived";
-import type { ConnectionObservation, Endpoint } from "@adi/shared/wire/derived";
-import { nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import { ConnectionObservationSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
+import type { ConnectionObservation, Endpoint, ProcessFact } from "@adi/shared/wire";
 import { NameResolver } from "../src/core/names.ts";
 
 const BOOT = "11111111-2222-4333-8444-555555555555";

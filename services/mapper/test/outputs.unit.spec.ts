@@ -1,9 +1,8 @@
 // MapperOutputs' traffic log: appended as lines become final, sorted by capture time, memory bounded to a window.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConnectionObservationSchema, HttpExchangeSchema } from "@adi/shared/wire/derived";
-import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire/derived";
-import { ContainerFactSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
+import { ConnectionObservationSchema, HttpExchangeSchema, ContainerFactSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
+import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire";
 import { MapperOutputs } from "../src/core/outputs.ts";
 import { RedactionPolicy } from "@adi/shared/redaction";
 

@@ -1,7 +1,7 @@
 // SeenObservations: redeliveries dropped by connection, whenever they come within the idle window.
 import { describe, expect, it } from "vitest";
-import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire/derived";
-import { nsToIso } from "@adi/shared/wire/facts";
+import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire";
+import { nsToIso } from "@adi/shared/wire";
 import { SeenObservations } from "../src/core/seen.ts";
 
 const at = (ms: number) => nsToIso(1_712_600_650_000_000_000n + BigInt(ms) * 1_000_000n);

@@ -1,9 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConnectionObservationSchema, HttpExchangeSchema } from "@adi/shared/wire/derived";
-import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
-import { nsToIso, ProcessFactSchema } from "@adi/shared/wire/facts";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import { ConnectionObservationSchema, HttpExchangeSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
+import type { ConnectionObservation, Endpoint, HttpExchange, ProcessFact } from "@adi/shared/wire";
 import { ServiceMapBuilder, toYaml } from "../src/core/service-map.ts";
 import type { ServiceMap } from "../src/core/service-map.ts";
 import { isIdSegment } from "../src/core/observation.ts";

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { adiError } from "@adi/shared/errors";
+import { adiError } from "@adi/shared";
 
 export const ADDON_PATH = fileURLToPath(new URL("../../native/build/Release/adi_capture.node", import.meta.url));
 const TRACEFS = "/sys/kernel/tracing";

@@ -3,7 +3,7 @@
 // process owns.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { Logger } from "pino";
-import { isListeningPort, parseProcNetTcp } from "@adi/shared/net-listeners";
+import { isListeningPort, parseProcNetTcp } from "@adi/shared";
 import { parseStat } from "./procfs.ts";
 
 export interface Listener {

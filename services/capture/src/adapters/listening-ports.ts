@@ -3,8 +3,8 @@
 // uses it to tell the server's end of a connection from the client's when it did not see the connection open
 // (it was open before capture started): a local port that listens in the socket's namespace is a server's.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { parseProcNetTcp } from "@adi/shared/net-listeners";
-import type { ListeningSocket } from "@adi/shared/net-listeners";
+import { parseProcNetTcp } from "@adi/shared";
+import type { ListeningSocket } from "@adi/shared";
 import type { ListeningPort } from "./kernel.ts";
 
 const NETNS_LINK = /^net:\[(\d+)\]$/;

@@ -3,10 +3,10 @@
 // credentials become '*' bytes of the same length, so the batch keeps its size and layout and the classifier still
 // frames every message. One masker per connection, in kernel order (a partition holds all of a connection's
 // records, in order), dropped at the connection's close record; the map is bounded.
-import type { AdiConfig } from "@adi/shared/config";
+import type { AdiConfig } from "@adi/shared";
 import { BUILTIN_SECRET_NAMES, createWireMasker } from "@adi/shared/redaction";
 import type { SecretNames, WireMasker, WireSide } from "@adi/shared/redaction";
-import { CONN_ROLES, DataFlags, decodeBatchHeader, layoutsFor, RecordKind, recordSpans, TUPLE_LAYOUT } from "@adi/shared/wire/raw-events";
+import { CONN_ROLES, DataFlags, decodeBatchHeader, layoutsFor, RecordKind, recordSpans, TUPLE_LAYOUT } from "@adi/shared/wire";
 
 /** Hosts that are this machine (ADI_CAPTURE_REDACT=auto keeps raw bytes as they are when NATS is one of them). */
 const LOOPBACK = [/^127(\.\d{1,3}){3}$/, /^::1$/, /^(0{0,4}:){7}0{0,3}1$/, /^localhost$/i];

@@ -6,8 +6,8 @@
 //   "ADIX"  a side batch: u32 record count, then process records, listen records (any process's socket entering or
 //           leaving LISTEN), kinds this build does not know, and a copy of every connection open (the agent marks
 //           a process's first network activity from them, and looks at their ports to rescan the listeners).
-import { BATCH_MAGIC, decodeBatchHeader, decodeRecord, recordSpans, WireFormatError } from "@adi/shared/wire/raw-events";
-import type { ConnRecord, ListenRecord, ProcRecord } from "@adi/shared/wire/raw-events";
+import { BATCH_MAGIC, decodeBatchHeader, decodeRecord, recordSpans, WireFormatError } from "@adi/shared/wire";
+import type { ConnRecord, ListenRecord, ProcRecord } from "@adi/shared/wire";
 
 export const SIDE_BATCH_MAGIC = 0x58494441; // "ADIX" little-endian
 const SIDE_HEADER_SIZE = 8;

@@ -1,10 +1,9 @@
 // A socket entering or leaving LISTEN, reported by the kernel (struct adi_listen_event), turned into a listener fact
 // at once: the owner named while it is alive (its ADI_PROFILE_NAME from /proc), or after it is gone (the name the
 // kernel read at its exec, else the record's comm). Pure: the /proc read is the caller's.
-import type { ListenersFact } from "@adi/shared/wire/facts";
-import { nsToIso } from "@adi/shared/wire/facts";
-import type { ListenRecord } from "@adi/shared/wire/raw-events";
-import { isListeningPort } from "@adi/shared/net-listeners";
+import type { ListenersFact, ListenRecord } from "@adi/shared/wire";
+import { nsToIso } from "@adi/shared/wire";
+import { isListeningPort } from "@adi/shared";
 
 export type ListenerEntry = ListenersFact["listeners"][number];
 

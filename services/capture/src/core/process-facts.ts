@@ -3,9 +3,9 @@
 // when it knows it: the cgroup the process was in when the record was made, whether or not /proc could be read.
 // The command line and the environment are redacted here (the policy's cmdline and env categories), before the
 // fact is published: ADI_FACTS never holds a password given as an argument or a token in an env value.
-import { decideOptIn, optinVerdictFromKernel, type OptInVerdict } from "@adi/shared/optin";
+import { decideOptIn, optinVerdictFromKernel, type OptInVerdict } from "@adi/shared";
 import { filterAndRedactEnv, type RedactionPolicy } from "@adi/shared/redaction";
-import { nsToIso, ProcessFactSchema, type ProcessFact } from "@adi/shared/wire/facts";
+import { nsToIso, ProcessFactSchema, type ProcessFact } from "@adi/shared/wire";
 import type { ProcessSnapshot } from "../adapters/procfs.ts";
 import { parseCgroupFile, parseCgroupPath, type CgroupInfo } from "./cgroup.ts";
 

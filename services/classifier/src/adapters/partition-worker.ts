@@ -13,10 +13,9 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import { headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { isAbort, retryWithBackoff } from "@adi/shared/nats/retry";
-import { deadletterSubject, derivedSubject, encodeDerivedBatches } from "@adi/shared/wire/derived";
-import type { Derived } from "@adi/shared/wire/derived";
-import { RAW_STREAM, rawFilter } from "@adi/shared/wire/subjects";
+import { isAbort, retryWithBackoff } from "@adi/shared/nats";
+import { deadletterSubject, derivedSubject, encodeDerivedBatches, RAW_STREAM, rawFilter } from "@adi/shared/wire";
+import type { Derived } from "@adi/shared/wire";
 import type { RedactionPolicy } from "@adi/shared/redaction";
 import { ClassifierEngine } from "../core/engine.ts";
 import type { EngineStats } from "../core/engine.ts";

@@ -6,7 +6,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { RAW_STREAM, RAW_SUBJECT_PREFIX } from "@adi/shared/wire/subjects";
+import { RAW_STREAM, RAW_SUBJECT_PREFIX } from "@adi/shared/wire";
 import { checkBatchPartition } from "../core/record-guard.ts";
 import { publishDeadLetter } from "./partition-worker.ts";
 import type { WorkerCounters } from "./partition-worker.ts";

@@ -7,9 +7,8 @@
 // Every HttpExchange leaves redacted (headers, target, body, raw of both messages) by the policy it was given: the
 // classifier's publish and replay both go through here, so ADI_DERIVED and a replay never hold what it hides.
 import { isUtf8 } from "node:buffer";
-import { nsToIso } from "@adi/shared/wire/facts";
-import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse } from "@adi/shared/wire/derived";
-import type { ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire/raw-events";
+import { nsToIso } from "@adi/shared/wire";
+import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { decodeBody } from "./http/body.ts";
 import { HttpConnection } from "./http/exchanges.ts";

@@ -4,9 +4,8 @@
 // record stamped outside a sane window around the message's store time is removed from its batch and
 // dead-lettered. One record stamped 2^64-1 ns set the service map's `generated_at` to the year 2554 for as long as
 // the stream kept it.
-import { decodeBatch, WireFormatError } from "@adi/shared/wire/raw-events";
-import type { BatchHeader, RawRecord } from "@adi/shared/wire/raw-events";
-import { partitionOfSubject } from "@adi/shared/wire/subjects";
+import { decodeBatch, WireFormatError, partitionOfSubject } from "@adi/shared/wire";
+import type { BatchHeader, RawRecord } from "@adi/shared/wire";
 
 /** Why something went to ADI_DEADLETTER (the `Adi-Reason` header, and the counter's key). */
 export const DEAD_LETTER_REASONS = [

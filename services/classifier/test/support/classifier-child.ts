@@ -1,8 +1,7 @@
 // A classifier in a process of its own, so a test can SIGKILL it (no stop, no checkpoint written at exit, a batch
 // maybe in hand): configuration from the environment, pino lines on stdout, stops on SIGTERM.
-import { loadConfig } from "@adi/shared/config";
-import { createLogger } from "@adi/shared/logger";
-import { connectNats } from "@adi/shared/nats/connect";
+import { loadConfig, createLogger } from "@adi/shared";
+import { connectNats } from "@adi/shared/nats";
 import { startClassifier } from "../../src/main.ts";
 
 const cfg = loadConfig(process.env);

@@ -1,8 +1,7 @@
 // Raw batches as the capture agent writes them (wire v2), for tests that drive a real classifier through a real
 // nats-server: keep-alive HTTP connections (open, request/response pairs, close) spread over partitions like the
 // agent spreads them (partitionOf), each batch with the agent's kind of message id.
-import { CONN_LAYOUT, CONN_ROLES, DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, SYSCALL_NAMES, TUPLE_LAYOUT } from "@adi/shared/wire/raw-events";
-import { partitionOf, rawSubject } from "@adi/shared/wire/subjects";
+import { CONN_LAYOUT, CONN_ROLES, DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, SYSCALL_NAMES, TUPLE_LAYOUT, partitionOf, rawSubject } from "@adi/shared/wire";
 
 export const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 

@@ -3,7 +3,7 @@
 // events, re-lists every resync period and after a reconnect, and publishes identities as container facts.
 // What to publish is decided by the pure core (core/container-facts.ts, core/runtime-events.ts).
 import type { Logger } from "pino";
-import { isAbort, retryWithBackoff } from "@adi/shared/nats/retry";
+import { isAbort, retryWithBackoff } from "@adi/shared/nats";
 import { ContainerLedger, containerFact, factEvent, removedIdentity, vanishedEvent } from "../core/container-facts.ts";
 import type { ContainerEvent } from "../core/container-facts.ts";
 import type { ContainerIdentity } from "../core/identity.ts";

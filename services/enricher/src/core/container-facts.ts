@@ -1,6 +1,6 @@
 // Container identities as facts: what is published, when a change is worth publishing, and what a resync
 // concludes about containers its engine no longer lists.
-import type { ContainerFact } from "@adi/shared/wire/facts";
+import type { ContainerFact } from "@adi/shared/wire";
 import type { ContainerIdentity, ContainerState } from "./identity.ts";
 
 export type ContainerEvent = ContainerFact["event"];

@@ -7,7 +7,7 @@
 // that redacted by name only, or not at all.
 import { Document } from "yaml";
 import { RedactionPolicy } from "@adi/shared/redaction";
-import type { ProcessFact } from "@adi/shared/wire/facts";
+import type { ProcessFact } from "@adi/shared/wire";
 
 export interface EnvInventoryOptions {
   /** ENV_OUTPUT_ALL: a document for every opted-in process, networked or not. Default false. */

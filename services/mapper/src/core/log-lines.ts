@@ -3,8 +3,7 @@
 // come last (side, conn_id, seq, exchange_id, body_truncated when true, latency_ms). Lines are plain objects: the writer stringifies.
 import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
-import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
-import type { HttpRequest, HttpResponse } from "@adi/shared/wire/derived";
+import type { ConnectionObservation, Endpoint, HttpExchange, HttpRequest, HttpResponse } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { headerObject } from "./headers.ts";
 import type { ContainerIdentity, DestinationType, NameResolver, ResolvedName } from "./names.ts";

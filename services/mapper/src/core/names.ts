@@ -8,8 +8,7 @@
 // identity is known (addIdentity, fed by the enricher), else "external", also for a process known on one
 // of our hosts; its name (ADI_PROFILE_NAME, else comm) is then the destination. A third value such as
 // "process" would break consumers of the Go tool's files.
-import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
-import type { ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
+import type { ConnectionObservation, Endpoint, HttpExchange, ListenersFact, ProcessFact } from "@adi/shared/wire";
 import { isLoopback, isWildcard, maxIso, observerRole } from "./observation.ts";
 
 /** pid + start_ticks + boot_id identify a process (pids get reused); host keeps hosts apart. */

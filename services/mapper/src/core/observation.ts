@@ -1,6 +1,6 @@
 // Small pure helpers over derived observations: endpoints, which end the observer is, the keys that make
 // two observations of one call (or one connection) recognisable, and capture timestamps.
-import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
+import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire";
 
 export type Role = "client" | "server";
 

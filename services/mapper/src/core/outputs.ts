@@ -16,9 +16,8 @@
 // function of the set of calls (routes.ts); quiet flushes and chunking change only where a late line is appended.
 // convergence.unit.spec.ts feeds both patterns.
 import { RedactionPolicy } from "@adi/shared/redaction";
-import { observationId } from "@adi/shared/wire/derived";
-import type { ConnectionObservation, Derived, HttpExchange } from "@adi/shared/wire/derived";
-import type { Fact } from "@adi/shared/wire/facts";
+import { observationId } from "@adi/shared/wire";
+import type { ConnectionObservation, Derived, HttpExchange, Fact } from "@adi/shared/wire";
 import { connectionLogLine, httpLogLines } from "./log-lines.ts";
 import { isoToMs, maxIso } from "./observation.ts";
 import { SeenObservations } from "./seen.ts";

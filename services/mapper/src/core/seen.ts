@@ -9,7 +9,7 @@
 // and not later is one seen before; one with a lower seq but a later request time is new (a classifier that
 // restarted its count: taken, and the connection's mark moves to it). Connections idle for `idleMs` of capture
 // time are forgotten (a redelivery later than that would be taken again).
-import type { Derived } from "@adi/shared/wire/derived";
+import type { Derived } from "@adi/shared/wire";
 import { isoToMs } from "./observation.ts";
 
 interface ConnectionMark {

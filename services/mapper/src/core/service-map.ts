@@ -4,8 +4,7 @@
 // names are resolved in build(), so a process fact or listener learned late still names everything, and
 // the result depends only on what was added, never on the order (tested with shuffles). A call seen by
 // both its client and its server counts once (pairing.ts); the client's view is the one used.
-import type { ConnectionObservation, Endpoint, HttpExchange } from "@adi/shared/wire/derived";
-import type { ListenersFact, ProcessFact } from "@adi/shared/wire/facts";
+import type { ConnectionObservation, Endpoint, HttpExchange, ListenersFact, ProcessFact } from "@adi/shared/wire";
 import { NameResolver, refOf } from "./names.ts";
 import type { DestinationType, ProcessRef, ResolvedName } from "./names.ts";
 import { connectionKey, exchangeKey, formatEndpoint, isoToMs, maxIso } from "./observation.ts";

@@ -12,7 +12,7 @@
 //
 // Pure and total: any input, however truncated or hostile, gives a verdict, never an exception.
 import { MASK, maskFirstBytes, redactValues } from "@adi/shared/redaction";
-import type { ConnectionObservation } from "@adi/shared/wire/derived";
+import type { ConnectionObservation } from "@adi/shared/wire";
 import { hexPrefix } from "./bytes.ts";
 import { RULES, rulesForPort } from "./rules.ts";
 import type { Fingerprint, ProtocolRule } from "./rules.ts";

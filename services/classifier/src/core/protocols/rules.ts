@@ -3,7 +3,7 @@
 //
 // Order matters only when bytes match a rule that is not the port's own: the table is tried top to bottom,
 // most specific fingerprints first (exact magic before plausible binary headers).
-import type { ConnectionObservation } from "@adi/shared/wire/derived";
+import type { ConnectionObservation } from "@adi/shared/wire";
 import { caches, databases, mail, messaging, web } from "./fingerprints/index.ts";
 import type { Fingerprint } from "./fingerprints/result.ts";
 

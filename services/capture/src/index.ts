@@ -1,0 +1,6 @@
+// @adi/capture: the eBPF capture agent. Its one surface: start it (it publishes to ADI_RAW and ADI_FACTS), the
+// capabilities it keeps after attaching, and where its native addon is.
+export { startCaptureAgent, STATS_INTERVAL_MS } from "./agent.ts";
+export type { CaptureAgent, CaptureAgentOptions } from "./agent.ts";
+export { RUNTIME_CAPABILITIES } from "./adapters/capabilities.ts";
+export { ADDON_PATH, preflight } from "./adapters/kernel.ts";
