@@ -12,7 +12,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, baseEnv, childrenOf, sleep, startBroker } from "./pipeline-procs.ts";
+import { ROOT, startBroker } from "./pipeline-procs.ts";
+import { childEnv, childPids, sleep } from "./proc.ts";
 import { onPath } from "./load.ts";
 import { readAgentCounters } from "./servers.ts";
 import type { AgentCounters } from "./servers.ts";
@@ -81,7 +82,7 @@ function cliPid(pid: number): number {
     }
   };
   if (runsCli(pid)) return pid;
-  return childrenOf(pid).find(runsCli) ?? pid;
+  return childPids(pid).find(runsCli) ?? pid;
 }
 
 function logLines(path: string): Record<string, unknown>[] {
@@ -156,7 +157,7 @@ export async function startCaptureAgent(hooks: CaptureHooks, profile: string, ex
   try {
     const { cmd, args } = launcher();
     const fd = openSync(logPath, "a");
-    const env = baseEnv({ NATS_URL: broker.url, ADI_HOST: host, LOG_LEVEL: "info", ADI_PROFILE_ALLOWED: profile, ADI_CAPTURE_HOOKS: hooks, ADI_DATA_DIR: join(dir, "data"), ...extraEnv });
+    const env = childEnv({ NATS_URL: broker.url, ADI_HOST: host, LOG_LEVEL: "info", ADI_PROFILE_ALLOWED: profile, ADI_CAPTURE_HOOKS: hooks, ADI_DATA_DIR: join(dir, "data"), ...extraEnv });
     const c = spawn(cmd, [...args, "capture"], { cwd: ROOT, env, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     child = c;

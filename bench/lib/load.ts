@@ -1,20 +1,21 @@
-// Load generators for the workload benchmarks, each in its own process:
+// The benchmarks' one pair of load generators, each in its own process:
 // - saturation: `wrk` (keep-alive connections, --latency), its req/s, p50 and p99 parsed from its report;
-// - fixed rate: this file run as `node bench/lib/load.ts --fixed-rate '<json>'`, a keep-alive client that sends
-//   on a fixed timetable and measures each latency from the request's scheduled send time (not from when it
-//   actually went out), so a slow server cannot hide its stalls by slowing the client (coordinated omission).
-// Both can be held at the starting line (`beforeStart`) until the caller knows their pid, e.g. to trace it.
+// - fixed rate: this file run as `node bench/lib/load.ts --fixed-rate '<json>'`, a keep-alive client on raw
+//   sockets (cheap enough to send 10,000 requests/s from one core) that sends on a fixed timetable and measures
+//   each latency from the request's scheduled send time (not from when it actually went out), so a slow server
+//   cannot hide its stalls by slowing the client (coordinated omission).
+// Both can be held at the starting line (`beforeStart`) until the caller knows their pid, e.g. to trace it, and
+// both run with a clean environment (childEnv) plus `env` (e.g. ADI_PROFILE to opt the client in).
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { existsSync } from "node:fs";
+import { connect } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { procUsage } from "./proc.ts";
-import { childEnv } from "./servers.ts";
+import { childEnv } from "./proc.ts";
 import { percentiles } from "./stats.ts";
-import type { Collector } from "./stats.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -38,6 +39,8 @@ export function ensureTool(bin: string, pkg: string, log: (msg: string) => void)
 export interface LoadResult {
   /** Requests answered per second over the measured window. */
   rps: number;
+  /** The measured window, seconds (wall time of the load, start-up of the generator left out). */
+  seconds: number;
   /** Requests answered in the measured window. */
   requests: number;
   /** Failed requests (socket errors, non-2xx, unanswered at the end). */
@@ -84,149 +87,6 @@ async function spawnGated(cmd: string, args: string[], env: Record<string, strin
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Somebody else's load: the machine is shared (2 cores), and a figure taken while another process was busy
-// says little. CPU the whole machine spent that none of the known processes (nor this one and the children it
-// reaped, e.g. the load generator) spent, and time the hypervisor took (steal), over a window. Kernel threads
-// are left out: their work (writeback, softirq, io_uring teardown) may be done for us as well as for others.
-
-const USER_HZ = 100;
-
-function hostCpu(): { busy: number; steal: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: irq and softirq time is left out, as it is of per-process
-  // times when the kernel accounts it separately (CONFIG_IRQ_TIME_ACCOUNTING)
-  return { busy: (f[0]! + f[1]! + f[2]!) / USER_HZ, steal: (f[7] ?? 0) / USER_HZ };
-}
-
-const PF_KTHREAD = 0x00200000;
-
-/** CPU seconds of each kernel thread. */
-function kernelThreads(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(f[6]) & PF_KTHREAD) out.set(Number(d), (Number(f[11]) + Number(f[12])) / USER_HZ);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-function selfAndReaped(): number {
-  const stat = readFileSync("/proc/self/stat", "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / USER_HZ;
-}
-
-export interface ForeignCpu {
-  /** Average cores busy with processes that are not ours, over the window (clamped at 0). */
-  cores: number;
-  /** Average cores the hypervisor took (steal). */
-  stealCores: number;
-}
-
-/**
- * Starts a window; the returned function ends it. `known` lists the pids of every long-lived process of the
- * benchmark (server, tools, adi, nats-server) and is called at both ends; a pid gone by the end is left out.
- */
-export function foreignCpuWindow(known: () => readonly number[]): () => ForeignCpu {
-  const t0 = performance.now();
-  const h0 = hostCpu();
-  const s0 = selfAndReaped();
-  const k0 = kernelThreads();
-  const p0 = new Map<number, number>();
-  for (const pid of known()) {
-    try {
-      p0.set(pid, procUsage(pid).cpuSeconds);
-    } catch {
-      // gone
-    }
-  }
-  return () => {
-    const h1 = hostCpu();
-    let ours = selfAndReaped() - s0;
-    for (const [pid, cpu] of kernelThreads()) ours += cpu - (k0.get(pid) ?? cpu);
-    for (const pid of known()) {
-      const before = p0.get(pid);
-      if (before === undefined) continue;
-      try {
-        ours += procUsage(pid).cpuSeconds - before;
-      } catch {
-        // gone
-      }
-    }
-    const wall = (performance.now() - t0) / 1000;
-    return { cores: Math.max(0, h1.busy - h0.busy - ours) / wall, stealCores: (h1.steal - h0.steal) / wall };
-  };
-}
-
-/** A note when the window saw another process (or the hypervisor) take more than `threshold` of a core. */
-export function foreignNote(f: ForeignCpu, threshold = 0.05): string | undefined {
-  const parts: string[] = [];
-  if (f.cores > threshold) parts.push(`${(f.cores * 100).toFixed(0)}% of a core busy outside the benchmark's processes`);
-  if (f.stealCores > threshold) parts.push(`steal ${(f.stealCores * 100).toFixed(0)}% of a core`);
-  return parts.length ? parts.join(", ") : undefined;
-}
-
-/** Waits until a whole second passes with at most `threshold` of a core busy outside the benchmark (at most `maxMs`). */
-export async function waitForQuiet(threshold: number, maxMs: number, log: (msg: string) => void): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  let said = false;
-  for (;;) {
-    const window = foreignCpuWindow(() => []);
-    await new Promise((r) => setTimeout(r, 1000));
-    const f = window();
-    if (Math.max(f.cores, f.stealCores) <= threshold) return;
-    if (Date.now() > deadline) {
-      log(`the machine is still busy (${(f.cores * 100).toFixed(0)}% of a core outside the benchmark): going on`);
-      return;
-    }
-    if (!said) log(`waiting for the machine to be quiet (${(f.cores * 100).toFixed(0)}% of a core busy outside the benchmark)`);
-    said = true;
-  }
-}
-
-/**
- * Runs `reps` repetitions of `body` into `c`. The machine may be shared: each repetition first waits (up to a
- * minute) for a quiet second, and one in which some run saw more than `threshold` of a core busy outside the
- * benchmark's processes (body returns the worst it saw) is discarded and run again, at most `maxRetries` times
- * in all; after that, repetitions are kept as they are (their notes say how busy the machine was). Returns a
- * note on what was discarded, if anything.
- */
-export async function cleanRepetitions(
-  c: Collector,
-  opts: { reps: number; maxRetries: number; threshold?: number; log: (msg: string) => void; name: string },
-  body: (rep: number) => Promise<number>,
-): Promise<string | undefined> {
-  const threshold = opts.threshold ?? 0.1;
-  let retries = 0;
-  for (let rep = 1; rep <= opts.reps; rep++) {
-    await waitForQuiet(threshold, 60_000, opts.log);
-    c.stage();
-    let worst: number;
-    try {
-      worst = await body(rep);
-    } catch (err) {
-      c.discard();
-      throw err;
-    }
-    if (worst > threshold && retries < opts.maxRetries) {
-      retries++;
-      c.discard();
-      opts.log(`${opts.name} rep ${rep}: ${(worst * 100).toFixed(0)}% of a core busy outside the benchmark: repetition discarded, running it again (${retries}/${opts.maxRetries})`);
-      rep--;
-      continue;
-    }
-    c.commit();
-  }
-  return retries > 0 ? `${retries} repetition(s) discarded and re-run: another load used more than ${(threshold * 100).toFixed(0)}% of a core` : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Saturation: wrk.
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
@@ -260,7 +120,7 @@ export async function runWrk(opts: LoadOptions & { threads?: number }): Promise<
   if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr.slice(-300)}`);
   const parsed = parseWrk(r.stdout);
   if (!Number.isFinite(parsed.rps) || !Number.isFinite(parsed.p99Ms)) throw new Error(`unexpected wrk output: ${r.stdout.slice(0, 500)}`);
-  return { ...parsed, pid };
+  return { ...parsed, seconds: parsed.requests / parsed.rps, pid };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -269,13 +129,17 @@ export async function runWrk(opts: LoadOptions & { threads?: number }): Promise<
 export interface FixedRateOptions extends LoadOptions {
   /** Requests per second to send. */
   rate: number;
-  /** Seconds at the same rate before the measured window (connections opened, JIT warm), not counted. */
+  /** Seconds at the same rate before the measured window (JIT warm), not counted. Default 0.5. */
   warmupSeconds?: number;
 }
 
 export interface FixedRateResult extends LoadResult {
   /** The rate asked for. */
   target: number;
+  /** Requests sent, warm-up included. */
+  sent: number;
+  /** Most requests that were due but waiting for a free connection at once (the server fell behind). */
+  maxBehind: number;
 }
 
 interface FixedRateConfig {
@@ -286,7 +150,12 @@ interface FixedRateConfig {
   connections: number;
 }
 
-/** Runs the fixed-rate client in its own process and returns its report. */
+/**
+ * Sends GET `url` at `rate` requests/s for `warmupSeconds` + `seconds` over `connections` keep-alive connections
+ * (opened before the timetable starts), in its own process, and returns its report: latency percentiles and rate
+ * of the measured window, errors (socket errors, non-2xx, unanswered 10 s after the last send). Throws when the
+ * client fails.
+ */
 export async function runFixedRate(opts: FixedRateOptions): Promise<FixedRateResult> {
   const cfg: FixedRateConfig = { url: opts.url, rate: opts.rate, seconds: opts.seconds, warmupSeconds: opts.warmupSeconds ?? 0.5, connections: opts.connections };
   let pid = 0;
@@ -300,47 +169,84 @@ export async function runFixedRate(opts: FixedRateOptions): Promise<FixedRateRes
   return { ...report, pid };
 }
 
+interface Conn {
+  socket: Socket;
+  /** Scheduled send time (performance.now()) and index of the request in flight; undefined when idle. */
+  inFlight: { scheduled: number; i: number } | undefined;
+  buf: Buffer | null;
+}
+
 async function fixedRateMain(cfg: FixedRateConfig): Promise<void> {
   const url = new URL(cfg.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: cfg.connections, maxFreeSockets: cfg.connections, scheduling: "fifo" });
-  const get = () =>
-    new Promise<boolean>((resolve) => {
-      const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname, method: "GET" }, (res) => {
-        res.on("data", () => undefined);
-        res.on("end", () => resolve(res.statusCode === 200));
-        res.on("error", () => resolve(false));
-      });
-      req.on("error", () => resolve(false));
-      req.end();
-    });
-  // Open every connection first, so the timetable does not pay for connects.
-  await Promise.all(Array.from({ length: cfg.connections }, get));
-
+  const port = Number(url.port || 80);
+  const head = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: adi-bench\r\nAccept: application/json\r\n\r\n`, "latin1");
   const interval = 1000 / cfg.rate;
   const warmup = Math.round(cfg.warmupSeconds * cfg.rate);
   const total = warmup + Math.round(cfg.seconds * cfg.rate);
   const latencies = new Float64Array(total - warmup);
-  let recorded = 0, errors = 0, outstanding = 0, lastDone = 0;
-  const t0 = performance.now() + 5;
-  const measuredFrom = t0 + warmup * interval;
-  let next = 0;
-
-  const send = (i: number) => {
-    const scheduled = t0 + i * interval;
-    outstanding++;
-    void get().then((ok) => {
-      outstanding--;
-      const now = performance.now();
-      if (i < warmup) return;
-      lastDone = now;
-      if (ok) latencies[recorded++] = now - scheduled;
-      else errors++;
-    });
+  let recorded = 0, errors = 0, sent = 0, maxBehind = 0, lastDone = 0;
+  let t0 = 0;
+  const idle: Conn[] = [];
+  const conns: Conn[] = [];
+  /** Requests due while every connection was busy: sent, in order, as connections come free. */
+  const behind: number[] = [];
+  const send = (c: Conn, i: number) => {
+    c.inFlight = { scheduled: t0 + i * interval, i };
+    sent++;
+    c.socket.write(head);
   };
+  const finished = (c: Conn, ok: boolean) => {
+    const now = performance.now();
+    const f = c.inFlight;
+    c.inFlight = undefined;
+    if (f && f.i >= warmup) {
+      lastDone = now;
+      if (ok) latencies[recorded++] = now - f.scheduled;
+      else errors++;
+    }
+    const next = behind.shift();
+    if (next !== undefined) send(c, next);
+    else idle.push(c);
+  };
+  await Promise.all(
+    Array.from({ length: cfg.connections }, () => new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: url.hostname, port, noDelay: true }, () => resolve());
+      const c: Conn = { socket, inFlight: undefined, buf: null };
+      socket.on("error", (err) => {
+        if (c.inFlight) finished(c, false);
+        reject(err);
+      });
+      socket.on("data", (d: Buffer) => {
+        let buf: Buffer = c.buf ? Buffer.concat([c.buf, d]) : d;
+        for (;;) {
+          const headEnd = buf.indexOf("\r\n\r\n");
+          if (headEnd < 0) break;
+          const m = /content-length:\s*(\d+)/i.exec(buf.toString("latin1", 0, headEnd));
+          const length = headEnd + 4 + Number(m?.[1] ?? 0);
+          if (buf.length < length) break;
+          const ok = buf[9] === 0x32; // "HTTP/1.1 2xx"
+          buf = buf.subarray(length);
+          finished(c, ok);
+        }
+        c.buf = buf.length ? buf : null;
+      });
+      conns.push(c);
+      idle.push(c);
+    })),
+  );
+
+  t0 = performance.now() + 5;
+  let next = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
-      while (next < total && t0 + next * interval <= now) send(next++);
+      while (next < total && t0 + next * interval <= now) {
+        const c = idle.pop();
+        if (c) send(c, next);
+        else behind.push(next);
+        next++;
+      }
+      maxBehind = Math.max(maxBehind, behind.length);
       if (next >= total) return resolve();
       const wait = t0 + next * interval - performance.now();
       if (wait > 1) setTimeout(tick, Math.min(wait - 0.5, 50));
@@ -350,12 +256,13 @@ async function fixedRateMain(cfg: FixedRateConfig): Promise<void> {
   });
   // Answers still due: up to 10 s, then they count as errors.
   const deadline = performance.now() + 10_000;
-  while (outstanding > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  errors += outstanding;
-  agent.destroy();
-  const window = (Math.max(lastDone, measuredFrom + cfg.seconds * 1000) - measuredFrom) / 1000;
+  while ((behind.length > 0 || conns.some((c) => c.inFlight)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  errors += behind.length + conns.filter((c) => c.inFlight && c.inFlight.i >= warmup).length;
+  for (const c of conns) c.socket.destroy();
+  const measuredFrom = t0 + warmup * interval;
+  const seconds = (Math.max(lastDone, measuredFrom + cfg.seconds * 1000) - measuredFrom) / 1000;
   const [p50, p99] = percentiles(latencies.subarray(0, recorded), [50, 99]);
-  const report: Omit<FixedRateResult, "pid"> = { target: cfg.rate, rps: recorded / window, requests: recorded, errors, p50Ms: p50!, p99Ms: p99! };
+  const report: Omit<FixedRateResult, "pid"> = { target: cfg.rate, rps: recorded / seconds, requests: recorded, errors, p50Ms: p50!, p99Ms: p99!, seconds, sent, maxBehind };
   process.stdout.write(`${JSON.stringify(report)}\n`);
   process.exit(0);
 }

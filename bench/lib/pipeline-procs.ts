@@ -1,22 +1,18 @@
 // The pipeline as separate processes, for benchmarks that charge CPU and memory to each: a nats-server
 // (NatsServerFixture), `adi capture`, `adi classify` (N of them) and `adi map`, each started as a user would
 // (`bin/adi <cmd>`, configured by environment variables), measured through its real process (bin/adi execs the
-// node that runs the command: the pid spawned is the one measured). Also the workload: an opted-in HTTP server
-// (node:http, keep-alive, ~1 KiB JSON, counting what it serves) and a fixed-rate keep-alive client, both run
-// as `node bench/lib/pipeline-procs.ts serve|client`, and wrk for saturation.
+// node that runs the command: the pid spawned is the one measured), from this checkout or another one (`root`:
+// bench/compare.ts runs an older tree's `bin/adi` with this tree's bench code). The workload and its load come
+// from servers.ts and load.ts.
 //
 // Backlog probes read JetStream's own consumer state: the classifiers' durable consumers (adi-classifier-p<p>
 // on ADI_RAW) and the mapper's ordered consumers on ADI_DERIVED.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { connect as netConnect } from "node:net";
-import type { Socket } from "node:net";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
@@ -25,82 +21,11 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { NatsServerFixture } from "../../test/support/nats-server.ts";
 import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, RAW_STREAM } from "@adi/shared/wire";
 import { readToEnd } from "@adi/shared/nats";
-import { procUsage } from "./proc.ts";
-import type { ProcUsage } from "./proc.ts";
+import { childEnv, findPid, sleep } from "./proc.ts";
 
-const SELF = fileURLToPath(import.meta.url);
+/** This checkout (the tree whose bench code runs): the default tree whose `bin/adi` is started. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ADI_BIN = join(ROOT, "bin", "adi");
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** PATH and HOME only: nothing of the bench's own environment (an ADI_PROFILE above all) leaks into a child. */
-export function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...extra };
-}
-
-/** Direct children of a process (/proc/<pid>/task/<pid>/children). */
-export function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** The pid of the process whose command line contains every one of `parts`. */
-export function findPid(parts: readonly string[]): number | undefined {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (parts.every((p) => argv.includes(p))) return Number(entry);
-    } catch {
-      // gone
-    }
-  }
-  return undefined;
-}
-
-/** Resets a process's peak RSS (VmHWM) to its current RSS (`echo 5 > clear_refs`, root). */
-export function resetPeakRss(pid: number): void {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, "5");
-  } catch {
-    // not ours or gone: the peak then covers the process's whole life
-  }
-}
-
-export function usage(pid: number): ProcUsage {
-  try {
-    return procUsage(pid);
-  } catch {
-    return { cpuSeconds: NaN, rssBytes: NaN, peakRssBytes: NaN };
-  }
-}
-
-/** Resident memory of a process by kind (RssAnon, RssFile + RssShmem), MB; NaN when unreadable. */
-export function rssKinds(pid: number): { anon: number; file: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const mb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) / 1024;
-    return { anon: mb("RssAnon"), file: mb("RssFile") + mb("RssShmem") };
-  } catch {
-    return { anon: NaN, file: NaN };
-  }
-}
-
-/** Jiffies (USER_HZ) of all CPUs from /proc/stat: busy (not idle or iowait) and total. */
-export function machineJiffies(): { busy: number; total: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - f[3]! - f[4]!, total };
-}
-
-/** Share of the whole machine (all cores) that was busy between two readings, %. */
-export function machineBusyPct(a: { busy: number; total: number }, b: { busy: number; total: number }): number {
-  return (100 * (b.busy - a.busy)) / Math.max(1, b.total - a.total);
-}
 
 function tail(path: string, bytes = 1500): string {
   try {
@@ -127,13 +52,17 @@ export class AdiProcess {
     this.#exited = new Promise((resolve) => wrapper.once("exit", (code) => resolve(code)));
   }
 
-  /** `args` after bin/adi, e.g. ["classify"] or ["replay", "--out", dir]. `nodeArgs` go to the real process. */
-  static async start(args: string[], env: NodeJS.ProcessEnv, logPath: string, nodeArgs: string[] = []): Promise<AdiProcess> {
+  /**
+   * Starts `<root>/bin/adi <args>` (e.g. ["classify"] or ["replay", "--out", dir]) with `env` as its whole
+   * environment, its output appended to `logPath`. `root` is the checkout whose adi runs (default: this one;
+   * bench/compare.ts runs another tree's). `nodeOptions` (e.g. ["--cpu-prof", "--cpu-prof-dir=D"]) reach the
+   * node that bin/adi execs through NODE_OPTIONS, so every tree is started through its own launcher.
+   */
+  static async start(args: string[], env: NodeJS.ProcessEnv, logPath: string, opts: { root?: string; nodeOptions?: string[] } = {}): Promise<AdiProcess> {
+    const root = resolve(opts.root ?? ROOT);
     const fd = openSync(logPath, "a");
-    // With node arguments (e.g. --cpu-prof) the CLI is run directly, as bin/adi would run it.
-    const wrapper = nodeArgs.length
-      ? spawn(process.execPath, [...nodeArgs, "--disable-warning=ExperimentalWarning", join(ROOT, "cli", "main.ts"), ...args], { cwd: ROOT, env, stdio: ["ignore", fd, fd] })
-      : spawn(ADI_BIN, args, { cwd: ROOT, env, stdio: ["ignore", fd, fd] });
+    const vars = opts.nodeOptions?.length ? { ...env, NODE_OPTIONS: opts.nodeOptions.join(" ") } : env;
+    const wrapper = spawn(join(root, "bin", "adi"), args, { cwd: root, env: vars, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     const p = new AdiProcess(args[0]!, wrapper, logPath);
     p.pid = wrapper.pid!;
@@ -242,14 +171,21 @@ export async function derivedMessages(jsm: JetStreamManager, kind: "http" | "con
 const EXCHANGE_MARK = Buffer.from('"type":"http_exchange"');
 
 /**
- * HTTP exchanges stored in ADI_DERIVED: reads every message (call it after the CPU figures are taken) and counts
- * the marker JSON.stringify writes for each exchange (inside a body it would be escaped, so it cannot match there).
+ * HTTP exchanges in one ADI_DERIVED message: the marker JSON.stringify writes for each exchange (inside a body it
+ * would be escaped, so it cannot match there).
  */
+export function exchangesIn(bytes: Uint8Array): number {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let n = 0;
+  for (let at = data.indexOf(EXCHANGE_MARK); at >= 0; at = data.indexOf(EXCHANGE_MARK, at + EXCHANGE_MARK.length)) n++;
+  return n;
+}
+
+/** HTTP exchanges stored in ADI_DERIVED: reads every message (call it after the CPU figures are taken). */
 export async function derivedExchanges(nc: NatsConnection, host = "*"): Promise<number> {
   let n = 0;
   await readToEnd(nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.${host}.http`, (m) => {
-    const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    for (let at = data.indexOf(EXCHANGE_MARK); at >= 0; at = data.indexOf(EXCHANGE_MARK, at + EXCHANGE_MARK.length)) n++;
+    n += exchangesIn(m.data);
   });
   return n;
 }
@@ -291,8 +227,10 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** Partitions (ADI_PARTITIONS). Default 16. */
   partitions?: number;
-  /** Node arguments per service, e.g. { mapper: ["--cpu-prof", "--cpu-prof-dir=/tmp/p"] }. */
-  nodeArgs?: Partial<Record<"capture" | "classifier" | "mapper", string[]>>;
+  /** Node options per service (NODE_OPTIONS), e.g. { mapper: ["--cpu-prof", "--cpu-prof-dir=/tmp/p"] }. */
+  nodeOptions?: Partial<Record<"capture" | "classifier" | "mapper", string[]>>;
+  /** The checkout whose `bin/adi` runs the services (default: this one). */
+  root?: string;
 }
 
 /** Starts a broker and the services as separate processes, and waits until each is ready. */
@@ -302,7 +240,7 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
   const host = `bench${randomBytes(3).toString("hex")}`;
   const partitions = opts.partitions ?? 16;
   const outputPath = join(dir, "traffic.log");
-  const env = baseEnv({
+  const env = childEnv({
     NATS_URL: broker.url,
     ADI_HOST: host,
     LOG_LEVEL: "warn",
@@ -340,7 +278,7 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
   try {
     // Capture first: it creates the streams before the consumers bind.
     if (opts.capture !== false) {
-      capture = await AdiProcess.start(["capture"], env, join(dir, "capture.log"), opts.nodeArgs?.capture);
+      capture = await AdiProcess.start(["capture"], env, join(dir, "capture.log"), { root: opts.root, nodeOptions: opts.nodeOptions?.capture });
       await Promise.race([
         factSeen,
         capture.exited().then((code) => {
@@ -352,8 +290,8 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
       ]);
     }
     const nClassifiers = opts.classifiers ?? 1;
-    for (let i = 0; i < nClassifiers; i++) classifiers.push(await AdiProcess.start(["classify"], env, join(dir, `classify-${i}.log`), opts.nodeArgs?.classifier));
-    if (opts.mapper !== false) mapper = await AdiProcess.start(["map"], env, join(dir, "map.log"), opts.nodeArgs?.mapper);
+    for (let i = 0; i < nClassifiers; i++) classifiers.push(await AdiProcess.start(["classify"], env, join(dir, `classify-${i}.log`), { root: opts.root, nodeOptions: opts.nodeOptions?.classifier }));
+    if (opts.mapper !== false) mapper = await AdiProcess.start(["map"], env, join(dir, "map.log"), { root: opts.root, nodeOptions: opts.nodeOptions?.mapper });
     if (nClassifiers > 0) {
       await waitFor("the classifiers' consumers", async () => {
         for (const c of classifiers) if (!c.running) throw new Error(`adi classify exited: ${tail(c.logPath)}`);
@@ -396,212 +334,5 @@ export function mtimeMs(path: string): number {
     return statSync(path).mtimeMs;
   } catch {
     return 0;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The workload
-
-/**
- * An HTTP server in its own process, opted in with ADI_PROFILE=`profile` when given. Give the capture agent
- * ADI_PROFILE_ALLOWED=`profile` too: the agent is host-wide, and other opted-in processes on the machine (another
- * benchmark, a demo) must not land in the figures.
- */
-export class WorkloadServer {
-  readonly child: ChildProcess;
-  readonly port: number;
-
-  private constructor(child: ChildProcess, port: number) {
-    this.child = child;
-    this.port = port;
-  }
-
-  static async start(profile: string | undefined): Promise<WorkloadServer> {
-    const env = baseEnv(profile ? { ADI_PROFILE: profile, ADI_PROFILE_NAME: "bench-http" } : {});
-    const child = spawn(process.execPath, [SELF, "serve"], { cwd: ROOT, env, stdio: ["ignore", "ignore", "inherit", "ipc"] });
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once("message", (m) => resolve((m as { port: number }).port));
-      child.once("exit", (code) => reject(new Error(`workload server exited (${code})`)));
-    });
-    return new WorkloadServer(child, port);
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  /** Requests served (responses finished) so far. */
-  count(): Promise<number> {
-    return new Promise((resolve) => {
-      this.child.once("message", (m) => resolve((m as { count: number }).count));
-      this.child.send("count");
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const gone = new Promise((r) => this.child.once("exit", r));
-    this.child.kill("SIGTERM");
-    await gone;
-  }
-}
-
-export interface ClientResult {
-  sent: number;
-  completed: number;
-  errors: number;
-  /** Seconds from the first send to the last response. */
-  seconds: number;
-  /** Most requests that were due but waiting for a free connection at once. */
-  maxBehind: number;
-}
-
-/** A fixed-rate keep-alive client (not opted in) in its own process. */
-export function runFixedRate(o: { port: number; rate: number; seconds: number; connections: number }): Promise<ClientResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SELF, "client", JSON.stringify(o)], { cwd: ROOT, env: baseEnv(), stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
-    child.on("exit", (code) => {
-      try {
-        resolve(JSON.parse(out) as ClientResult);
-      } catch {
-        reject(new Error(`load client exited (${code}) without a result: ${out.slice(0, 300)}`));
-      }
-    });
-  });
-}
-
-function onPath(bin: string): boolean {
-  return (process.env.PATH ?? "/usr/bin:/bin").split(":").some((d) => d && existsSync(join(d, bin)));
-}
-
-/** wrk, installed from Debian's packages when missing (the bench runs as root). */
-export function ensureWrk(log: (m: string) => void): void {
-  if (onPath("wrk")) return;
-  log("installing wrk (apt-get)");
-  const r = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "wrk"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, stdio: "ignore" });
-  if (r.status !== 0 || !onPath("wrk")) throw new Error("wrk is missing and could not be installed (apt-get install -y wrk)");
-}
-
-/** Saturation: `wrk -t<threads> -c<connections>` (not opted in) against the server. */
-export function runWrk(o: { port: number; seconds: number; threads: number; connections: number }): Promise<{ requests: number; rps: number; seconds: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn("wrk", [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, `http://127.0.0.1:${o.port}/api/items`], { env: baseEnv(), stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-      if (code !== 0 || !Number.isFinite(requests)) reject(new Error(`wrk failed (${code}): ${out.slice(0, 300)}`));
-      else resolve({ requests, rps, seconds: (performance.now() - started) / 1000 });
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The workload's own processes (this file run as a script)
-
-function serveMain(): void {
-  let served = 0;
-  const items = Array.from({ length: 9 }, (_, i) => ({ id: 1000 + i, sku: `SKU-${4000 + i}`, name: `item number ${i}`, price: 9.99 + i, qty: i, tags: ["bench", "json"] }));
-  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    req.resume();
-    req.on("end", () => {
-      const body = JSON.stringify({ ok: true, path: req.url, at: Date.now(), n: served, items });
-      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-      res.end(body);
-    });
-    res.on("finish", () => served++);
-  });
-  server.listen(0, "127.0.0.1", () => process.send!({ port: (server.address() as { port: number }).port }));
-  process.on("message", () => process.send!({ count: served }));
-  process.on("SIGTERM", () => process.exit(0));
-  process.on("disconnect", () => process.exit(0));
-}
-
-async function clientMain(o: { port: number; rate: number; seconds: number; connections: number }): Promise<void> {
-  let sent = 0, completed = 0, errors = 0, behind = 0, maxBehind = 0, n = 0;
-  interface Conn { socket: Socket; busy: boolean; buf: Buffer | null }
-  const conns: Conn[] = [];
-  const send = (c: Conn) => {
-    c.busy = true;
-    sent++;
-    c.socket.write(`GET /api/items/${n++ % 10000} HTTP/1.1\r\nHost: 127.0.0.1:${o.port}\r\nUser-Agent: adi-bench\r\nAccept: application/json\r\n\r\n`);
-  };
-  const idle: Conn[] = [];
-  const release = (c: Conn) => {
-    c.busy = false;
-    if (behind > 0) {
-      behind--;
-      send(c);
-    } else idle.push(c);
-  };
-  await Promise.all(
-    Array.from({ length: o.connections }, () => new Promise<void>((resolve, reject) => {
-      const socket = netConnect({ host: "127.0.0.1", port: o.port, noDelay: true }, () => resolve());
-      const c: Conn = { socket, busy: false, buf: null };
-      socket.on("error", (err) => {
-        errors++;
-        reject(err);
-      });
-      socket.on("data", (d: Buffer) => {
-        let buf: Buffer = c.buf ? Buffer.concat([c.buf, d]) : d;
-        c.buf = buf;
-        for (;;) {
-          const headEnd: number = buf.indexOf("\r\n\r\n");
-          if (headEnd < 0) return;
-          const m = /content-length:\s*(\d+)/i.exec(buf.toString("latin1", 0, headEnd));
-          const total: number = headEnd + 4 + Number(m?.[1] ?? 0);
-          if (buf.length < total) return;
-          if (buf[9] !== 0x32) errors++; // "HTTP/1.1 2xx"
-          completed++;
-          buf = buf.subarray(total);
-          c.buf = buf.length === 0 ? null : buf;
-          release(c);
-          if (!c.buf) return;
-        }
-      });
-      conns.push(c);
-      idle.push(c);
-    })),
-  );
-  const started = performance.now();
-  const endAt = started + o.seconds * 1000;
-  let scheduled = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      const due = Math.floor((Math.min(now, endAt) - started) * o.rate / 1000);
-      for (; scheduled < due; scheduled++) {
-        const c = idle.pop();
-        if (c) send(c);
-        else behind++;
-      }
-      maxBehind = Math.max(maxBehind, behind);
-      if (now >= endAt) resolve();
-      else setTimeout(tick, 1);
-    };
-    tick();
-  });
-  // What was due but never sent is not sent; what is in flight gets up to 5 s.
-  behind = 0;
-  const deadline = performance.now() + 5000;
-  while (conns.some((c) => c.busy) && performance.now() < deadline) await sleep(5);
-  const seconds = (performance.now() - started) / 1000;
-  errors += conns.filter((c) => c.busy).length;
-  for (const c of conns) c.socket.destroy();
-  process.stdout.write(JSON.stringify({ sent, completed, errors, seconds, maxBehind } satisfies ClientResult));
-}
-
-if (process.argv[1] === SELF) {
-  const [mode, arg] = process.argv.slice(2);
-  if (mode === "serve") serveMain();
-  else if (mode === "client") await clientMain(JSON.parse(arg!) as { port: number; rate: number; seconds: number; connections: number });
-  else {
-    process.stderr.write("usage: node bench/lib/pipeline-procs.ts serve | client '<json>'\n");
-    process.exit(2);
   }
 }

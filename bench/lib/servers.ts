@@ -1,6 +1,6 @@
-// The processes a workload benchmark runs besides the load generator: the workload HTTP server (this file is
-// also its program: `node bench/lib/servers.ts --serve`), and adi itself as separate processes (`bin/adi up`,
-// or capture / classify / map / enrich one process each) so their CPU can be charged by pid.
+// The processes a workload benchmark runs besides the load generator: the one workload HTTP server (this file is
+// also its program: `node bench/lib/servers.ts --serve`), and adi itself as `bin/adi up`, or capture / classify /
+// map / enrich one process each, so their CPU can be charged by pid.
 import { spawn } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -9,18 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
-import { procUsage } from "./proc.ts";
+import { childEnv, childPids, procUsage } from "./proc.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-
-/**
- * A clean environment for a child: PATH and HOME plus the given variables, so nothing of the bench's own
- * environment (an ADI_PROFILE in particular) leaks in: a child is opted in only when `vars` says so.
- */
-export function childEnv(vars: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...vars };
-}
 
 /**
  * An ADI_PROFILE value of its own for one benchmark run: adi is started with ADI_PROFILE_ALLOWED set to it, so
@@ -96,27 +88,36 @@ export interface WorkloadServer {
   port: number;
   /** The URL the load generators request. */
   url: string;
+  /** Responses the server finished so far (its own count, asked over its IPC channel). */
+  count(): Promise<number>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts the workload HTTP server in its own process (node:http, keep-alive, `GET /item` answers ~1 KiB of
- * JSON) on a free loopback port. `env` is its whole environment besides PATH and HOME (see childEnv).
+ * Starts the workload HTTP server in its own process (node:http, keep-alive, every GET answered with ~1 KiB of
+ * JSON serialised per request, `url` = GET /item) on a free loopback port. `env` is its whole environment
+ * besides PATH and HOME (see childEnv): ADI_PROFILE there opts it in. Rejects when it exits before listening.
  */
 export async function startWorkloadServer(env: Record<string, string> = {}): Promise<WorkloadServer> {
   const child = spawnTracked(process.execPath, ["--disable-warning=ExperimentalWarning", SELF, "--serve"], {
     env: childEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  const line = await waitForLine(child, "workload server", (l) => l.startsWith("{"), 10_000, () => stderr);
-  child.stdout!.resume();
-  const { port } = JSON.parse(line) as { port: number };
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString("utf8")).slice(-2000)));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (m) => resolve((m as { port: number }).port));
+    child.once("exit", (code) => reject(new Error(`workload server exited (${code}) before it listened: ${stderr}`)));
+  });
   return {
     pid: child.pid!,
     port,
     url: `http://127.0.0.1:${port}/item`,
+    count: () =>
+      new Promise((resolve) => {
+        child.once("message", (m) => resolve((m as { count: number }).count));
+        child.send("count");
+      }),
     stop: () => stopChild(child, "SIGTERM", 5000),
   };
 }
@@ -149,28 +150,30 @@ function item(n: number): Record<string, unknown> {
 
 function serve(): void {
   let n = 0;
+  let served = 0;
   const server = createServer({ keepAlive: true, keepAliveTimeout: 120_000, requestTimeout: 0 }, (req, res) => {
-    if (req.method === "GET" && req.url === "/item") {
+    req.resume();
+    if (req.method === "GET") {
       const body = JSON.stringify(item(n++));
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
       res.end(body);
     } else {
-      res.writeHead(404, { "content-length": 0 });
+      res.writeHead(405, { "content-length": 0 });
       res.end();
     }
+    res.on("finish", () => served++);
   });
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 130_000;
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as { port: number };
-    process.stdout.write(`${JSON.stringify({ port, bodyBytes: Buffer.byteLength(JSON.stringify(item(0))) })}\n`);
-  });
+  server.listen(0, "127.0.0.1", () => process.send!({ port: (server.address() as { port: number }).port }));
+  process.on("message", () => process.send!({ count: served }));
   const quit = () => {
     server.closeAllConnections();
     server.close(() => process.exit(0));
   };
   process.on("SIGTERM", quit);
   process.on("SIGINT", quit);
+  process.on("disconnect", () => process.exit(0));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -203,18 +206,6 @@ export interface RunningAdi {
   cpu(): Record<string, number>;
   /** SIGTERM to each adi process (`adi up` stops its capture child first), capture first; waits for them to exit. */
   stop(): Promise<void>;
-}
-
-/** The children of a process, from /proc (every thread's list). */
-export function childPids(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    const tasks = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
-    for (const t of tasks.trim().split(/\s+/)) if (t) out.push(Number(t));
-  } catch {
-    // gone
-  }
-  return out;
 }
 
 /** The capture agent `adi up` (pid) started as its child, found by its command line. */

@@ -1,7 +1,14 @@
-// Small statistics helpers for the benchmarks: percentiles of latency samples, paired ratios, and turning
-// per-repetition figures into ResultRows (median, min, max over the repetitions).
-import { summarise } from "./types.ts";
+// The benchmarks' one statistics module: median/min/max of repetitions, percentiles of latency samples, paired
+// ratios, and turning per-repetition figures into ResultRows.
 import type { ResultRow } from "./types.ts";
+
+/** Median, min and max of `values` and how many there are (NaN figures for none). */
+export function summarise(values: readonly number[]): { median: number; min: number; max: number; runs: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0] ?? NaN, max: sorted.at(-1) ?? NaN, runs: sorted.length };
+}
 
 /**
  * The p-th percentile (0..100) of values sorted ascending, by linear interpolation between the two closest

@@ -4,10 +4,11 @@
 // each: the workload's throughput and latency, and the tool's own CPU per 1,000 exchanges, next to adi's.
 import type { ChildProcess } from "node:child_process";
 import { NatsServerFixture } from "../../test/support/nats-server.ts";
-import { cleanRepetitions, ensureTool, foreignCpuWindow, foreignNote, runFixedRate, runWrk } from "../lib/load.ts";
+import { ensureTool, runFixedRate, runWrk } from "../lib/load.ts";
+import { cleanRepetitions, foreignCpuWindow, foreignNote } from "../lib/repeat.ts";
 import type { LoadResult } from "../lib/load.ts";
-import { cpuSecondsOf, settleCpu } from "../lib/proc.ts";
-import { benchProfile, childPids, countersDelta, natsServerPid, optInEnv, readAgentCounters, spawnTracked, startAdi, startWorkloadServer, stopChild } from "../lib/servers.ts";
+import { childPids, cpuSecondsOf, settleCpu, sleep } from "../lib/proc.ts";
+import { benchProfile, countersDelta, natsServerPid, optInEnv, readAgentCounters, spawnTracked, startAdi, startWorkloadServer, stopChild } from "../lib/servers.ts";
 import type { AgentCounters, RunningAdi } from "../lib/servers.ts";
 import { Collector } from "../lib/stats.ts";
 import type { BenchOptions, ResultRow, Scenario } from "../lib/types.ts";
@@ -35,8 +36,6 @@ const M = {
   fixedNats: "2,000 req/s: nats-server CPU per 1,000 exchanges",
   satNats: "saturation: nats-server CPU per 1,000 exchanges",
 } as const;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The bpftrace program: the eight syscalls adi hooks, enter and exit, for two pids ($1 server, $2 client);

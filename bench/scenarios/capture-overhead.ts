@@ -14,10 +14,11 @@ import { performance } from "node:perf_hooks";
 import { foreignProgs, startCaptureAgent, tracingProgIds, tracingProgs, waitForNoTracingProgs, withBpfStats } from "../lib/capture-agent.ts";
 import type { CaptureAgent, CaptureCounters, CaptureHooks, ProgInfo } from "../lib/capture-agent.ts";
 import { ROOT } from "../lib/pipeline-procs.ts";
-import { ensureTool, foreignCpuWindow, foreignNote, runWrk, waitForQuiet } from "../lib/load.ts";
-import type { ForeignCpu } from "../lib/load.ts";
-import { cpuSecondsOf, settleCpu } from "../lib/proc.ts";
-import { benchProfile, childEnv, optInEnv, startWorkloadServer } from "../lib/servers.ts";
+import { ensureTool, runWrk } from "../lib/load.ts";
+import { childEnv, cpuSecondsOf, settleCpu, sleep } from "../lib/proc.ts";
+import { foreignCpuWindow, foreignNote, waitForQuiet } from "../lib/repeat.ts";
+import type { ForeignCpu } from "../lib/repeat.ts";
+import { benchProfile, optInEnv, startWorkloadServer } from "../lib/servers.ts";
 import type { WorkloadServer } from "../lib/servers.ts";
 import { Collector, median } from "../lib/stats.ts";
 import type { BenchOptions, ResultRow, Scenario } from "../lib/types.ts";
@@ -89,7 +90,6 @@ const AGENT_TARGET_MS = 8;
 /** A round in which another process took more than this share of a core is discarded and run again. */
 const FOREIGN_THRESHOLD = 0.1;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** CPU seconds of this process's reaped children so far (cutime + cstime): wrk's, once it has exited. */
 function reapedChildrenCpu(): number {

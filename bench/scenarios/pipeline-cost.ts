@@ -6,14 +6,20 @@
 // the classifier and mapper consumers had everything; drops come from the agent's last agent_stats fact.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { classifierBacklog, derivedExchanges, derivedMessages, ensureWrk, machineBusyPct, machineJiffies, mapperBacklog, mtimeMs, resetPeakRss, rssKinds, runFixedRate, runWrk, sleep, startPipeline, usage, WorkloadServer } from "../lib/pipeline-procs.ts";
+import { ensureTool, runFixedRate, runWrk } from "../lib/load.ts";
+import { classifierBacklog, derivedExchanges, derivedMessages, mapperBacklog, mtimeMs, startPipeline } from "../lib/pipeline-procs.ts";
 import type { AgentStats, Pipeline } from "../lib/pipeline-procs.ts";
-import { summarise } from "../lib/types.ts";
+import { machineBusyPct, machineJiffies, resetPeakRss, rssKinds, sleep, usage } from "../lib/proc.ts";
+import { startWorkloadServer } from "../lib/servers.ts";
+import type { WorkloadServer } from "../lib/servers.ts";
+import { interleaved } from "../lib/repeat.ts";
+import { summarise } from "../lib/stats.ts";
 import type { BenchOptions, ResultRow, Scenario } from "../lib/types.ts";
 
 const NAME = "Pipeline cost";
-const ROLES = ["capture", "nats-server", "classifier", "mapper"] as const;
-type Role = (typeof ROLES)[number];
+/** The pipeline's processes, each charged its own CPU and memory. */
+export const ROLES = ["capture", "nats-server", "classifier", "mapper"] as const;
+export type Role = (typeof ROLES)[number];
 
 /** Targets (issue): whole pipeline ≤ 20 ms CPU per 1,000 exchanges, no drops at 10,000/s, capture RSS < 150 MB. */
 const TARGET_CPU_MS = 20;
@@ -26,13 +32,14 @@ const TARGET_RATE = 10_000;
  * slower than the input lags f/(1-f) of the step (2 s of a 10 s step: ~17% behind).
  */
 const lagLimitS = (stepSeconds: number) => Math.max(2, 0.2 * stepSeconds);
-const CONNECTIONS = 16;
+export const CONNECTIONS = 16;
 const WARMUP_RATE = 1000;
 
-type Load = { kind: "rate"; rate: number } | { kind: "wrk" };
-const label = (l: Load) => (l.kind === "rate" ? `${l.rate} req/s` : `saturation (wrk -t1 -c${CONNECTIONS})`);
+/** A step's load: a fixed rate (requests/s) or saturation (wrk). */
+export type Load = { kind: "rate"; rate: number } | { kind: "wrk" };
+export const label = (l: Load) => (l.kind === "rate" ? `${l.rate} req/s` : `saturation (wrk -t1 -c${CONNECTIONS})`);
 
-interface StepResult {
+export interface StepResult {
   load: Load;
   exchanges: number;
   seconds: number;
@@ -103,13 +110,18 @@ async function waitMapperWrite(p: Pipeline, at: number): Promise<void> {
   while (mtimeMs(p.outputPath) < epoch && performance.now() < deadline) await sleep(50);
 }
 
-async function step(load: Load, seconds: number, warmupSeconds: number, log: (m: string) => void): Promise<StepResult> {
+/**
+ * One step: a fresh pipeline (the `bin/adi` of checkout `root`, default this one) and workload server, a warm-up
+ * of `warmupSeconds` at 1,000 req/s, then `load` for `seconds`; CPU and peak RSS charged per process from the
+ * load's start until the outputs are caught up and written. Throws when the pipeline does not start.
+ */
+export async function step(load: Load, seconds: number, warmupSeconds: number, log: (m: string) => void, root?: string): Promise<StepResult> {
   // Only our server is captured: other opted-in processes on the host (another benchmark) are not allowed.
   const profile = `bench-pipeline-${randomBytes(4).toString("hex")}`;
-  const p: Pipeline = await startPipeline({ classifiers: 1, env: { ADI_PROFILE_ALLOWED: profile } });
+  const p: Pipeline = await startPipeline({ classifiers: 1, env: { ADI_PROFILE_ALLOWED: profile }, root });
   let server: WorkloadServer | undefined;
   try {
-    server = await WorkloadServer.start(profile);
+    server = await startWorkloadServer({ ADI_PROFILE: profile, ADI_PROFILE_NAME: "bench-http" });
     await sleep(500); // the server's exec fact, the listeners rescan
     const pids = p.pids();
     const pidsOf = (r: Role) => pids[r] ?? [];
@@ -117,7 +129,7 @@ async function step(load: Load, seconds: number, warmupSeconds: number, log: (m:
     const cpuAll = () => Object.fromEntries(ROLES.map((r) => [r, cpu(r)])) as Record<Role, number>;
 
     // Warm-up (JIT, connections, consumers), caught up and written, then one idle second for reference.
-    await runFixedRate({ port: server.port, rate: WARMUP_RATE, seconds: warmupSeconds, connections: CONNECTIONS });
+    await runFixedRate({ url: server.url, rate: WARMUP_RATE, seconds: warmupSeconds, warmupSeconds: 0, connections: CONNECTIONS });
     const warm = await server.count();
     const warmed = await waitCaughtUp(p, 30_000);
     await waitMapperWrite(p, warmed.at);
@@ -146,11 +158,11 @@ async function step(load: Load, seconds: number, warmupSeconds: number, log: (m:
     const machine0 = machineJiffies();
     let loadSeconds: number;
     if (load.kind === "rate") {
-      const r = await runFixedRate({ port: server.port, rate: load.rate, seconds, connections: CONNECTIONS });
+      const r = await runFixedRate({ url: server.url, rate: load.rate, seconds, warmupSeconds: 0, connections: CONNECTIONS });
       loadSeconds = r.seconds;
       if (r.errors) log(`${label(load)}: ${r.errors} client errors`);
     } else {
-      loadSeconds = (await runWrk({ port: server.port, seconds, threads: 1, connections: CONNECTIONS })).seconds;
+      loadSeconds = (await runWrk({ url: server.url, seconds, threads: 1, connections: CONNECTIONS })).seconds;
     }
     const loadEnd = performance.now();
     const machine1 = machineJiffies();
@@ -221,20 +233,19 @@ export const pipelineCost: Scenario = {
     `and every exchange is stored; drops = kernel drops + user events_dropped of the agent's last agent_stats; knee = first step whose median drops > 0 or median lag > max(2 s, 20% of the step). ` +
     `Ratio = vs the lowest rate.`,
   async run({ quick, log }: BenchOptions): Promise<ResultRow[]> {
-    ensureWrk(log);
+    ensureTool("wrk", "wrk", log);
     const loads: Load[] = quick
       ? [{ kind: "rate", rate: 1000 }, { kind: "wrk" }]
       : [{ kind: "rate", rate: 500 }, { kind: "rate", rate: 1000 }, { kind: "rate", rate: 2000 }, { kind: "rate", rate: 5000 }, { kind: "rate", rate: 10_000 }, { kind: "wrk" }];
     const seconds = quick ? 3 : 10;
     const reps = quick ? 1 : 3;
     const warmupSeconds = quick ? 1 : 2;
-    const results = new Map<string, StepResult[]>(loads.map((l) => [label(l), []]));
-    for (let rep = 1; rep <= reps; rep++) {
-      for (const load of loads) {
-        log(`${NAME}: repetition ${rep}/${reps}, ${label(load)}, ${seconds} s`);
-        results.get(label(load))!.push(await step(load, seconds, warmupSeconds, log));
-      }
-    }
+    const byLabel = new Map(loads.map((l) => [label(l), l]));
+    const runs = await interleaved(reps, [...byLabel.keys()], (l, rep) => {
+      log(`${NAME}: repetition ${rep}/${reps}, ${l}, ${seconds} s`);
+      return step(byLabel.get(l)!, seconds, warmupSeconds, log);
+    });
+    const results = new Map<string, StepResult[]>(Object.entries(runs));
 
     const rows: ResultRow[] = [];
     const baseLabel = label(loads[0]!);

@@ -10,31 +10,40 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
-import { AdiProcess, baseEnv, CLASSIFIER_CONSUMER, classifierBacklog, derivedExchanges, machineBusyPct, machineJiffies, ROOT, sleep, startBroker, usage } from "../lib/pipeline-procs.ts";
+import { AdiProcess, CLASSIFIER_CONSUMER, classifierBacklog, derivedExchanges, ROOT, startBroker } from "../lib/pipeline-procs.ts";
 import type { BrokerHandle } from "../lib/pipeline-procs.ts";
-import { publishSyntheticStream } from "../lib/synthetic.ts";
-import type { SyntheticStats } from "../lib/synthetic.ts";
-import { summarise } from "../lib/types.ts";
+import { childEnv, machineBusyPct, machineJiffies, procUsage, sleep, usage } from "../lib/proc.ts";
+import { publishSyntheticStream } from "../../test/support/synthetic-stream.ts";
+import type { SyntheticStats } from "../../test/support/synthetic-stream.ts";
+import { interleaved } from "../lib/repeat.ts";
+import { summarise } from "../lib/stats.ts";
 import type { BenchOptions, ResultRow, Scenario } from "../lib/types.ts";
 import { DEADLETTER_STREAM, DERIVED_STREAM, RAW_STREAM } from "@adi/shared/wire";
 
 const NAME = "Replay";
-const PARTITIONS = 16;
+export const PARTITIONS = 16;
 const INSTANCES = [1, 2, 4] as const;
 const TARGET_PER_INSTANCE = 200_000;
 const REPLAY = "adi replay --out DIR (1 engine)";
 const live = (n: number) => `live: ${n} \`adi classify\` process${n > 1 ? "es" : ""}`;
 const MEMBERS_KV_STREAM = "KV_adi_classifiers";
 
-interface Ctx {
+/** A broker holding the synthetic stream, a work directory, the stream's figures. */
+export interface Ctx {
   broker: BrokerHandle;
   dir: string;
   stats: SyntheticStats;
   log: (m: string) => void;
 }
 
+/** Which checkout's `bin/adi` runs (default this one) and the node options it gets (NODE_OPTIONS). */
+export interface RunAs {
+  root?: string;
+  nodeOptions?: string[];
+}
+
 function envFor(ctx: Ctx, out: string, logLevel = "warn"): NodeJS.ProcessEnv {
-  return baseEnv({
+  return childEnv({
     NATS_URL: ctx.broker.url,
     LOG_LEVEL: logLevel,
     ADI_PARTITIONS: String(PARTITIONS),
@@ -45,7 +54,7 @@ function envFor(ctx: Ctx, out: string, logLevel = "warn"): NodeJS.ProcessEnv {
   });
 }
 
-interface ReplayRun {
+export interface ReplayRun {
   seconds: number;
   eventsPerS: number;
   exchanges: number;
@@ -56,11 +65,15 @@ interface ReplayRun {
   failed?: string;
 }
 
-async function runReplay(ctx: Ctx, nodeArgs: string[] = [], timeoutMs = 900_000): Promise<ReplayRun> {
+/**
+ * `bin/adi replay --out DIR` over the stream in `ctx`: events / wall time of the process, its peak RSS (VmHWM),
+ * the exchanges it reports. A replay that fails or times out is returned with `failed` set, not thrown.
+ */
+export async function runReplay(ctx: Ctx, as: RunAs = {}, timeoutMs = 900_000): Promise<ReplayRun> {
   const out = mkdtempSync(join(ctx.dir, "replay-"));
   const logPath = join(out, "replay.log");
   const t0 = performance.now();
-  const p = await AdiProcess.start(["replay", "--out", out], envFor(ctx, out, "info"), logPath, nodeArgs);
+  const p = await AdiProcess.start(["replay", "--out", out], envFor(ctx, out, "info"), logPath, as);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -70,7 +83,7 @@ async function runReplay(ctx: Ctx, nodeArgs: string[] = [], timeoutMs = 900_000)
   let peakRssBytes = 0;
   const sampler = setInterval(() => {
     try {
-      peakRssBytes = Math.max(peakRssBytes, usage(p.pid).peakRssBytes);
+      peakRssBytes = Math.max(peakRssBytes, procUsage(p.pid).peakRssBytes);
     } catch {
       // exited
     }
@@ -111,7 +124,7 @@ async function resetLive(ctx: Ctx): Promise<void> {
   for (const s of [DERIVED_STREAM, DEADLETTER_STREAM, MEMBERS_KV_STREAM]) await jsm.streams.delete(s).catch(() => false);
 }
 
-interface LiveRun {
+export interface LiveRun {
   seconds: number;
   eventsPerS: number;
   /** Classifier CPU seconds (all instances) over the run. */
@@ -123,11 +136,16 @@ interface LiveRun {
   othersPct: number;
 }
 
-async function runLive(ctx: Ctx, n: number, nodeArgs: string[] = []): Promise<LiveRun> {
+/**
+ * N `bin/adi classify` processes started together on the stream in `ctx` (consumers, ADI_DERIVED and the members
+ * bucket deleted first): events / (first consumer created .. every consumer drained), and their CPU. Throws when
+ * a classifier exits or the stream is not drained in 10 minutes.
+ */
+export async function runLive(ctx: Ctx, n: number, as: RunAs = {}): Promise<LiveRun> {
   await resetLive(ctx);
   const out = mkdtempSync(join(ctx.dir, `live${n}-`));
   const env = envFor(ctx, out);
-  const procs = await Promise.all(Array.from({ length: n }, (_, i) => AdiProcess.start(["classify"], env, join(out, `classify-${i}.log`), nodeArgs)));
+  const procs = await Promise.all(Array.from({ length: n }, (_, i) => AdiProcess.start(["classify"], env, join(out, `classify-${i}.log`), as)));
   try {
     const cpu = () => procs.reduce((s, p) => s + usage(p.pid).cpuSeconds, 0);
     let cpu0: number | undefined, nats0 = 0, machine0 = machineJiffies();
@@ -161,7 +179,7 @@ async function runLive(ctx: Ctx, n: number, nodeArgs: string[] = []): Promise<Li
   }
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
   samples: number[];
   timeDeltas: number[];
@@ -176,14 +194,17 @@ export interface ProfileSummary {
   inclusive: { name: string; pct: number }[];
 }
 
-/** Summarises a V8 .cpuprofile; percentages are of the non-idle samples. */
-export function summariseProfile(profile: CpuProfile, inclusiveOf: readonly string[] = []): ProfileSummary {
+/**
+ * Summarises a V8 .cpuprofile; percentages are of the non-idle samples. Files are named relative to `root` (the
+ * checkout that ran, default this one), so two trees' profiles name the same function alike.
+ */
+export function summariseProfile(profile: CpuProfile, inclusiveOf: readonly string[] = [], root = ROOT): ProfileSummary {
   const byId = new Map(profile.nodes.map((x) => [x.id, x]));
   const parent = new Map<number, number>();
   for (const x of profile.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
   const fileOf = (url: string) => {
     const f = url.replace(/^file:\/\//, "");
-    return f.startsWith("/") ? relative(ROOT, f) : f;
+    return f.startsWith("/") ? relative(root, f) : f;
   };
   const areaOf = (file: string) => {
     if (file.startsWith("node:")) return "node internals";
@@ -233,7 +254,8 @@ export function summariseProfile(profile: CpuProfile, inclusiveOf: readonly stri
 /** Functions whose inclusive time tells where a batch's time goes (logged with each profile). */
 const INCLUSIVE_OF = ["decodeBatch", "onRecords", "publishDerived", "encodeDerivedBatches", "publish", "addDerived", "decodeDerivedBatch", "takeLogLines", "decodeFact", "renderLog", "renderMap", "writeFile"];
 
-function readProfile(dir: string): CpuProfile {
+/** The .cpuprofile node --cpu-prof wrote into `dir` (the first one). Throws when there is none. */
+export function readProfile(dir: string): CpuProfile {
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
   return JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
@@ -269,25 +291,27 @@ export const replayThroughput: Scenario = {
       const ctx = await stream(events);
       const replays: ReplayRun[] = [];
       const lives = new Map<number, LiveRun[]>(INSTANCES.map((n) => [n, []]));
-      for (let rep = 1; rep <= reps; rep++) {
-        const r = await runReplay(ctx);
-        if (r.failed) throw new Error(`adi replay of ${ctx.stats.events} events failed: ${r.failed}`);
-        replays.push(r);
-        log(`${NAME} ${rep}/${reps}: replay of ${ctx.stats.events} events ${r.seconds.toFixed(2)} s, ${r.eventsPerS.toFixed(0)} events/s, ${r.exchanges} exchanges, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
-        for (const n of INSTANCES) {
-          const l = await runLive(ctx, n);
-          lives.get(n)!.push(l);
-          log(
-            `${NAME} ${rep}/${reps}: ${n} classifier(s) ${l.seconds.toFixed(2)} s, ${l.eventsPerS.toFixed(0)} events/s, classifier CPU ${l.classifierCpuS.toFixed(1)} s, ` +
-              `nats-server CPU ${l.natsCpuS.toFixed(1)} s, machine ${l.machineBusyPct.toFixed(0)}% busy (others ${l.othersPct.toFixed(0)}%), ${l.exchanges} exchanges stored`,
-          );
+      await interleaved(reps, ["replay", ...INSTANCES.map((n) => `live ${n}`)], async (variant, rep) => {
+        if (variant === "replay") {
+          const r = await runReplay(ctx);
+          if (r.failed) throw new Error(`adi replay of ${ctx.stats.events} events failed: ${r.failed}`);
+          replays.push(r);
+          log(`${NAME} ${rep}/${reps}: replay of ${ctx.stats.events} events ${r.seconds.toFixed(2)} s, ${r.eventsPerS.toFixed(0)} events/s, ${r.exchanges} exchanges, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
+          return;
         }
-      }
+        const n = Number(variant.slice("live ".length));
+        const l = await runLive(ctx, n);
+        lives.get(n)!.push(l);
+        log(
+          `${NAME} ${rep}/${reps}: ${n} classifier(s) ${l.seconds.toFixed(2)} s, ${l.eventsPerS.toFixed(0)} events/s, classifier CPU ${l.classifierCpuS.toFixed(1)} s, ` +
+            `nats-server CPU ${l.natsCpuS.toFixed(1)} s, machine ${l.machineBusyPct.toFixed(0)}% busy (others ${l.othersPct.toFixed(0)}%), ${l.exchanges} exchanges stored`,
+        );
+      });
       // Profiles: where the time goes.
       const profiles: { variant: string; summary: ProfileSummary }[] = [];
       for (const [variant, go] of [
-        ["profile: adi replay", (args: string[]) => runReplay(ctx, args)],
-        ["profile: live, 1 classifier", (args: string[]) => runLive(ctx, 1, args)],
+        ["profile: adi replay", (nodeOptions: string[]) => runReplay(ctx, { nodeOptions })],
+        ["profile: live, 1 classifier", (nodeOptions: string[]) => runLive(ctx, 1, { nodeOptions })],
       ] as const) {
         const profDir = join(dir, `prof-${profiles.length}`);
         mkdirSync(profDir);

@@ -3,8 +3,9 @@
 // each repetition: untraced (no adi), adi running but the server not opted in, server and client opted in.
 import { performance } from "node:perf_hooks";
 import { NatsServerFixture } from "../../test/support/nats-server.ts";
-import { cleanRepetitions, ensureTool, foreignCpuWindow, foreignNote, runFixedRate, runWrk } from "../lib/load.ts";
-import { procUsage } from "../lib/proc.ts";
+import { ensureTool, runFixedRate, runWrk } from "../lib/load.ts";
+import { procUsage, sleep } from "../lib/proc.ts";
+import { cleanRepetitions, foreignCpuWindow, foreignNote } from "../lib/repeat.ts";
 import { benchProfile, countersDelta, natsServerPid, optInEnv, readAgentCounters, startAdi, startWorkloadServer } from "../lib/servers.ts";
 import type { AgentCounters, RunningAdi } from "../lib/servers.ts";
 import { Collector } from "../lib/stats.ts";
@@ -33,8 +34,6 @@ const M = {
   satP99: "saturation: p99 latency",
   satAdiCpu: "saturation: adi up CPU",
 } as const;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** adi's capture counters in a few words. */
 export function describeCounters(c: AgentCounters | undefined): string {

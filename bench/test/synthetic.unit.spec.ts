@@ -3,8 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { ClassifierEngine } from "@adi/classifier";
 import { decodeBatch } from "@adi/shared/wire";
-import { emptyStats, syntheticBatches } from "../lib/synthetic.ts";
-import { summarise } from "../lib/types.ts";
+import { emptyStats, syntheticBatches } from "../../test/support/synthetic-stream.ts";
+import { summarise } from "../lib/stats.ts";
 
 describe("the synthetic raw stream", () => {
   it("decodes, and the classifier engine finds exactly the exchanges and connections it says it holds", () => {
