@@ -1,6 +1,6 @@
 // Capture-time redaction: when ADI_CAPTURE_REDACT turns it on, and how raw messages are masked in place.
 import { describe, expect, it } from "vitest";
-import { CONN_LAYOUT, CONN_ROLES, decodeBatch, encodeBatch } from "@adi/shared/wire";
+import { decodeBatch, encodeBatch } from "@adi/shared/wire";
 import type { DataRecord } from "@adi/shared/wire";
 import { BOOT, connClose, connOpen, dataRecord } from "../../classifier/test/support/raw-batches.ts";
 import { RedactionPolicy } from "@adi/shared/redaction";
@@ -41,8 +41,7 @@ describe("RawBatchMasker", () => {
   });
 
   it("reads a server socket's ingress as the client's bytes", () => {
-    const open = connOpen(2n, 8080, 1n);
-    open[CONN_LAYOUT.role] = CONN_ROLES.indexOf("server");
+    const open = connOpen(2n, 8080, 1n, 7, "server");
     const b = batch([open, dataRecord(2n, 8080, "ingress", "GET / HTTP/1.1\r\nCookie: s=abc\r\n\r\n", 2n), dataRecord(2n, 8080, "egress", "HTTP/1.1 204 No Content\r\nSet-Cookie: t=xyz; Path=/\r\n\r\n", 3n)]);
     expect(new RawBatchMasker().maskBatch(b)).toBe(2);
     expect(payloads(b)).toEqual(["GET / HTTP/1.1\r\nCookie: s=***\r\n\r\n", "HTTP/1.1 204 No Content\r\nSet-Cookie: t=***; Path=/\r\n\r\n"]);

@@ -2,38 +2,28 @@
 // process records and connection opens, and anything malformed is a WireFormatError (counted by the agent).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONN_LAYOUT, encodeBatch, HEADER_LAYOUT, LISTEN_LAYOUT, PROC_LAYOUT, RecordKind, TUPLE_LAYOUT, WireFormatError } from "@adi/shared/wire";
+import { encodeBatch, encodeRecord, WireFormatError } from "@adi/shared/wire";
 import { readKernelBatch, SIDE_BATCH_MAGIC } from "../src/core/kernel-batches.ts";
 
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 
+const TS = 1_790_000_000_000_000_000n;
+
+/** A record of `kind` and `size` with only its header set (kinds the reader skips, or counts as unknown). */
 function record(kind: number, size: number, pid: number): Buffer {
-  const b = Buffer.alloc(size);
-  b.writeBigUInt64LE(1_790_000_000_000_000_000n, HEADER_LAYOUT.ts_ns);
-  b.writeUInt32LE(size, HEADER_LAYOUT.size_field);
-  b.writeUInt16LE(kind, HEADER_LAYOUT.kind);
-  b.writeUInt32LE(pid, HEADER_LAYOUT.pid);
-  return b;
+  return encodeRecord({ type: "other", tsNs: TS, kind, size, pid });
+}
+
+function proc(type: "proc_exec" | "proc_fork" | "proc_exit", pid: number): Buffer {
+  return encodeRecord({ type, tsNs: TS, pid });
 }
 
 function open(pid: number): Buffer {
-  const b = record(RecordKind.connOpen, CONN_LAYOUT.size, pid);
-  b.writeBigUInt64LE(7n, CONN_LAYOUT.conn_id);
-  b.writeUInt16LE(2, CONN_LAYOUT.tuple + TUPLE_LAYOUT.family);
-  b[CONN_LAYOUT.tuple + TUPLE_LAYOUT.protocol] = 6;
-  b.writeUInt16LE(8080, CONN_LAYOUT.tuple + TUPLE_LAYOUT.lport);
-  b[CONN_LAYOUT.role] = 2;
-  return b;
+  return encodeRecord({ type: "conn_open", tsNs: TS, pid, connId: 7n, tuple: { lport: 8080 }, role: "server" });
 }
 
-function listen(kind: number, pid: number, port: number): Buffer {
-  const b = record(kind, LISTEN_LAYOUT.size, pid);
-  b.writeUInt16LE(10, LISTEN_LAYOUT.tuple + TUPLE_LAYOUT.family);
-  b[LISTEN_LAYOUT.tuple + TUPLE_LAYOUT.protocol] = 6;
-  b.writeUInt16LE(port, LISTEN_LAYOUT.tuple + TUPLE_LAYOUT.lport);
-  b.writeUInt32LE(1, LISTEN_LAYOUT.flags);
-  b.write("python3", LISTEN_LAYOUT.comm);
-  return b;
+function listen(type: "listen_start" | "listen_stop", pid: number, port: number): Buffer {
+  return encodeRecord({ type, tsNs: TS, pid, tuple: { family: 6, lport: port }, v6only: true, comm: "python3" });
 }
 
 function side(records: Buffer[], count = records.length): Buffer {
@@ -50,7 +40,7 @@ describe("readKernelBatch", () => {
   });
 
   it("decodes a side batch into process records and connection opens, counting unknown kinds", () => {
-    const out = readKernelBatch(side([record(RecordKind.procExec, PROC_LAYOUT.size, 42), open(43), record(99, 48, 44)]));
+    const out = readKernelBatch(side([proc("proc_exec", 42), open(43), record(99, 48, 44)]));
     expect(out).toMatchObject({ kind: "side", unknown: 1 });
     if (out.kind !== "side") throw new Error("side batch expected");
     expect(out.proc.map((r) => [r.type, r.pid])).toEqual([["proc_exec", 42]]);
@@ -60,12 +50,12 @@ describe("readKernelBatch", () => {
   it("keeps the kernel's order across kinds, listen records included (a fork, its first connection, its exit)", () => {
     const out = readKernelBatch(
       side([
-        record(RecordKind.procFork, PROC_LAYOUT.size, 50),
-        listen(RecordKind.listenStart, 60, 9000),
+        proc("proc_fork", 50),
+        listen("listen_start", 60, 9000),
         open(50),
         record(77, 56, 51),
-        listen(RecordKind.listenStop, 60, 9000),
-        record(RecordKind.procExit, PROC_LAYOUT.size, 50),
+        listen("listen_stop", 60, 9000),
+        proc("proc_exit", 50),
       ]),
     );
     if (out.kind !== "side") throw new Error("side batch expected");

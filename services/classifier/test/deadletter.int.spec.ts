@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLogger, loadConfig } from "@adi/shared";
 import { connectNats } from "@adi/shared/nats";
-import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, TUPLE_LAYOUT, decodeDerivedBatch, rawSubject } from "@adi/shared/wire";
+import { encodeBatch, encodeRecord, decodeDerivedBatch, rawSubject } from "@adi/shared/wire";
 import { NatsServerFixture } from "../../../test/support/nats-server.ts";
 import { sleep } from "../../../test/support/capture.ts";
 import { readStream } from "../../../test/support/stream.ts";
@@ -14,27 +14,9 @@ const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 
 /** One egress data record of pid 7 on 127.0.0.1:40000 -> 127.0.0.1:6379. */
 function redisRecord(payload: string): Buffer {
-  const p = Buffer.from(payload);
-  const b = Buffer.alloc((DATA_LAYOUT.size + p.length + 7) & ~7);
   // Now: a record stamped far from its store time is dead-lettered (core/record-guard.ts).
-  b.writeBigUInt64LE(BigInt(Date.now()) * 1_000_000n, HEADER_LAYOUT.ts_ns);
-  b.writeUInt32LE(b.length, HEADER_LAYOUT.size_field);
-  b.writeUInt16LE(RecordKind.data, HEADER_LAYOUT.kind);
-  b.writeUInt32LE(7, HEADER_LAYOUT.pid);
-  b.writeBigUInt64LE(77n, DATA_LAYOUT.conn_id);
-  const t = DATA_LAYOUT.tuple;
-  Buffer.from([127, 0, 0, 1]).copy(b, t + TUPLE_LAYOUT.laddr);
-  Buffer.from([127, 0, 0, 1]).copy(b, t + TUPLE_LAYOUT.raddr);
-  b.writeUInt16LE(40000, t + TUPLE_LAYOUT.lport);
-  b.writeUInt16LE(6379, t + TUPLE_LAYOUT.rport);
-  b.writeUInt16LE(2, t + TUPLE_LAYOUT.family);
-  b[t + TUPLE_LAYOUT.protocol] = 6;
-  b.writeUInt32LE(p.length, DATA_LAYOUT.total_len);
-  b.writeUInt32LE(p.length, DATA_LAYOUT.len);
-  b[DATA_LAYOUT.direction] = 1;
-  b[DATA_LAYOUT.flags] = 0x2;
-  p.copy(b, DATA_LAYOUT.payload);
-  return b;
+  const tuple = { laddr: "127.0.0.1", lport: 40000, raddr: "127.0.0.1", rport: 6379 };
+  return encodeRecord({ type: "data", tsNs: BigInt(Date.now()) * 1_000_000n, pid: 7, connId: 77n, tuple, direction: "egress", payload });
 }
 
 let nats: NatsServerFixture | undefined;

@@ -1,7 +1,7 @@
 // What a raw batch must satisfy before the engine sees it, live and in replay alike (issue 10, items 7 and 8).
 import { describe, expect, it } from "vitest";
 import type { DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
-import { DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind } from "@adi/shared/wire";
+import { encodeBatch, encodeRecord } from "@adi/shared/wire";
 import { checkBatchPartition, emptyDeadLetterCounts, guardRecords, screenBatch, timestampWindow } from "../src/core/record-guard.ts";
 
 const DAY_NS = 86_400_000_000_000n;
@@ -13,15 +13,7 @@ function rec(tsNs: bigint): DataRecord {
   return { startTicks: 1, cgroupId: 0n, size: 0, kind: 1, cpu: 0, pid: 1, tid: 1, tsNs, type: "data", connId: 1n, tuple, totalLen: 1, offset: 0, fd: 3, syscall: "write", direction: "egress", truncated: false, lastChunk: true, readFailed: false, gap: false, payload };
 }
 function wireRecord(tsNs: bigint): Buffer {
-  const b = Buffer.alloc((DATA_LAYOUT.size + 8 + 7) & ~7);
-  b.writeBigUInt64LE(tsNs, HEADER_LAYOUT.ts_ns);
-  b.writeUInt32LE(b.length, HEADER_LAYOUT.size_field);
-  b.writeUInt16LE(RecordKind.data, HEADER_LAYOUT.kind);
-  b.writeUInt32LE(8, DATA_LAYOUT.total_len);
-  b.writeUInt32LE(8, DATA_LAYOUT.len);
-  b[DATA_LAYOUT.direction] = 1;
-  b[DATA_LAYOUT.flags] = 0x2;
-  return b;
+  return encodeRecord({ type: "data", tsNs, direction: "egress", payload: Buffer.alloc(8) });
 }
 const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 const batch = (partition: number, ts: bigint[]) => encodeBatch({ recordCount: ts.length, partition, flags: 0, seq: 1n, bootId: BOOT }, ts.map(wireRecord));

@@ -1,14 +1,15 @@
-// Binary wire format of the raw stream: batches of kernel records, exactly as
-// bpf/capture.h lays them out. The layout tables below are the only copy of
-// that header in TypeScript; shared/test/raw-layout.int.spec.ts checks them against
-// the BTF of the compiled BPF object, so they cannot drift.
+// Binary wire format of the raw stream: batches of kernel records, exactly as bpf/capture.h lays them out. The
+// current version's offsets come from layouts.gen.ts, generated from the BTF of the compiled BPF object by
+// scripts/gen-layouts.ts (as bpf2go does for Go): no hand-kept copy of the header. Older versions' layouts are
+// history, frozen below, so that a stream retained from an older agent still decodes.
 //
 // Version 2 (this build's) added the cgroup id to every record header; batches of version 1 (retained in a stream
 // written by an older agent) are still read, with the version 1 layouts below and cgroupId 0.
+import { GEN_WIRE_VERSION, KERNEL_STRUCTS } from "./layouts.gen.ts";
+import type { GenStruct } from "./layouts.gen.ts";
 
-export const WIRE_VERSION = 2;
-/** Wire versions this build decodes. */
-export const READABLE_WIRE_VERSIONS = [1, 2] as const;
+/** The wire version this build writes: ADI_WIRE_VERSION of the bpf/capture.h the layouts were generated from. */
+export const WIRE_VERSION = GEN_WIRE_VERSION;
 
 export const RecordKind = {
   data: 1,
@@ -65,49 +66,41 @@ export const ListenFlags = { v6only: 0x1 } as const;
 /** Exec-time opt-in verdicts (enum adi_optin_verdict); `undecided`: the environment was longer than the kernel walks. */
 export const OptinVerdict = { none: 0, yes: 1, disabled: 2, notAllowed: 3, undecided: 4 } as const;
 
-/** Field offsets (bytes) of each record struct; sizes are implied by the reader used. */
-export const HEADER_LAYOUT = {
-  size: 40,
-  ts_ns: 0,
-  start_ticks: 8,
-  cgroup_id: 16,
-  size_field: 24,
-  kind: 28,
-  cpu: 30,
-  pid: 32,
-  tid: 36,
-} as const;
-export const TUPLE_LAYOUT = { size: 40, laddr: 0, raddr: 16, lport: 32, rport: 34, family: 36, protocol: 38 } as const;
-export const DATA_LAYOUT = {
-  size: 112,
-  conn_id: 40,
-  tuple: 48,
-  total_len: 88,
-  offset: 92,
-  len: 96,
-  fd: 100,
-  syscall: 104,
-  direction: 106,
-  flags: 107,
-  payload: 112,
-} as const;
-export const CONN_LAYOUT = { size: 104, conn_id: 40, tuple: 48, fd: 88, ret: 92, syscall: 96, role: 98 } as const;
-export const PROC_LAYOUT = {
-  size: 712,
-  ppid: 40,
-  optin: 44,
-  exit_code: 48,
-  cmdline_len: 52,
-  comm: 56,
-  profile: 72,
-  profile_name: 136,
-  cmdline: 200,
-} as const;
+type Named<S extends GenStruct> = Exclude<keyof S["members"], "h" | `_${string}`> & string;
+/** `size`: sizeof the struct; then the byte offset of each named member (the embedded header `h` and padding left out). */
+type Offsets<S extends GenStruct> = { readonly size: number } & { readonly [K in Named<S>]: number };
 
+/** The offset table of a generated struct (see Offsets). */
+function offsets<S extends GenStruct>(s: S): Offsets<S> {
+  const out: Record<string, number> = { size: s.size };
+  for (const [name, m] of Object.entries(s.members)) if (name !== "h" && !name.startsWith("_")) out[name] = m.offset;
+  return Object.freeze(out) as Offsets<S>;
+}
+
+const HEADER = KERNEL_STRUCTS.adi_event_header;
+/**
+ * Field offsets (bytes) of each record struct, generated (layouts.gen.ts). `size` is the struct's size; the
+ * header's own `size` member (which offsets() would let shadow it) is `size_field`.
+ */
+export const HEADER_LAYOUT = Object.freeze({ ...offsets(HEADER), size: HEADER.size, size_field: HEADER.members.size.offset });
+export const TUPLE_LAYOUT = offsets(KERNEL_STRUCTS.adi_tuple);
+/** struct adi_data_event; `payload` (a flexible array member) is where the payload bytes start, = size. */
+export const DATA_LAYOUT = offsets(KERNEL_STRUCTS.adi_data_event);
+export const CONN_LAYOUT = offsets(KERNEL_STRUCTS.adi_conn_event);
+export const PROC_LAYOUT = offsets(KERNEL_STRUCTS.adi_proc_event);
 /** struct adi_listen_event (kinds 7 and 8, wire v2 agents only). */
-export const LISTEN_LAYOUT = { size: 104, tuple: 40, netns: 80, flags: 84, comm: 88 } as const;
+export const LISTEN_LAYOUT = offsets(KERNEL_STRUCTS.adi_listen_event);
 
-interface Layouts {
+/** Byte lengths of the records' C string fields (char arrays, NUL-terminated unless full). */
+export const PROC_STRING_LENGTHS = Object.freeze({
+  comm: KERNEL_STRUCTS.adi_proc_event.members.comm.count,
+  profile: KERNEL_STRUCTS.adi_proc_event.members.profile.count,
+  profile_name: KERNEL_STRUCTS.adi_proc_event.members.profile_name.count,
+  cmdline: KERNEL_STRUCTS.adi_proc_event.members.cmdline.count,
+});
+
+/** The offset tables of one wire version. */
+export interface Layouts {
   header: { size: number; ts_ns: number; start_ticks: number; cgroup_id: number | null; size_field: number; kind: number; cpu: number; pid: number; tid: number };
   data: { [K in keyof typeof DATA_LAYOUT]: number };
   conn: { [K in keyof typeof CONN_LAYOUT]: number };
@@ -116,24 +109,35 @@ interface Layouts {
   listen: { [K in keyof typeof LISTEN_LAYOUT]: number } | null;
 }
 
-const LAYOUTS_V2: Layouts = { header: HEADER_LAYOUT, data: DATA_LAYOUT, conn: CONN_LAYOUT, proc: PROC_LAYOUT, listen: LISTEN_LAYOUT };
+const LAYOUTS_CURRENT: Layouts = Object.freeze({ header: HEADER_LAYOUT, data: DATA_LAYOUT, conn: CONN_LAYOUT, proc: PROC_LAYOUT, listen: LISTEN_LAYOUT });
 
-/** Version 1 (no cgroup id): kept so that a stream written by an older agent still replays. */
-export const LAYOUTS_V1: Layouts = {
-  header: { size: 32, ts_ns: 0, start_ticks: 8, cgroup_id: null, size_field: 16, kind: 20, cpu: 22, pid: 24, tid: 28 },
-  data: { size: 104, conn_id: 32, tuple: 40, total_len: 80, offset: 84, len: 88, fd: 92, syscall: 96, direction: 98, flags: 99, payload: 104 },
-  conn: { size: 96, conn_id: 32, tuple: 40, fd: 80, ret: 84, syscall: 88, role: 90 },
-  proc: { size: 704, ppid: 32, optin: 36, exit_code: 40, cmdline_len: 44, comm: 48, profile: 64, profile_name: 128, cmdline: 192 },
+/**
+ * Version 1 (no cgroup id; written by agents before the cgroup id was added): history, not generated, since no
+ * object of that version is built any more. Kept, frozen, so that a stream written by an older agent still
+ * replays. Member widths and the tuple are as in the current version; only offsets differ. When the wire version
+ * is bumped, the outgoing version's generated offsets join this history the same way.
+ */
+export const LAYOUTS_V1: Layouts = Object.freeze({
+  header: Object.freeze({ size: 32, ts_ns: 0, start_ticks: 8, cgroup_id: null, size_field: 16, kind: 20, cpu: 22, pid: 24, tid: 28 }),
+  data: Object.freeze({ size: 104, conn_id: 32, tuple: 40, total_len: 80, offset: 84, len: 88, fd: 92, syscall: 96, direction: 98, flags: 99, payload: 104 }),
+  conn: Object.freeze({ size: 96, conn_id: 32, tuple: 40, fd: 80, ret: 84, syscall: 88, role: 90 }),
+  proc: Object.freeze({ size: 704, ppid: 32, optin: 36, exit_code: 40, cmdline_len: 44, comm: 48, profile: 64, profile_name: 128, cmdline: 192 }),
   listen: null,
-};
+});
+
+/** Layouts of the wire versions before this build's, by version: history, each frozen when its successor came. */
+const LAYOUT_HISTORY: Readonly<Record<number, Layouts>> = Object.freeze({ 1: LAYOUTS_V1 });
+
+/** Wire versions this build decodes: the frozen history, then the current one. */
+export const READABLE_WIRE_VERSIONS: readonly number[] = Object.freeze([...Object.keys(LAYOUT_HISTORY).map(Number), WIRE_VERSION]);
 
 /** The record layouts of a wire version; throws WireFormatError for one this build cannot read. */
 export function layoutsFor(version: number): Layouts {
-  if (version === 2) return LAYOUTS_V2;
-  if (version === 1) return LAYOUTS_V1;
+  if (version === WIRE_VERSION) return LAYOUTS_CURRENT;
+  const old = LAYOUT_HISTORY[version];
+  if (old) return old;
   throw new WireFormatError(`batch wire version ${version}, this build reads ${READABLE_WIRE_VERSIONS.join(" and ")}`);
 }
-export const PROC_STRING_LENGTHS = { comm: 16, profile: 64, profile_name: 64, cmdline: 512 } as const;
 
 /** The batch envelope: one NATS message on the raw stream. */
 export const BATCH_MAGIC = 0x42494441; // "ADIB" little-endian
@@ -290,7 +294,7 @@ export function readHeader(buf: Buffer, at: number, L: Layouts["header"] = HEADE
  * Decodes the record at `at` (layouts of this build's wire version unless given); throws WireFormatError when it
  * does not fit its declared size. Null for a kind this build does not know (skip it by its size).
  */
-export function decodeRecord(buf: Buffer, at: number, L: Layouts = LAYOUTS_V2): RawRecord | null {
+export function decodeRecord(buf: Buffer, at: number, L: Layouts = LAYOUTS_CURRENT): RawRecord | null {
   const h = readHeader(buf, at, L.header);
   const DATA_LAYOUT = L.data, CONN_LAYOUT = L.conn, PROC_LAYOUT = L.proc;
   const need = (n: number) => {
@@ -389,30 +393,9 @@ export function connIdAt(buf: Buffer, at: number): bigint {
   return buf.readBigUInt64LE(at + DATA_LAYOUT.conn_id);
 }
 
-function bootIdBytes(bootId: string): Buffer {
-  const hex = bootId.replace(/-/g, "");
-  const out = Buffer.alloc(16);
-  if (/^[0-9a-f]{32}$/i.test(hex)) out.write(hex, "hex");
-  return out;
-}
-
 function bootIdString(b: Buffer): string {
   const h = b.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-/** One raw-stream message: the batch header, then the records as given (their layout must match `version`). */
-export function encodeBatch(h: Omit<BatchHeader, "version">, records: readonly Buffer[], version: number = WIRE_VERSION): Buffer {
-  const head = Buffer.alloc(BATCH_HEADER_LAYOUT.size);
-  head.writeUInt32LE(BATCH_MAGIC, BATCH_HEADER_LAYOUT.magic);
-  head.writeUInt16LE(version, BATCH_HEADER_LAYOUT.version);
-  head.writeUInt16LE(BATCH_HEADER_LAYOUT.size, BATCH_HEADER_LAYOUT.header_size);
-  head.writeUInt32LE(h.recordCount, BATCH_HEADER_LAYOUT.record_count);
-  head.writeUInt16LE(h.partition, BATCH_HEADER_LAYOUT.partition);
-  head.writeUInt16LE(h.flags, BATCH_HEADER_LAYOUT.flags);
-  head.writeBigUInt64LE(h.seq, BATCH_HEADER_LAYOUT.seq);
-  bootIdBytes(h.bootId).copy(head, BATCH_HEADER_LAYOUT.boot_id);
-  return Buffer.concat([head, ...records]);
 }
 
 export function decodeBatchHeader(buf: Buffer): BatchHeader & { headerSize: number } {

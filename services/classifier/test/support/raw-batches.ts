@@ -1,62 +1,26 @@
 // Raw batches as the capture agent writes them (wire v2), for tests that drive a real classifier through a real
 // nats-server: keep-alive HTTP connections (open, request/response pairs, close) spread over partitions like the
 // agent spreads them (partitionOf), each batch with the agent's kind of message id.
-import { CONN_LAYOUT, CONN_ROLES, DATA_LAYOUT, encodeBatch, HEADER_LAYOUT, RecordKind, SYSCALL_NAMES, TUPLE_LAYOUT, partitionOf, rawSubject } from "@adi/shared/wire";
+import { encodeBatch, encodeRecord, partitionOf, rawSubject } from "@adi/shared/wire";
+import type { TupleInit } from "@adi/shared/wire";
 
 export const BOOT = "393a8351-01d1-4c4f-84ed-e7c686d9ae26";
 
-function tuple(b: Buffer, at: number, lport: number, rport: number): void {
-  Buffer.from([127, 0, 0, 1]).copy(b, at + TUPLE_LAYOUT.laddr);
-  Buffer.from([127, 0, 0, 1]).copy(b, at + TUPLE_LAYOUT.raddr);
-  b.writeUInt16LE(lport, at + TUPLE_LAYOUT.lport);
-  b.writeUInt16LE(rport, at + TUPLE_LAYOUT.rport);
-  b.writeUInt16LE(2, at + TUPLE_LAYOUT.family);
-  b[at + TUPLE_LAYOUT.protocol] = 6;
-}
+/** The client end of a loopback TCP connection: local port 40000 + connId % 20000, remote `port`. */
+const tuple = (connId: bigint, port: number): TupleInit => ({ laddr: "127.0.0.1", lport: 40000 + Number(connId % 20000n), raddr: "127.0.0.1", rport: port });
 
-function header(b: Buffer, kind: number, tsNs: bigint, pid: number): void {
-  b.writeBigUInt64LE(tsNs, HEADER_LAYOUT.ts_ns);
-  b.writeUInt32LE(b.length, HEADER_LAYOUT.size_field);
-  b.writeUInt16LE(kind, HEADER_LAYOUT.kind);
-  b.writeUInt32LE(pid, HEADER_LAYOUT.pid);
-  b.writeUInt32LE(pid, HEADER_LAYOUT.tid);
-}
-
-/** A client connection's open (conn id `connId`, local port 40000 + connId % 20000, remote `port`). */
-export function connOpen(connId: bigint, port: number, tsNs: bigint, pid = 7): Buffer {
-  const b = Buffer.alloc(CONN_LAYOUT.size);
-  header(b, RecordKind.connOpen, tsNs, pid);
-  b.writeBigUInt64LE(connId, CONN_LAYOUT.conn_id);
-  tuple(b, CONN_LAYOUT.tuple, 40000 + Number(connId % 20000n), port);
-  b.writeUInt16LE(SYSCALL_NAMES.indexOf("connect"), CONN_LAYOUT.syscall);
-  b.writeUInt16LE(CONN_ROLES.indexOf("client"), CONN_LAYOUT.role);
-  return b;
+/** A connection's open (conn id `connId`, local port 40000 + connId % 20000, remote `port`), by connect() unless a server's. */
+export function connOpen(connId: bigint, port: number, tsNs: bigint, pid = 7, role: "client" | "server" = "client"): Buffer {
+  return encodeRecord({ type: "conn_open", tsNs, pid, connId, tuple: tuple(connId, port), syscall: role === "client" ? "connect" : "accept4", role });
 }
 
 export function connClose(connId: bigint, port: number, tsNs: bigint, pid = 7): Buffer {
-  const b = Buffer.alloc(CONN_LAYOUT.size);
-  header(b, RecordKind.connClose, tsNs, pid);
-  b.writeBigUInt64LE(connId, CONN_LAYOUT.conn_id);
-  tuple(b, CONN_LAYOUT.tuple, 40000 + Number(connId % 20000n), port);
-  b.writeUInt16LE(SYSCALL_NAMES.indexOf("tcp_destroy"), CONN_LAYOUT.syscall);
-  b.writeUInt16LE(CONN_ROLES.indexOf("client"), CONN_LAYOUT.role);
-  return b;
+  return encodeRecord({ type: "conn_close", tsNs, pid, connId, tuple: tuple(connId, port), syscall: "tcp_destroy", role: "client" });
 }
 
 /** One data record: the bytes `payload` written (egress) or read (ingress) by the client end. */
 export function dataRecord(connId: bigint, port: number, direction: "egress" | "ingress", payload: string | Buffer, tsNs: bigint, pid = 7): Buffer {
-  const p = Buffer.from(payload);
-  const b = Buffer.alloc((DATA_LAYOUT.size + p.length + 7) & ~7);
-  header(b, RecordKind.data, tsNs, pid);
-  b.writeBigUInt64LE(connId, DATA_LAYOUT.conn_id);
-  tuple(b, DATA_LAYOUT.tuple, 40000 + Number(connId % 20000n), port);
-  b.writeUInt32LE(p.length, DATA_LAYOUT.total_len);
-  b.writeUInt32LE(p.length, DATA_LAYOUT.len);
-  b.writeUInt16LE(SYSCALL_NAMES.indexOf(direction === "egress" ? "write" : "read"), DATA_LAYOUT.syscall);
-  b[DATA_LAYOUT.direction] = direction === "egress" ? 1 : 2;
-  b[DATA_LAYOUT.flags] = 0x2;
-  p.copy(b, DATA_LAYOUT.payload);
-  return b;
+  return encodeRecord({ type: "data", tsNs, pid, connId, tuple: tuple(connId, port), direction, payload });
 }
 
 export interface RawMessage {
@@ -82,7 +46,7 @@ export function keepAliveTraffic(opts: { host: string; partitions: number; conns
     const subject = rawSubject(host, p);
     const n = (seqs.get(subject) ?? 0) + 1;
     seqs.set(subject, n);
-    out.push({ subject, msgId: `${opts.agent ?? "agent-test"}.${subject}.${n}`, data: encodeBatch({ recordCount: records.length, partition: p, flags: 0, seq: BigInt(n), bootId: BOOT }, records) });
+    out.push({ subject, msgId: `${opts.agent ?? "agent-test"}.${subject}.${n}`, data: encodeBatch({ partition: p, seq: BigInt(n), bootId: BOOT }, records) });
   };
   const ids = Array.from({ length: conns }, (_, i) => 1000n + BigInt(i) * 7919n);
   const port = (i: number) => 8080 + (i % 3);
