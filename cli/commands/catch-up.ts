@@ -1,6 +1,7 @@
 // Between stopping capture and stopping the consumers of `adi up` / `adi demo`: the agent's last batches (what it
 // flushed on the way out) must still be classified and mapped, or the outputs end early. A fixed pause is too long
 // when idle and too short at saturation, when the consumers lag by seconds; this asks JetStream instead.
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -61,6 +62,6 @@ export async function waitForCatchUp(nc: NatsConnection, probes: CatchUpProbes, 
     const waitedMs = Date.now() - started;
     if (caughtUp) return { caughtUp, waitedMs, rawPending: 0, derivedPending: 0 };
     if (waitedMs >= timeoutMs) return { caughtUp, waitedMs, rawPending: raw, derivedPending: derived };
-    await new Promise((r) => setTimeout(r, pollMs));
+    await sleep(pollMs);
   }
 }

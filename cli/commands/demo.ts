@@ -1,6 +1,7 @@
 // `adi demo`: the whole pipeline plus the Go tool's demo workload (an HTTP service that publishes to NATS,
 // a request logger that stores in Redis, a traffic generator that also uses PostgreSQL), as host processes
 // that opt in. It runs until Ctrl-C (or --duration), then stops everything and says where the outputs are.
+import { setTimeout as sleep } from "node:timers/promises";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startDemo } from "../../demo/run.ts";
@@ -46,7 +47,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   rt.log.info({ pids: demo.pids, outputs: { log: rt.cfg.outputPath, env: rt.cfg.envOutputPath, map: rt.cfg.serviceMapPath } }, "demo running: Ctrl-C to stop");
   const stop = async () => {
     await demo.stop();
-    await new Promise((r) => setTimeout(r, 500)); // the last exchanges reach the stream
+    await sleep(500); // the last exchanges reach the stream
     await services.stop();
     process.stderr.write(
       `\nadi demo: outputs written\n  ${rt.cfg.outputPath}\n  ${rt.cfg.envOutputPath}\n  ${rt.cfg.serviceMapPath}\n`,

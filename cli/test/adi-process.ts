@@ -1,6 +1,7 @@
 // `adi` as a test runs it: started through its launcher as a user (or npx) would, its log lines watched, and the
 // processes of one run found in /proc by a marker in their environment (every adi process of the run, the
 // capture child of `adi up` included, inherits it), so that other adi processes on the machine are not counted.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -111,7 +112,7 @@ export async function waitUntilNoneLeft(marker: string, timeoutMs: number): Prom
     const left = processesOf(marker);
     if (left.length === 0) return Date.now() - started;
     if (Date.now() - started > timeoutMs) throw new Error(`still running after ${timeoutMs} ms: ${JSON.stringify(left)}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

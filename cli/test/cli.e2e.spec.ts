@@ -1,5 +1,6 @@
 // The `adi` command as a user runs it: help, one-line refusals with the documented exit codes, the embedded
 // nats-server when NATS_URL is unset, the `ready` line, and a clean exit 0 on SIGTERM.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,11 +85,11 @@ describe("adi up with the embedded nats-server", () => {
     const web = spawn("python3", ["-m", "http.server", String(webPort), "--bind", "127.0.0.1"], { stdio: "ignore", env: { PATH: process.env.PATH! } });
     // Once ready: one opted-in call, then a pause shorter than the 2 s debounce: only the SIGTERM flush writes it.
     const traffic = async () => {
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await new Promise((resolve) => {
         spawn("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${webPort}/`], { env: { PATH: process.env.PATH!, ADI_PROFILE: "cli", ADI_PROFILE_NAME: "curl-cli" } }).on("exit", resolve);
       });
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
     };
     try {
       let streams: string[] = [];
@@ -106,7 +107,7 @@ describe("adi up with the embedded nats-server", () => {
             streams = (await jsm.streams.names().next()).filter((n) => n.startsWith("ADI_")).sort();
             await nc.close();
           }
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
       })();
       const r = await run;

@@ -3,6 +3,7 @@
 // NATS_URL, a token in NATS_TOKEN, a .creds file (operator mode), and TLS verifying a client certificate. An
 // opted-in curl calls an opted-in Python server; the call must be in the traffic log, from both ends, and the
 // broker's secret in none of adi's output.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -82,7 +83,7 @@ describe.each(CASES)("adi up through an authenticating nats-server: $name", (c) 
       env: { PATH: process.env.PATH!, ADI_PROFILE: "authup", ADI_PROFILE_NAME: "authup-web" },
     });
     try {
-      for (let i = 0; i < 50 && (await run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/`], {})) !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && (await run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/`], {})) !== 0; i++) await sleep(100);
       expect(await run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/authup`], { ADI_PROFILE: "authup", ADI_PROFILE_NAME: "authup-curl" })).toBe(0);
       // Both ends of the call, as the log shows them once the mapper wrote it (debounced: at most ~10 s).
       const ends = () => {
@@ -95,7 +96,7 @@ describe.each(CASES)("adi up through an authenticating nats-server: $name", (c) 
         return text.split("\n").filter((l) => l.includes('"url":"/authup"')).length;
       };
       const deadline = Date.now() + 20_000;
-      while (ends() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      while (ends() < 2 && Date.now() < deadline) await sleep(200);
       expect(ends()).toBe(2);
     } finally {
       web.kill();

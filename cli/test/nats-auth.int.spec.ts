@@ -3,6 +3,7 @@
 // - the embedded broker admits only who holds its key: as `nobody`, a client without it is refused (no reading,
 //   publishing or deleting streams), the key file cannot be read; the key is 0600 in a 0700 data directory, kept
 //   across starts, and a key file others can read is refused, not chmod'ed.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -264,7 +265,7 @@ describe("the embedded broker's boundary, beyond its key", () => {
     const rogue = asNobody([findNatsServer()!, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", rogueStore]);
     const server = spawn(rogue.cmd, rogue.args, { stdio: "ignore", cwd: "/tmp" });
     try {
-      for (let i = 0; i < 100 && loopbackListenerOwners(port).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && loopbackListenerOwners(port).length === 0; i++) await sleep(50);
       expect(loopbackListenerOwners(port)).toEqual([65534]);
       const joined = adiClassify({ ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) });
       expect((await joined.exited).code).toBe(5);

@@ -2,6 +2,7 @@
 // no adi process running. bin/adi execs the CLI, so that process is the service; `adi up` runs its capture agent
 // in a child that stops when it loses its parent. bin/adi.mjs (kept for `node bin/adi.mjs` callers) does the same
 // on a Node without process.execve through a child that dies with it.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -106,7 +107,7 @@ describe("SIGKILL of the process that `npx adi` started", () => {
       await run.waitForLog("ready", 90_000);
       expect(brokers()).toHaveLength(1);
       await killAndExpectNoneLeft(run, 8_000);
-      for (let i = 0; i < 100 && brokers().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && brokers().length > 0; i++) await sleep(50);
       expect(brokers(), "embedded nats-server still running").toEqual([]);
     } finally {
       for (const pid of brokers()) process.kill(Number(pid), "SIGKILL");

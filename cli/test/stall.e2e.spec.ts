@@ -2,6 +2,7 @@
 // real kernel, real processes: `ready` comes only once the broker is back, every exchange sent after that is in
 // the live log, and the stop is clean (issue 10: one JetStream timeout while the mapper created its consumers left
 // the live log and map empty for the whole run, `mapper ready` logged before the consumers existed, exit 0).
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -58,7 +59,7 @@ describe("adi up under a broker that stalls 7 s right after start", () => {
       }
       const paths = Array.from({ length: 20 }, (_, i) => `/after-stall-${i}`);
       for (const p of paths) await curl(`http://127.0.0.1:${webPort}${p}`, `stall${id}`);
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       run.child.kill("SIGTERM");
       const exit = await run.exited;
       expect(exit.code).toBe(0);

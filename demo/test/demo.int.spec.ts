@@ -1,5 +1,6 @@
 // The demo against this machine's real NATS, Redis and PostgreSQL: three processes that opt in to profiling,
 // whose traffic lands where the Go demo's did (request events in Redis, visits in PostgreSQL).
+import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
@@ -84,7 +85,7 @@ describe("demo (real NATS, Redis, PostgreSQL)", () => {
 
     // request-logger stores the events asynchronously: wait for them, then make sure no more arrive.
     await expect.poll(healthzCount, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(before + 3);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(await healthzCount()).toBe(before + 3);
     expect(await visits(d.runId)).toBe(3);
     expect(JSON.parse((await redis.lindex("demo:requests", 0))!)).toMatchObject({ method: "GET", status: 200 });

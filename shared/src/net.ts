@@ -1,4 +1,5 @@
 // Small TCP helpers: a free loopback port, and waiting until something accepts connections on one.
+import { setTimeout as sleep } from "node:timers/promises";
 import { createConnection, createServer } from "node:net";
 
 export function freePort(host = "127.0.0.1"): Promise<number> {
@@ -25,6 +26,6 @@ export async function waitForPort(port: number, host = "127.0.0.1", timeoutMs = 
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }

@@ -7,7 +7,6 @@ import { nkeys } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { AdiError } from "../src/errors.ts";
-import { isPermanentRefusal } from "../src/nats/connect.ts";
 import { describeServers, maskUrlUserinfo, natsAuthMethod, natsClientOptions, natsSettingsConflict, stripUserinfo, userinfoOf } from "../src/nats/auth.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "adi-nats-auth-"));
@@ -176,22 +175,5 @@ describe("loadConfig: the NATS client settings", () => {
     const pw = configError({ NATS_URL: "nats://alice:hunter2@,x y" }).message;
     expect(pw).not.toContain("hunter2");
     expect(pw).toMatch(/^NATS_URL="nats:\/\/alice:\*\*\*@,x y": expected a NATS URL/);
-  });
-});
-
-describe("isPermanentRefusal", () => {
-  const coded = (message: string, code: string) => Object.assign(new Error(message), { code });
-  it("is true for what a retry cannot cure: refused credentials, TLS that cannot verify", () => {
-    expect(isPermanentRefusal(Object.assign(new Error("Authorization Violation"), { name: "AuthorizationError" }))).toBe(true);
-    expect(isPermanentRefusal(new Error("'Authentication Timeout'"))).toBe(true);
-    expect(isPermanentRefusal(coded("unable to verify the first certificate", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"))).toBe(true);
-    expect(isPermanentRefusal(coded("alert bad certificate", "ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE"))).toBe(true);
-    expect(isPermanentRefusal(new Error("connect failed", { cause: coded("self-signed certificate", "DEPTH_ZERO_SELF_SIGNED_CERT") }))).toBe(true);
-    expect(isPermanentRefusal(new Error("server does not support 'tls'"))).toBe(true);
-  });
-  it("is false for what may pass: a server not up yet, a timeout", () => {
-    expect(isPermanentRefusal(coded("connect ECONNREFUSED 127.0.0.1:4222", "ECONNREFUSED"))).toBe(false);
-    expect(isPermanentRefusal(Object.assign(new Error("timeout"), { name: "TimeoutError" }))).toBe(false);
-    expect(isPermanentRefusal("Authorization Violation")).toBe(false);
   });
 });

@@ -1,8 +1,9 @@
 // The one retry/backoff used for everything a service needs from the broker at start (connection, streams,
 // consumers): the delays it waits, that it keeps going until success, and its two ways out (the bound, a stop).
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it, vi } from "vitest";
 import { AdiError } from "../src/errors.ts";
-import { backoffDelayMs, isAbort, retryWithBackoff } from "../src/nats/retry.ts";
+import { backoffDelayMs, isAbort, retryWithBackoff, sleepOrAbort } from "../src/nats/retry.ts";
 
 describe("backoffDelayMs", () => {
   it("doubles from 200 ms up to the 5 s cap (no jitter at random 0.5)", () => {
@@ -64,7 +65,7 @@ describe("retryWithBackoff", () => {
     const abort = new AbortController();
     const attempt = vi.fn(() => Promise.reject(new Error("no responders")));
     const running = retryWithBackoff(attempt, { what: "create the streams", signal: abort.signal, initialMs: 10_000, jitter: 0 });
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const reason = new Error("SIGTERM");
     const started = performance.now();
     abort.abort(reason);
@@ -90,6 +91,40 @@ describe("retryWithBackoff", () => {
       { what: "x", signal: during.signal },
     );
     await expect(p).rejects.toThrow("stop");
+  });
+
+  it("rethrows at once, as it is, a failure retryIf refuses, and retries the ones it accepts", async () => {
+    const refusal = new Error("Authorization Violation");
+    const seen: string[] = [];
+    let calls = 0;
+    const err = await retryWithBackoff(
+      () => Promise.reject(++calls < 3 ? new Error("timeout") : refusal),
+      { what: "x", initialMs: 1, jitter: 0, retryIf: (e) => (e as Error).message === "timeout", onRetry: (e) => seen.push((e as Error).message) },
+    ).catch((e: unknown) => e);
+    expect(err).toBe(refusal);
+    expect(calls).toBe(3);
+    expect(seen).toEqual(["timeout", "timeout"]);
+  });
+
+  it("rejects past the bound with the last error itself when asked (rethrowAtTimeout); timeoutMs 0 is one attempt", async () => {
+    const attempt = vi.fn(() => Promise.reject(new Error("no suitable peers for placement")));
+    const err = await retryWithBackoff(attempt, { what: "x", timeoutMs: 0, rethrowAtTimeout: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(AdiError);
+    expect((err as Error).message).toBe("no suitable peers for placement");
+    expect(attempt).toHaveBeenCalledTimes(1);
+  });
+
+  it("sleepOrAbort waits the time, or rejects with the signal's reason as soon as it aborts", async () => {
+    let started = performance.now();
+    await sleepOrAbort(60);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(55);
+    const abort = new AbortController();
+    const reason = new Error("SIGTERM");
+    setTimeout(() => abort.abort(reason), 30);
+    started = performance.now();
+    await expect(sleepOrAbort(10_000, abort.signal)).rejects.toBe(reason);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("isAbort tells a stop from a failure", () => {

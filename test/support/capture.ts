@@ -1,6 +1,7 @@
 // Runs the real capture agent in the test process against a NatsServerFixture, with configuration given
 // as environment variables exactly as a user would (nothing from the test's own environment leaks in).
 import { randomBytes } from "node:crypto";
+import { setTimeout as timersSleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -82,7 +83,8 @@ export async function stopBackground(child: ChildProcess): Promise<void> {
   await gone;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms` (node:timers/promises). */
+export const sleep = (ms: number): Promise<void> => timersSleep(ms);
 
 /**
  * Issue 10's start script, under a capture agent it starts (and stops): sh, with `env`, forks helpers that never

@@ -8,6 +8,7 @@
 // service alias, compose's labels (the enricher names services by them), environment, mounts, capabilities, user
 // and groups, read-only root filesystem, pid namespace and restart policy, dependencies first, and no readiness wait compose would not do either.
 // Every container's output is kept in `<dir>/logs/` (saveLogs()), so a failed run leaves what each service said.
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile, spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { WriteStream } from "node:fs";
@@ -241,7 +242,7 @@ export class ComposeStack {
       .withWaitStrategy(Wait.forOneShotStartup())
       .withStartupTimeout(timeoutMs);
     // The output is whole once its stream ended (the container exited), within a bound.
-    const output = () => Promise.race([this.logEnds.get(logFile), new Promise((r) => setTimeout(r, 5000))]).then(() => readText(logFile));
+    const output = () => Promise.race([this.logEnds.get(logFile), sleep(5000)]).then(() => readText(logFile));
     try {
       const started = await c.start();
       await started.stop({ remove: true }).catch(() => undefined);

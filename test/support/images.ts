@@ -3,6 +3,7 @@
 // containerd. Needs scripts/docker.sh to have run (it installs docker.io and busybox-static, starts both daemons).
 // Containers are started with testcontainers (LocalContainer below: never pulled, cleaned up without Ryuk).
 // Also a unix-socket proxy, to make an engine's socket go away and come back without restarting the engine.
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, chmodSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
@@ -157,7 +158,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

@@ -1,4 +1,5 @@
 // Three real nats-servers with JetStream clustered on loopback: what a user runs when one host is not enough.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -62,7 +63,7 @@ export class NatsClusterFixture {
           return;
         } catch (err) {
           if (Date.now() > deadline) throw new Error(`JetStream cluster not ready: ${(err as Error).message}`);
-          await new Promise((r) => setTimeout(r, 250));
+          await sleep(250);
         }
       }
     } finally {

@@ -1,6 +1,7 @@
 // A TCP listener on 127.0.0.1 that records what real clients send: each connection's first bytes (the first
 // chunk plus whatever follows within a short settle time), then an optional canned reply, then close.
 // Used to capture real client libraries' handshakes for protocols with no server on this machine.
+import { setTimeout as sleep } from "node:timers/promises";
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 
@@ -63,13 +64,10 @@ export class RecordingListener {
     while (this.recordings.length === 0) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no client wrote to 127.0.0.1:${this.port} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      // A recording wakes the wait early (the waiter aborts it).
+      const wake = new AbortController();
+      this.#waiters.push(() => wake.abort());
+      await sleep(left, undefined, { signal: wake.signal }).catch(() => undefined);
     }
     return this.recordings[0]!;
   }

@@ -9,6 +9,7 @@
 //
 // Nothing here blocks the drain thread: the addon drops (and counts) batches when JavaScript falls behind,
 // the publisher drops (and counts) when the broker is away longer than its buffer lasts.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared";
@@ -377,7 +378,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
       clearInterval(statsTimer);
       clearTimeout(rescanTimer);
       kernel.stop(); // joins the drain thread after a last flush
-      await new Promise((r) => setTimeout(r, 100)); // let the addon deliver the batches it queued
+      await sleep(100); // let the addon deliver the batches it queued
       lastKernelStats = kernel.stats();
       kernel.close();
       publishFact(stats());

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared";
-import { ensureStreams, rawStreamContract, isAbort, retryWithBackoff } from "@adi/shared/nats";
+import { ensureStreams, rawStreamContract, isAbort, retryWithBackoff, sleepOrAbort } from "@adi/shared/nats";
 import type { RawStreamContract } from "@adi/shared/nats";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import type { EngineStats } from "./core/engine.ts";
@@ -145,10 +145,7 @@ export async function startClassifier(cfg: AdiConfig, nc: NatsConnection, log: L
     // Instances started together see each other only after a heartbeat: wait for the membership to settle before
     // taking partitions, so a stack that starts N classifiers does not hand partitions (and their connections'
     // state) from one to another in its first seconds.
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, SETTLE_MS);
-      signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
-    });
+    await sleepOrAbort(SETTLE_MS, signal);
     const first = membership.members();
     await apply(first);
     // An attempt in flight when the stop came may still have succeeded: a stopped start never says ready.

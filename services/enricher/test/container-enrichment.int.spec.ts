@@ -4,6 +4,7 @@
 // - containers stopped or removed while the event stream was down are marked exited / removed by the resync;
 // - the events path publishes start, die and destroy (state removed), and facts carry the gateway addresses.
 // Also the ENV_OUTPUT_PATH side of the same service: only the networked process of a start script is written.
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
@@ -127,7 +128,7 @@ describe("container enrichment against the real Docker engine", () => {
       await waitFor(() => facts.some((f) => f.container_id === c.id), "its first fact");
       const first = facts.filter((f) => f.container_id === c.id).at(-1)!;
       expect(first.gateways).toHaveLength(1);
-      await new Promise((r) => setTimeout(r, 300)); // the event stream opens
+      await sleep(300); // the event stream opens
       await docker("network", "connect", network, c.name);
       const gateway = await docker("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", network);
       await waitFor(() => facts.some((f) => f.container_id === c.id && f.gateways?.includes(gateway)), "a fact with the new gateway", 10_000);
@@ -180,7 +181,7 @@ describe("container enrichment against the real Docker engine", () => {
       away = true;
       await docker("stop", "-t", "1", c.name);
       await waitFor(() => refused > 0, "the refused die");
-      await new Promise((r) => setTimeout(r, 1000)); // and the network disconnect's re-inspection, refused too
+      await sleep(1000); // and the network disconnect's re-inspection, refused too
       away = false;
       expect(facts.some((f) => f.container_id === c.id && f.event === "die")).toBe(false);
       expect(lines().some((l) => l.msg === "could not publish a container event")).toBe(true);
@@ -201,7 +202,7 @@ describe("container enrichment against the real Docker engine", () => {
     });
     try {
       await enrichment.ready;
-      await new Promise((r) => setTimeout(r, 300)); // the event stream opens
+      await sleep(300); // the event stream opens
       const c = await sleeper("events");
       await waitFor(() => facts.some((f) => f.container_id === c.id && f.event === "start"), "start fact");
       await docker("stop", "-t", "1", c.name);
@@ -269,7 +270,7 @@ describe("the enricher service with a runtime socket that appears 3 s after star
     ];
     for (const f of processFacts) await js.publish(factSubject(cfg.host, "process"), encodeFact(f));
 
-    await new Promise((r) => setTimeout(r, 3_000));
+    await sleep(3_000);
     symlinkSync(SOCKET, socket); // the engine's socket appears
     await waitFor(() => enricher!.runtime === "docker", "the enricher to follow the socket", 10_000);
     await waitFor(

@@ -1,5 +1,6 @@
 // ContainerdRuntime against the real containerd (scripts/docker.sh starts it), with a container made by `ctr`
 // the way nerdctl users' containers are: labelled, in namespace `default`, no Docker involved.
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
@@ -82,7 +83,7 @@ describe("ContainerdRuntime against the real containerd", () => {
     const stop = runtime.watch((e) => events.push(e));
     const seen = (action: string) => () => events.some((e) => e.id === short && e.action === action);
     try {
-      await new Promise((r) => setTimeout(r, 300)); // let the subscription open
+      await sleep(300); // let the subscription open
       await runContainer(short, "com.docker.compose.service=short");
       await waitFor(seen("start"), "start event");
       expect(events.find((e) => e.id === short)).toMatchObject({ namespace: NS, identity: { service: "short", state: "running" } });
@@ -105,9 +106,9 @@ describe("ContainerdRuntime against the real containerd", () => {
     let reconnects = 0;
     const stop = watched.watch((e) => events.push(e), { onReconnect: () => reconnects++ });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await proxy.stop(); // as when containerd restarts: the stream breaks, connects are refused
-      await new Promise((r) => setTimeout(r, 800));
+      await sleep(800);
       await proxy.start();
       await waitFor(() => reconnects > 0, "reconnect", 20_000);
       await runContainer(after);

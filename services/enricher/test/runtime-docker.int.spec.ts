@@ -2,6 +2,7 @@
 // looks like a compose service: labels, a published port, a host pid. Also: the same container seen through
 // containerd's `moby` namespace, and the event stream surviving the socket going away. Containers are started
 // with testcontainers on the offline-built busybox image (test/support/images.ts: LocalContainer never pulls).
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -109,7 +110,7 @@ describe("DockerRuntime against the real engine", () => {
     const events: RuntimeEvent[] = [];
     const stop = runtime.watch((e) => events.push(e));
     try {
-      await new Promise((r) => setTimeout(r, 300)); // let the event stream open
+      await sleep(300); // let the event stream open
       const short = await runContainer(name, sleeper());
       const shortId = short.getId();
       await waitFor(() => events.some((e) => e.id === shortId && e.action === "start"), "start event");
@@ -133,9 +134,9 @@ describe("DockerRuntime against the real engine", () => {
     let reconnects = 0;
     const stop = watched.watch((e) => events.push(e), { onReconnect: () => reconnects++ });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await proxy.stop(); // as when the engine restarts: the stream ends, connects are refused
-      await new Promise((r) => setTimeout(r, 800));
+      await sleep(800);
       await proxy.start();
       await waitFor(() => reconnects > 0, "reconnect", 15_000);
       const afterId = (await runContainer(`adi-rt-after-${suffix}`, sleeper())).getId();

@@ -4,6 +4,7 @@
 // stopped or removed container stayed `running`; and its socket is not there until the service runs (it exits
 // after 5 s idle), which made `adi up` exit. Here: detection, identity (gateway 10.88.0.1 included), the event
 // names, a resync after the service was away, and a socket that appears 3 s after the enricher started.
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -144,7 +145,7 @@ describe("Podman through its Docker-compatible socket", () => {
     try {
       expect(await e.firstAttempt).toBe(true);
       expect(e.runtime).toBe("podman");
-      await new Promise((r) => setTimeout(r, 500)); // the event stream opens
+      await sleep(500); // the event stream opens
       const c = await runContainer("events", IMAGE, "sleep", "120");
       await waitFor(() => facts.some((f) => f.container_id === c.id && f.event === "start"), "start fact", 20_000);
       await podman("stop", "-t", "1", c.name);
@@ -190,7 +191,7 @@ describe("Podman through its Docker-compatible socket", () => {
     try {
       expect(await e.firstAttempt).toBe(false); // nothing there: no throw, retried
       expect(existsSync(late.socketPath)).toBe(false);
-      await new Promise((r) => setTimeout(r, 3_000));
+      await sleep(3_000);
       await late.start();
       await waitFor(() => e.runtime === "podman", "the socket to be followed", 15_000);
       await waitFor(() => facts.some((f) => f.container_id === c.id && f.state === "running"), "its container's fact", 15_000);

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { adiError } from "../errors.ts";
 import { describeServers, maskUrlUserinfo, natsClientOptions, serverParts } from "./auth.ts";
 import type { NatsAuthSettings, NatsClientOptions } from "./auth.ts";
+import { isPermanentRefusal } from "./errors.ts";
 import { retryWithBackoff } from "./retry.ts";
 
 export interface ConnectOptions {
@@ -25,28 +26,6 @@ export interface ConnectOptions {
   retryForMs?: number;
   /** Stops the retries (SIGTERM during start): rejects with the signal's reason. */
   signal?: AbortSignal;
-}
-
-/**
- * Refusals that a retry cannot cure: the server said no to the credentials, or TLS cannot be agreed. Matched on
- * nats.js's error class and message and on node's TLS error codes (the rejections of tls.connect). Retrying them
- * for ADI_START_TIMEOUT would only delay the same line by a minute.
- */
-const PERMANENT_REFUSALS: readonly ((err: Error & { code?: unknown }) => boolean)[] = [
-  (err) => err.name === "AuthorizationError" || /authorization violation/i.test(err.message),
-  (err) => /authentication (timeout|expired|revoked)|user authentication/i.test(err.message),
-  (err) => /server does not support 'tls'|tls.*is not available on this server|tls required/i.test(err.message),
-  (err) =>
-    typeof err.code === "string" &&
-    /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_.*)$/.test(err.code),
-];
-
-/** True for an error no retry cures (PERMANENT_REFUSALS): a wrong password, an untrusted certificate. */
-export function isPermanentRefusal(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    if (PERMANENT_REFUSALS.some((rule) => rule(e as Error & { code?: unknown }))) return true;
-  }
-  return false;
 }
 
 /** A refused attempt, resolved rather than rejected so that retryWithBackoff stops at once. */

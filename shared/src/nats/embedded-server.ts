@@ -3,6 +3,7 @@
 // file store, so that what a user replays later is exactly what was written.
 // Loopback is not a trust boundary: every local user can dial it. The server admits one nkey user, whose seed adi
 // keeps beside the store (0600, in a 0700 directory): whoever can read ADI_DATA_DIR can use the broker, no one else.
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
@@ -265,7 +266,7 @@ export async function startEmbeddedNats(opts: { dataDir: string; port: number; l
       child.kill("SIGKILL");
       throw adiError("ADI_ERR_NATS_UNREACHABLE", `embedded nats-server did not listen on ${opts.port} within 15 s: ${stderr.trim()}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   const url = `nats://127.0.0.1:${opts.port}`;
   // How to look at it with the nats CLI: the seed's path, never the seed.

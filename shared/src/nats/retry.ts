@@ -46,13 +46,21 @@ export interface RetryOptions extends BackoffPolicy {
   code?: ErrorCode;
   /** Told of each failure before the wait: log it (a warning: it is retried). */
   onRetry?: (err: unknown, failures: number, delayMs: number) => void;
+  /**
+   * Which failures are retried (errors.ts's classifiers: isTransient...). Any other rejects at once with the error
+   * itself, untold to onRetry. Default: every failure.
+   */
+  retryIf?: (err: unknown) => boolean;
+  /** Past `timeoutMs`, reject with the last error itself instead of the AdiError. Default false. */
+  rethrowAtTimeout?: boolean;
 }
 
 /**
  * Runs `attempt` until it resolves and returns its value. After the n-th rejection it waits backoffDelayMs(n) (cut
  * short so the last attempt starts before the timeout). `attempt` gets the count of failures so far and the signal.
  * Rejects with `signal.reason` when aborted (before, between or, if the attempt honours the signal, during
- * attempts), or with the AdiError above once `timeoutMs` has passed since the first attempt.
+ * attempts), with the AdiError above (or the last error, `rethrowAtTimeout`) once `timeoutMs` has passed since the
+ * first attempt, or with a failure `retryIf` refuses, as it is.
  */
 export async function retryWithBackoff<T>(
   attempt: (failures: number, signal: AbortSignal | undefined) => Promise<T>,
@@ -67,25 +75,36 @@ export async function retryWithBackoff<T>(
       return await attempt(failures, signal);
     } catch (err) {
       signal?.throwIfAborted();
+      if (opts.retryIf && !opts.retryIf(err)) throw err;
       failures++;
       const left = opts.timeoutMs === undefined ? Infinity : opts.timeoutMs - (performance.now() - started);
       if (left <= 0) {
+        if (opts.rethrowAtTimeout) throw err;
         throw adiError(opts.code ?? "ADI_ERR_NOT_FOLLOWING", `${opts.what}: not done within ${formatMs(opts.timeoutMs ?? 0)}: ${messageOf(err)}`, err);
       }
       const delay = Math.min(backoffDelayMs(failures, opts), left);
       opts.onRetry?.(err, failures, delay);
-      // timers/promises rejects with its own AbortError: the caller gets the signal's reason, as promised.
-      await sleep(delay, undefined, { signal }).catch((e: unknown) => {
-        signal?.throwIfAborted();
-        throw e;
-      });
+      await sleepOrAbort(delay, signal);
     }
   }
+}
+
+/**
+ * Waits `ms` (node:timers/promises' setTimeout); an abort of `signal` cuts it short and rejects with the signal's
+ * reason (timers/promises rejects with its own AbortError, which would hide a reason the caller gave).
+ */
+export async function sleepOrAbort(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch((e: unknown) => {
+    signal?.throwIfAborted();
+    throw e;
+  });
 }
 
 /** True when `err` is how an aborted retryWithBackoff (or any signal-aware wait) ended: a stop, not a failure. */
 export function isAbort(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted && err === signal.reason) return true;
+  // By name: node exports no AbortError class (timers/promises' and AbortSignal.abort()'s DOMException both carry
+  // this name, as node's docs say to test). Not a NATS error: errors.ts has those.
   return err instanceof Error && err.name === "AbortError";
 }
 

@@ -1,10 +1,12 @@
 // The durable streams every service meets through. Capture creates them (or updates their limits) at start;
 // consumers only bind to them. Replicas > 1 needs a JetStream cluster with at least that many servers.
-import { DiscardPolicy, jetstreamManager, RetentionPolicy, JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { adiError } from "../errors.ts";
+import { isAlreadyExists, isStreamNotFound, isTransient } from "./errors.ts";
+import { retryWithBackoff } from "./retry.ts";
 import { partitionsOfSubjects, RAW_STREAM, rawPartitionSubjects, STREAMS } from "../wire/subjects.ts";
 
 export interface StreamLimits {
@@ -37,23 +39,21 @@ export function streamConfigs(limits: StreamLimits): (Partial<StreamConfig> & { 
   }));
 }
 
-/** A cluster still forming (peers joining, no leader yet) answers these; they pass. */
-const TRANSIENT = /no suitable peers|insufficient resources|timeout|no responders|leader/i;
-
 /**
- * Creates the streams, or brings an existing stream's limits to the configured ones. Retries for up to
- * `waitMs` while a JetStream cluster is still forming.
+ * Creates the streams, or brings an existing stream's limits to the configured ones. Retries for up to `waitMs`
+ * (250 ms doubling to 2 s) while a JetStream cluster is still forming (isTransient: peers joining, no leader yet);
+ * past it, or on any other error, rejects with the error itself.
  */
 export async function ensureStreams(nc: NatsConnection, limits: StreamLimits, waitMs = 30_000): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
-    try {
-      return await ensureStreamsOnce(nc, limits);
-    } catch (err) {
-      if (!TRANSIENT.test((err as Error).message) || Date.now() + delay > deadline) throw err;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+  await retryWithBackoff(() => ensureStreamsOnce(nc, limits), {
+    what: "create the streams",
+    timeoutMs: waitMs,
+    initialMs: 250,
+    maxMs: 2000,
+    jitter: 0,
+    retryIf: isTransient,
+    rethrowAtTimeout: true,
+  });
 }
 
 async function ensureStreamsOnce(nc: NatsConnection, limits: StreamLimits): Promise<void> {
@@ -63,13 +63,13 @@ async function ensureStreamsOnce(nc: NatsConnection, limits: StreamLimits): Prom
     // Only "not found" means "create it": a timeout swallowed here let a stalled broker's start pass unnoticed and
     // made the add below the only request that could fail (a flaky start, issue 10's CI run).
     let existing = await jsm.streams.info(name).catch((err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
+      if (isStreamNotFound(err)) return null;
       throw err;
     });
     if (!existing) {
-      const added = await jsm.streams.add(cfg).then(() => true, (err: Error) => {
+      const added = await jsm.streams.add(cfg).then(() => true, (err: unknown) => {
         // Another service created it between our look and our add (a classifier and the agent start together).
-        if (!/already in use/i.test(err.message)) throw err;
+        if (!isAlreadyExists(err)) throw err;
         return false;
       });
       if (added) continue;

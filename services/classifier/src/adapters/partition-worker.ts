@@ -13,7 +13,7 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import { headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { isAbort, retryWithBackoff } from "@adi/shared/nats";
+import { isAbort, isAlreadyExists, retryWithBackoff } from "@adi/shared/nats";
 import { deadletterSubject, derivedSubject, encodeDerivedBatches, RAW_STREAM, rawFilter } from "@adi/shared/wire";
 import type { Derived } from "@adi/shared/wire";
 import type { RedactionPolicy } from "@adi/shared/redaction";
@@ -158,8 +158,8 @@ export class PartitionWorker {
       ack_wait: ACK_WAIT_NS,
       max_ack_pending: 1,
     };
-    await jsm.consumers.add(RAW_STREAM, config).catch(async (err: Error) => {
-      if (!/already in use|exists/i.test(err.message)) throw err;
+    await jsm.consumers.add(RAW_STREAM, config).catch(async (err: unknown) => {
+      if (!isAlreadyExists(err)) throw err;
       await jsm.consumers.update(RAW_STREAM, this.name, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
     });
     const consumer = await js.consumers.get(RAW_STREAM, this.name);

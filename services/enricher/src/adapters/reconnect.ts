@@ -1,70 +1,45 @@
 // What the runtime adapters share around their event streams: the reconnect loop (engines restart: upgrades,
 // crashes; an enricher that silently stops hearing about containers is worse than one that fails), the ordered
 // hand-off of events with their inspection, and noticing that a stream ended.
+import { backoffDelayMs, retryWithBackoff, sleepOrAbort } from "@adi/shared/nats";
 import type { ContainerIdentity } from "../core/identity.ts";
-import type { RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
+import type { RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime-port.ts";
 
-export interface Backoff {
-  /** The next delay, doubling from min to max. */
-  next(): number;
-  reset(): void;
-}
-
-export function backoff(minMs = 250, maxMs = 10_000): Backoff {
-  let delay = minMs;
-  return {
-    next() {
-      const d = delay;
-      delay = Math.min(delay * 2, maxMs);
-      return d;
-    },
-    reset() {
-      delay = minMs;
-    },
-  };
-}
+/** Delays between attempts to open a stream: 250 ms doubling to 10 s, no jitter (one enricher per engine). */
+const RECONNECT = { initialMs: 250, maxMs: 10_000, jitter: 0 } as const;
 
 /**
  * Keeps one stream open: `open` connects and resolves once it is established, with `lost`, a promise that
- * settles when the stream ends (wrapped in an object: a promise resolved with a promise would wait for it). Retries with backoff until stopped; `onReconnect` fires on every re-establishment.
+ * settles when the stream ends (wrapped in an object: a promise resolved with a promise would wait for it).
+ * Failed opens are retried with the shared backoff (retryWithBackoff, RECONNECT) and told to `onError`; a stream
+ * lost is reopened 250 ms later. Runs until the returned function stops it; `onReconnect` fires on every
+ * re-establishment (any earlier attempt, failed or lost, may have missed events).
  */
 export function keepStreaming(
   open: (signal: AbortSignal) => Promise<{ lost: Promise<void> }>,
   options: WatchOptions = {},
 ): () => void {
   const controller = new AbortController();
-  const delays = backoff();
+  const { signal } = controller;
   const loop = async () => {
     let first = true;
-    while (!controller.signal.aborted) {
-      try {
-        const { lost } = await open(controller.signal);
-        // Any earlier attempt, failed or lost, may have missed events: let the caller resync.
-        if (!first) options.onReconnect?.();
-        first = false;
-        delays.reset();
-        await lost;
-      } catch (err) {
-        first = false;
-        if (!controller.signal.aborted) options.onError?.(err);
-      }
-      if (!controller.signal.aborted) await sleep(delays.next(), controller.signal);
+    while (!signal.aborted) {
+      const { lost } = await retryWithBackoff(
+        async (failures) => {
+          const opened = await open(signal);
+          if (!first || failures > 0) options.onReconnect?.();
+          return opened;
+        },
+        { what: "open the runtime's event stream", signal, ...RECONNECT, onRetry: (err) => options.onError?.(err) },
+      );
+      first = false;
+      await lost;
+      await sleepOrAbort(backoffDelayMs(1, RECONNECT), signal);
     }
   };
-  void loop();
+  // Ends only by the stop (retryWithBackoff and the wait reject with the abort's reason).
+  loop().catch(() => undefined);
   return () => controller.abort();
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** The watch options a caller gave, with the adapter's log standing in for missing handlers. */
