@@ -1,19 +1,14 @@
 // `adi replay --out DIR`: rebuilds every output (traffic log, service map, environment inventory) from the
-// durable streams into DIR with fresh state, without
-// touching the live outputs or the live consumers (ordered consumers leave no state on the server). The raw
-// stream goes through the same classifier engine, and the result through the same mapper fold, as live.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
+// durable streams into DIR with fresh state, without touching the live outputs or the live consumers (ordered
+// consumers leave no state on the server). This file is the command: its flags, DIR and the error lines; the
+// replay itself (the services' public folds composed over the streams) is cli/replay/replay.ts.
+import { mkdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { AdiConfig } from "@adi/shared";
-import { AtomicFileWriter, checkOutputPath, adiError, isAdiError } from "@adi/shared";
-import { MapperOutputs } from "@adi/mapper";
-import { ClassifierEngine, emptyDeadLetterCounts, screenBatch, timestampWindow, hostOfSubject } from "@adi/classifier";
-import { RedactionPolicy } from "@adi/shared/redaction";
-import { EnvInventory } from "@adi/enricher";
-import { readToEnd, storedAtMs, rawStreamContract } from "@adi/shared/nats";
-import { decodeFact, FACTS_STREAM, factsFilter, RAW_STREAM, rawFilter } from "@adi/shared/wire";
-import type { DeadLetterReason } from "@adi/classifier";
+import { checkOutputPath, adiError, isAdiError } from "@adi/shared";
+import { isBrokerError, isStreamNotFound } from "@adi/shared/nats";
 import { openRuntime } from "../runtime.ts";
+import { replayStreams } from "../replay/replay.ts";
 
 export interface ReplayOptions {
   out: string;
@@ -92,18 +87,6 @@ export function prepareReplayOut(out: string, files: ReplayFiles): void {
   for (const path of Object.values(files)) checkOutputPath("--out file", path);
 }
 
-/** A JetStream "stream not found" (the broker holds no such stream: nothing was captured there). */
-export function isStreamNotFound(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  // JetStreamApiError's code is the API's err_code: 10059 is JetStreamApiCodes.StreamNotFound.
-  return err.name === "StreamNotFoundError" || (err as { code?: unknown }).code === 10059 || /\bstream not found\b/i.test(err.message);
-}
-
-/** An error of the NATS client (connection, request, timeout, permission, JetStream API), by its class name. */
-function isBrokerError(err: Error): boolean {
-  return /^(JetStream|Nats|Timeout|Request|NoResponders|ClosedConnection|DrainingConnection|Connection|Protocol|Permission|Authorization|ConsumerNotFound)/.test(err.name);
-}
-
 /** The file system calls replay makes in DIR (a socket's read or connect failing is the broker's, not DIR's). */
 const FILE_SYSCALLS = new Set(["open", "write", "fsync", "fdatasync", "rename", "close", "mkdir", "unlink", "chmod", "fchmod", "lstat", "stat"]);
 
@@ -135,73 +118,10 @@ export async function runReplay(opts: ReplayOptions): Promise<void> {
   }, { attach: true });
   /** The stream being read, for the error line. */
   let reading: string | null = null;
-  const fromStream = async <T>(stream: string, read: () => Promise<T>): Promise<T> => {
-    reading = stream;
-    const result = await read();
-    reading = null;
-    return result;
-  };
   try {
-    // The policy the live services build from the same configuration: replay redacts as they did.
-    const redaction = RedactionPolicy.fromConfig(rt.cfg);
-    const outputs = new MapperOutputs({ redaction });
-    const inventory = new EnvInventory({ all: rt.cfg.envOutputAll, redaction }); // ENV_OUTPUT_ALL, as the live enricher
-    const engine = new ClassifierEngine({ redaction });
-    const progress = (stream: string) => (done: number, pending: number) => rt.log.info({ stream, done, pending }, "replay progress");
-    let invalid = 0;
     if (files === undefined) throw new Error("replay: output files not checked"); // set by the check above
-    // The log is appended as its lines become final (memory holds a window, not the stream), synchronously (the
-    // write is the back-pressure), to a temporary file renamed at the end: DIR never holds half a log.
-    const logTemp = join(opts.out, `.${basename(files.log)}.${process.pid}.tmp`);
-    // Created here, never opened through a link planted at that name.
-    const logFd = openSync(logTemp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    const appendFinal = (all = false) => {
-      const lines = outputs.takeLogLines(all);
-      for (let i = 0; i < lines.length; i += 1024) writeSync(logFd, lines.slice(i, i + 1024).join(""));
-    };
-    // Facts first (names), then the raw events: the fold does not depend on the order, the logs read better.
-    const facts = await fromStream(FACTS_STREAM, () => readToEnd(rt.nc, FACTS_STREAM, factsFilter(), (m) => {
-      try {
-        const fact = decodeFact(m.data);
-        outputs.addFact(fact, storedAtMs(m));
-        if (fact.type === "process") inventory.add(fact);
-      } catch {
-        invalid++;
-      }
-    }, { until, onProgress: progress(FACTS_STREAM) }));
-    // Every raw subject is screened as the live classifiers screen it (core/record-guard.ts): the stream's partition
-    // count (ADI_PARTITIONS only while the stream states none), the partition check, the timestamp window from the
-    // stream's max age. What live dead-letters, replay counts and leaves out.
-    const contract = await fromStream(RAW_STREAM, () => rawStreamContract(rt.nc));
-    const partitions = contract.partitions ?? rt.cfg.partitions;
-    const window = timestampWindow(contract.maxAgeMs);
-    const deadLetters = emptyDeadLetterCounts();
-    const batches = await fromStream(RAW_STREAM, () => readToEnd(rt.nc, RAW_STREAM, rawFilter(), (m) => {
-      const s = screenBatch(m.subject, Buffer.from(m.data), BigInt(m.info.timestampNanos), partitions, window);
-      if (s.kind === "dead") {
-        deadLetters[s.reason]++;
-        if (s.reason === "malformed") invalid++;
-        return;
-      }
-      for (const [reason, n] of Object.entries(s.removed?.counts ?? {})) deadLetters[reason as DeadLetterReason] += n;
-      const at = storedAtMs(m);
-      for (const d of engine.onRecords(hostOfSubject(m.subject), s.header.bootId, s.records, m.seq)) outputs.addDerived(d, at);
-      appendFinal();
-    }, { since, until, onProgress: progress(RAW_STREAM) }));
-    appendFinal(true);
-    fsyncSync(logFd);
-    closeSync(logFd);
-    renameSync(logTemp, files.log);
-    const renders = [
-      [files.map, () => outputs.renderMap()],
-      [files.env, () => inventory.render()],
-    ] as const;
-    for (const [path, render] of renders) {
-      const w = new AtomicFileWriter(path, { debounceMs: 0 });
-      w.schedule(render);
-      await w.close();
-    }
-    rt.log.info({ facts, batches, invalid, deadLetters, ...engine.stats(), ...outputs.stats(), files }, "replay done");
+    const s = await replayStreams(rt.nc, rt.cfg, files, { since, until, log: rt.log, onStream: (stream) => (reading = stream) });
+    rt.log.info({ facts: s.facts, batches: s.batches, invalid: s.invalid, deadLetters: s.deadLetters, ...s.engine, ...s.outputs, files }, "replay done");
   } catch (err) {
     throw replayError(err, opts.out, reading);
   } finally {

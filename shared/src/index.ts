@@ -10,3 +10,4 @@ export * from "./net.ts";
 export * from "./net-listeners.ts";
 export * from "./optin.ts";
 export * from "./output-file.ts";
+export * from "./output-files.ts";

@@ -140,6 +140,11 @@ export interface AtomicFileWriterOptions {
   variable?: string;
   /** A timed write failed. Any failed write stays pending and is retried after the debounce. */
   onError?: (error: unknown) => void;
+  /**
+   * Default true: updates are written by timer (debounceMs, maxDelayMs). false: only flush, drain and close write
+   * (a reader that paces the writes itself, `adi replay`: no timer is armed per update).
+   */
+  timed?: boolean;
 }
 
 /**
@@ -149,6 +154,7 @@ export interface AtomicFileWriterOptions {
 class DebouncedWrites {
   readonly #debounceMs: number;
   readonly #maxDelayMs: number;
+  readonly #timed: boolean;
   readonly #onError: (error: unknown) => void;
   /** Resolves true when the write left something for a later, quiet one (the traffic log's lines not final yet). */
   readonly #write: (quiet: boolean) => Promise<boolean | void>;
@@ -162,6 +168,7 @@ class DebouncedWrites {
   constructor(options: AtomicFileWriterOptions, write: (quiet: boolean) => Promise<boolean | void>) {
     this.#debounceMs = options.debounceMs ?? 2000;
     this.#maxDelayMs = options.maxDelayMs ?? 10_000;
+    this.#timed = options.timed ?? true;
     this.#onError = options.onError ?? (() => {});
     this.#write = write;
   }
@@ -182,6 +189,13 @@ class DebouncedWrites {
     else await this.#writing;
   }
 
+  /** Writes now, not quiet (what is final so far), if an update is pending; waits for it. */
+  async drain(): Promise<void> {
+    this.#disarm();
+    if (this.#dirtySince !== null) await this.#enqueueWrite(false);
+    else await this.#writing;
+  }
+
   async close(): Promise<void> {
     try {
       await this.flush();
@@ -195,8 +209,17 @@ class DebouncedWrites {
     await this.#writing;
   }
 
+  /** Forgets what is pending and ignores further updates; waits for a write in progress (its failure ignored). */
+  async abandon(): Promise<void> {
+    this.#closed = true;
+    this.#disarm();
+    this.#dirtySince = null;
+    await this.#writing;
+  }
+
   #arm(): void {
     this.#disarm();
+    if (!this.#timed) return;
     const untilMax = (this.#dirtySince as number) + this.#maxDelayMs - Date.now();
     const quiet = this.#debounceMs <= untilMax;
     const delay = Math.max(0, Math.min(this.#debounceMs, untilMax));
@@ -276,6 +299,11 @@ export class AtomicFileWriter {
     return this.#writes.idle();
   }
 
+  /** Gives up: forgets a pending update (the file keeps what it had) and ignores further ones. Never throws. */
+  discard(): Promise<void> {
+    return this.#writes.abandon();
+  }
+
   async #writeAtomically(content: Content): Promise<void> {
     const { temp, file } = await createTemp(this.path, this.#mode);
     try {
@@ -308,6 +336,8 @@ export class AppendingFileWriter {
   readonly #writes: DebouncedWrites;
   #take: ((quiet: boolean) => Iterable<string>) | null = null;
   #file: FileHandle | null = null;
+  /** open({ staged: true }): the temporary file's name until close() renames it to the path. */
+  #staged: string | null = null;
   /** Taken, not yet written. */
   #unwritten: Buffer[] = [];
 
@@ -322,11 +352,17 @@ export class AppendingFileWriter {
    * Puts a new empty file at the path (a log left by an earlier run is replaced: its content is rebuilt from the
    * stream) and keeps it open for appending. The earlier file is never truncated (a hard link to it is not ours).
    * Throws AdiError ADI_ERR_OUTPUT_PATH when the path is a directory, a symlink, not a regular file or in a missing
-   * directory; any other error as is.
+   * directory; any other error as is. `staged`: the new file keeps its temporary name until close() renames it to
+   * the path (`adi replay`: the directory never holds half a log); discard() removes it instead.
    */
-  async open(): Promise<void> {
+  async open(opts: { staged?: boolean } = {}): Promise<void> {
     checkOutputPath(this.#variable, this.path);
     const { temp, file } = await createTemp(this.path, this.#mode);
+    if (opts.staged === true) {
+      this.#file = file;
+      this.#staged = temp;
+      return;
+    }
     try {
       await renameIntoPlace(temp, this.path, this.#variable);
     } catch (error) {
@@ -348,7 +384,12 @@ export class AppendingFileWriter {
     return this.#writes.flush();
   }
 
-  /** Flushes, then closes the file and ignores further updates. */
+  /** Appends the lines final now (not quiet: the others wait) and waits for the write: back-pressure for a reader. */
+  drain(): Promise<void> {
+    return this.#writes.drain();
+  }
+
+  /** Flushes, then closes the file (renaming a staged one to the path) and ignores further updates. */
   async close(): Promise<void> {
     try {
       await this.#writes.close();
@@ -357,6 +398,29 @@ export class AppendingFileWriter {
       await this.#file?.close();
       this.#file = null;
     }
+    if (this.#staged !== null) {
+      const temp = this.#staged;
+      this.#staged = null;
+      try {
+        await renameIntoPlace(temp, this.path, this.#variable);
+      } catch (error) {
+        await unlink(temp).catch(() => {});
+        throw error;
+      }
+      await syncDirectory(dirname(this.path));
+    }
+  }
+
+  /**
+   * Gives up (a replay that failed): closes the file without writing what is pending; a staged file is removed, so
+   * the path keeps what it had. Never throws.
+   */
+  async discard(): Promise<void> {
+    await this.#writes.abandon();
+    await this.#file?.close().catch(() => {});
+    this.#file = null;
+    if (this.#staged !== null) await unlink(this.#staged).catch(() => {});
+    this.#staged = null;
   }
 
   idle(): Promise<void> {

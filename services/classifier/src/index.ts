@@ -1,9 +1,11 @@
 // @adi/classifier: raw socket events into HTTP exchanges and classified connections. Its one surface: the live
-// service (startClassifier) and the pure engine with its record guard, which `adi replay` composes over a stream.
+// service (startClassifier), the pure engine, and RawBatchClassifier (the engine behind the live record guard),
+// which `adi replay` composes over a stream.
 export { startClassifier, SETTLE_MS, CONTRACT_EVERY_MS } from "./main.ts";
 export type { Classifier } from "./main.ts";
 export { ClassifierEngine } from "./core/engine.ts";
 export type { EngineStats } from "./core/engine.ts";
-export { emptyDeadLetterCounts, screenBatch, timestampWindow } from "./core/record-guard.ts";
-export type { DeadLetterReason } from "./core/record-guard.ts";
-export { hostOfSubject } from "./adapters/partition-worker.ts";
+export type { DeadLetterCounts, DeadLetterReason } from "./core/record-guard.ts";
+// What `adi replay` composes: the raw stream screened as live, dead letters counted, through the same engine.
+export { RawBatchClassifier } from "./raw-batches.ts";
+export type { RawBatchClassifierOptions, RawMessage } from "./raw-batches.ts";

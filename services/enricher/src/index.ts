@@ -1,5 +1,8 @@
 // @adi/enricher: the environment inventory and container identities. Its one surface: the live service
-// (startEnricher) and the pure fold (EnvInventory) that `adi replay` runs over the facts.
+// (startEnricher), the pure fold (EnvInventory) and its projection, which `adi replay` composes.
 export { startEnricher, RESYNC_MS } from "./main.ts";
 export type { Enricher, StartOptions } from "./main.ts";
 export { EnvInventory } from "./core/env-inventory.ts";
+export type { EnvInventoryOptions } from "./core/env-inventory.ts";
+// Its file as a projection of that fold, for @adi/shared's OutputFiles (live and replay write alike).
+export { envInventoryProjection } from "./core/env-projection.ts";

@@ -6,10 +6,11 @@ import { jetstream } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared";
 import { followStream, retryWithBackoff, ensureStreams } from "@adi/shared/nats";
-import { readBootId, AtomicFileWriter, checkOutputPath } from "@adi/shared";
+import { readBootId, OutputFiles, checkOutputPath } from "@adi/shared";
 import { decodeFact, encodeFact, nsToIso, FACTS_STREAM, factSubject, factsFilter, sanitizeToken } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { EnvInventory } from "./core/env-inventory.ts";
+import { envInventoryProjection } from "./core/env-projection.ts";
 import { startContainerEnrichment } from "./adapters/container-enrichment.ts";
 
 export { RESYNC_MS } from "./adapters/container-enrichment.ts";
@@ -45,9 +46,8 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
     onRetry: (err, failures, retryInMs) => log.warn({ err: (err as Error).message, failures, retryInMs }, "could not create the streams; will retry"),
   });
   const inventory = new EnvInventory({ all: cfg.envOutputAll, redaction: RedactionPolicy.fromConfig(cfg) });
-  const writer = new AtomicFileWriter(cfg.envOutputPath, {
-    variable: "ENV_OUTPUT_PATH",
-    onError: (err) => log.error({ err }, "could not write ENV_OUTPUT_PATH; will retry"),
+  const files = await OutputFiles.open([{ path: cfg.envOutputPath, variable: "ENV_OUTPUT_PATH", projection: envInventoryProjection(inventory) }], {
+    onError: (err, variable) => log.error({ err, variable }, `could not write ${variable}; will retry`),
   });
   const abort = new AbortController();
   // A stop during the start stops the retries too; once ready, only stop() does.
@@ -57,9 +57,8 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
     try {
       const fact = decodeFact(m.data);
       if (fact.type !== "process") return;
-      const before = inventory.version;
       inventory.add(fact);
-      if (inventory.version !== before) writer.schedule(() => inventory.render());
+      files.changed(); // written only when the inventory's version moved
     } catch (err) {
       log.warn({ err: (err as Error).message, seq: m.seq }, "invalid process fact skipped");
     }
@@ -69,6 +68,7 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
   } catch (err) {
     abort.abort();
     await facts.done.catch(() => undefined);
+    await files.discard(); // not ready: nothing written after the start failed
     throw err;
   } finally {
     opts.signal?.removeEventListener("abort", onStartAbort);
@@ -98,12 +98,12 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
       return containers?.runtime ?? null;
     },
     resync: async () => containers?.resync(),
-    flush: () => writer.flush(),
+    flush: () => files.flush(),
     async stop() {
       await containers?.stop();
       abort.abort();
       await following;
-      await writer.close();
+      await files.close();
     },
   };
 }

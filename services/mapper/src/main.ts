@@ -10,9 +10,11 @@ import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared";
 import { followStream, readToEndRetrying, storedAtMs, retryWithBackoff, ensureStreams } from "@adi/shared/nats";
 import { decodeDerivedBatch, decodeFact, DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire";
-import { AppendingFileWriter, AtomicFileWriter, checkOutputPath } from "@adi/shared";
+import { OutputFiles, checkOutputPath } from "@adi/shared";
+import type { OutputTarget } from "@adi/shared";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { MapperOutputs } from "./core/outputs.ts";
+import { serviceMapProjection, trafficLogProjection } from "./core/projections.ts";
 
 export interface Mapper {
   outputs: MapperOutputs;
@@ -56,22 +58,18 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     throw err;
   });
   const outputs = new MapperOutputs({ redaction: RedactionPolicy.fromConfig(cfg) });
-  const onError = (err: unknown) => log.error({ err }, "could not write an output file; will retry");
-  const logWriter = new AppendingFileWriter(cfg.outputPath, { onError, variable: "OUTPUT_PATH" });
-  await logWriter.open().catch((err) => {
+  // The traffic log is a new empty file from now on; the map is written once something changes it.
+  const targets: OutputTarget[] = [{ path: cfg.outputPath, variable: "OUTPUT_PATH", projection: trafficLogProjection(outputs) }];
+  if (cfg.serviceMapPath) targets.push({ path: cfg.serviceMapPath, variable: "SERVICE_MAP_PATH", projection: serviceMapProjection(outputs) });
+  const files = await OutputFiles.open(targets, {
+    onError: (err, variable) => log.error({ err, variable }, `could not write ${variable}; will retry`),
+  }).catch((err) => {
     opts.signal?.removeEventListener("abort", onStartAbort);
     throw err;
   });
-  const mapWriter = cfg.serviceMapPath ? new AtomicFileWriter(cfg.serviceMapPath, { onError, variable: "SERVICE_MAP_PATH" }) : undefined;
   const counters = { facts: 0, batches: 0, invalid: 0 };
-  let writtenVersion = outputs.version;
-  // Facts that change nothing (the agent's counters every 5 s) must not re-render the map.
-  const changed = () => {
-    if (outputs.version === writtenVersion) return;
-    writtenVersion = outputs.version;
-    logWriter.schedule((quiet) => outputs.takeLogLines(quiet));
-    mapWriter?.schedule(() => outputs.renderMap());
-  };
+  // Facts that change nothing (the agent's counters every 5 s) re-render nothing: OutputFiles compares versions.
+  const changed = () => files.changed();
   const onFact = (m: JsMsg) => {
     try {
       outputs.addFact(decodeFact(m.data), storedAtMs(m));
@@ -107,8 +105,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     // Not following both (the bound ran out, or a stop came first): nothing is left running, and no line written.
     abort.abort();
     await Promise.all(streams.map((f) => f.done.catch(() => undefined)));
-    await logWriter.close().catch(() => undefined);
-    await mapWriter?.close().catch(() => undefined);
+    await files.close().catch(() => undefined);
     throw err;
   } finally {
     opts.signal?.removeEventListener("abort", onStartAbort);
@@ -116,10 +113,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   const following = streams.map((f) => f.done.catch((err) => log.error({ err }, "mapper stopped following a stream")));
   log.info({ outputPath: cfg.outputPath, serviceMapPath: cfg.serviceMapPath ?? null }, "mapper ready");
 
-  const flush = async () => {
-    await logWriter.flush();
-    await mapWriter?.flush();
-  };
+  const flush = () => files.flush();
   return {
     outputs,
     counters: () => ({ ...counters, ...outputs.stats() }),
@@ -127,8 +121,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     async stop() {
       abort.abort();
       await Promise.all(following);
-      await logWriter.close();
-      await mapWriter?.close();
+      await files.close();
     },
   };
 }

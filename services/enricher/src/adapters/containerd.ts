@@ -7,7 +7,7 @@ import { runtimeAction, runtimeEventNames } from "../core/runtime-events.ts";
 import { ContainerdApi, DEFAULT_CONTAINERD_SOCKET, eventIds, isNotFound } from "./containerd-api.ts";
 import type { ContainerdProcess, Envelope } from "./containerd-api.ts";
 import { inspectInOrder, keepStreaming, streamLost, withLog } from "./reconnect.ts";
-import type { ContainerRuntime, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
+import type { ContainerRuntime, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime-port.ts";
 
 /** nerdctl's (default), Docker's (moby) and Kubernetes CRI's (k8s.io). */
 export const DEFAULT_NAMESPACES = ["default", "moby", "k8s.io"] as const;

@@ -6,7 +6,7 @@ import type { ContainerIdentity, DockerInspect } from "../core/identity.ts";
 import { dockerEvent } from "../core/runtime-events.ts";
 import type { DockerEventMessage } from "../core/runtime-events.ts";
 import { inspectInOrder, keepStreaming, streamLost, withLog } from "./reconnect.ts";
-import type { ContainerRuntime, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime.ts";
+import type { ContainerRuntime, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime-port.ts";
 
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 const INSPECT_CONCURRENCY = 8;

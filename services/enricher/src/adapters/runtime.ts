@@ -1,45 +1,11 @@
-// What every container engine adapter offers the enricher, and openRuntime: the adapter for whatever engine
-// listens on the configured socket (Docker, Podman or containerd; see detect.ts).
-import type { Logger } from "pino";
-import type { ContainerEngine, ContainerIdentity } from "../core/identity.ts";
+// openRuntime: the adapter for whatever engine listens on the configured socket (Docker, Podman or containerd;
+// see detect.ts). The port the adapters implement is runtime-port.ts.
 import { ContainerdRuntime, DEFAULT_NAMESPACES } from "./containerd.ts";
 import { detectRuntime } from "./detect.ts";
 import { DockerRuntime } from "./docker.ts";
 
-export type { RuntimeAction } from "../core/runtime-events.ts";
-import type { RuntimeAction } from "../core/runtime-events.ts";
-
-export interface RuntimeEvent {
-  readonly action: RuntimeAction;
-  readonly id: string;
-  /** containerd's namespace; null for Docker and Podman. */
-  readonly namespace: string | null;
-  /** The container as inspected after the event; null when it is already gone (always for destroy). */
-  readonly identity: ContainerIdentity | null;
-}
-
-export interface WatchOptions {
-  /**
-   * Called each time the event stream is (re)established after a loss, e.g. the engine restarted: events in the
-   * gap are lost, so the caller should list() again. Not called for the first connection.
-   */
-  readonly onReconnect?: () => void;
-  /** Errors that do not stop the watch (a lost stream, a failed inspect); default: a warning in the adapter's log. */
-  readonly onError?: (err: unknown) => void;
-}
-
-export type RuntimeLog = Pick<Logger, "info" | "warn">;
-
-export interface ContainerRuntime {
-  readonly kind: ContainerEngine;
-  /** Running (and paused) containers, each fully inspected. */
-  list(): Promise<ContainerIdentity[]>;
-  /** One container by id (full or, for Docker, a unique prefix or name); null when there is none. */
-  inspect(id: string): Promise<ContainerIdentity | null>;
-  /** Follows container lifecycle events (core/runtime-events.ts's table) until the returned function is called. */
-  watch(onEvent: (event: RuntimeEvent) => void, options?: WatchOptions): () => void;
-  close(): void;
-}
+export type { ContainerRuntime, RuntimeAction, RuntimeEvent, RuntimeLog, WatchOptions } from "./runtime-port.ts";
+import type { ContainerRuntime, RuntimeLog } from "./runtime-port.ts";
 
 export interface OpenRuntimeOptions {
   /** containerd only: the one namespace to query; unset: default, moby and k8s.io. */

@@ -2,7 +2,7 @@
 // schemas as nested YAML, null as null. Like the README's example, a service without endpoints (or without
 // connections) has no such key.
 import { Document, isScalar } from "yaml";
-import type { ConnectionEntry, EndpointEntry, ServiceEntry, ServiceMap } from "./service-map.ts";
+import type { ConnectionEntry, EndpointEntry, ServiceEntry, ServiceMap } from "./map-types.ts";
 
 export function toYaml(map: ServiceMap): string {
   const doc = new Document(

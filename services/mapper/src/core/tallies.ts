@@ -13,7 +13,7 @@ import { DEFAULT_MAX_SEGMENT_VALUES, RouteTree } from "./routes.ts";
 import type { RouteValues } from "./routes.ts";
 import { VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
-import type { ConnectionEntry, DestinationRef, EndpointEntry, ServiceEntry, SourceRef } from "./service-map.ts";
+import type { ConnectionEntry, DestinationRef, EndpointEntry, ServiceEntry, SourceRef } from "./map-types.ts";
 
 interface CallBase {
   source: SourceRef;
