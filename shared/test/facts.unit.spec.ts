@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ZodError } from "zod";
-import { decodeFact, encodeFact, nsToIso, type AgentStatsFact, type ProcessFact } from "../src/wire/facts.ts";
+import { decodeFact, encodeFact, type AgentStatsFact, type ProcessFact } from "../src/wire/facts.ts";
+import { nsToIso } from "../src/wire/time.ts";
 
 const processFact: ProcessFact = {
   v: 1,

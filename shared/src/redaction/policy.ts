@@ -165,12 +165,12 @@ export class RedactionPolicy {
 
   request(m: HttpRequest): HttpRequest {
     if (!this.#httpOn || this.#clean(m, m.target)) return m;
-    return { ...m, headers: this.headers(m.headers), target: this.target(m.target), body: this.body(m.body), raw: this.raw(m.raw) };
+    return { ...withBody(m, this.body(m.body)), headers: this.headers(m.headers), target: this.target(m.target), raw: this.raw(m.raw) };
   }
 
   response(m: HttpResponse): HttpResponse {
     if (!this.#httpOn || this.#clean(m, m.reason)) return m;
-    return { ...m, headers: this.headers(m.headers), reason: this.values(m.reason), body: this.body(m.body), raw: this.raw(m.raw) };
+    return { ...withBody(m, this.body(m.body)), headers: this.headers(m.headers), reason: this.values(m.reason), raw: this.raw(m.raw) };
   }
 
   /** An exchange as it may be published or written: request and response redacted, the rest as it was. */
@@ -214,4 +214,14 @@ export class RedactionPolicy {
     if (json !== null) return redactFields(json, this.names, ["key-value"]);
     return redactFields(text, this.names, rules);
   }
+}
+
+/**
+ * `m` with `body`: a body the policy changed drops the schema the classifier shipped for the old one (derived v3
+ * body_schema), so a consumer infers it from what it will print.
+ */
+function withBody<T extends { body: string | null; body_schema?: string }>(m: T, body: string | null): T {
+  if (body === m.body) return m;
+  const { body_schema: _stale, ...rest } = m;
+  return { ...rest, body } as T;
 }

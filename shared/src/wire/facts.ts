@@ -198,23 +198,4 @@ export function encodeFact(fact: Fact): string {
   return JSON.stringify(FactSchema.parse(fact));
 }
 
-const NS_PER_SECOND = 1_000_000_000n;
-/** 10000-01-01T00:00:00Z: beyond it an ISO year needs more than four digits. */
-const MAX_NS = 253_402_300_800n * NS_PER_SECOND;
 
-/** The last whole second formatted: timestamps come in runs within one second, and toISOString is not cheap. */
-let cachedSecond = -1n;
-let cachedPrefix = "";
-
-/** UTC nanoseconds since the epoch to RFC 3339 with nine fractional digits: 2024-04-08T18:24:10.123456789Z */
-export function nsToIso(ns: bigint): string {
-  if (ns < 0n || ns >= MAX_NS) throw new RangeError(`timestamp ${ns}ns is outside 1970..9999`);
-  const seconds = ns / NS_PER_SECOND;
-  const fraction = (ns % NS_PER_SECOND).toString().padStart(9, "0");
-  if (seconds !== cachedSecond) {
-    // toISOString always prints milliseconds (".000Z" here, the seconds being whole): swap in the nanoseconds.
-    cachedPrefix = new Date(Number(seconds) * 1000).toISOString().slice(0, -4);
-    cachedSecond = seconds;
-  }
-  return `${cachedPrefix}${fraction}Z`;
-}

@@ -7,7 +7,7 @@
 // Every HttpExchange leaves redacted (headers, target, body, raw of both messages) by the policy it was given: the
 // classifier's publish and replay both go through here, so ADI_DERIVED and a replay never hold what it hides.
 import { isUtf8 } from "node:buffer";
-import { nsToIso } from "@adi/shared/wire";
+import { inferSchema, nsToIso, schemaKey } from "@adi/shared/wire";
 import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { decodeBody } from "./http/body.ts";
@@ -299,7 +299,7 @@ export class ClassifierEngine {
   }
 
   #exchange(s: ConnState, x: PairedExchange): HttpExchange {
-    return this.#redaction.exchange({
+    return withBodySchemas(this.#redaction.exchange({
       v: 1,
       type: "http_exchange",
       ...this.#observer(s),
@@ -308,8 +308,18 @@ export class ClassifierEngine {
       request: request(x.request),
       response: x.response ? response(x.response) : null,
       latency_ns: x.latencyNs === null ? null : Number(x.latencyNs),
-    });
+    }));
   }
+}
+
+/**
+ * Each message's body schema (its canonical key), inferred here where the body was decoded and after redaction
+ * (the schema of what is published), so no consumer parses the body's JSON again (derived.ts v3).
+ */
+function withBodySchemas(x: HttpExchange): HttpExchange {
+  const request = { ...x.request, body_schema: schemaKey(inferSchema(x.request.body, x.request.body_binary)) };
+  const response = x.response && { ...x.response, body_schema: schemaKey(inferSchema(x.response.body, x.response.body_binary)) };
+  return { ...x, request, response };
 }
 
 /**

@@ -31,7 +31,9 @@ export interface PairingOptions {
 }
 
 export class PairingLog<T> {
-  readonly #groups = new Map<string, { newestMs: number; views: Map<string, View<T>> }>();
+  // A key has one or two views (both ends), rarely more: an array, not a Map per key (a Map's overhead was most of
+  // the mapper's memory at 10,000 exchanges/s with a 60 s window: BENCHMARKS.md, issue 12).
+  readonly #groups = new Map<string, { newestMs: number; views: View<T>[] }>();
   readonly #options: PairingOptions;
   #newestMs = -Infinity;
   #settledUpToMs = -Infinity;
@@ -46,8 +48,8 @@ export class PairingLog<T> {
     // Keys this old were settled already: a partner that was there has been counted alone.
     if (view.ms < this.#settledUpToMs) this.#lateViews++;
     let group = this.#groups.get(key);
-    if (!group) this.#groups.set(key, (group = { newestMs: view.ms, views: new Map() }));
-    if (!group.views.has(view.id)) group.views.set(view.id, view);
+    if (!group) this.#groups.set(key, (group = { newestMs: view.ms, views: [] }));
+    if (!group.views.some((v) => v.id === view.id)) group.views.push(view);
     group.newestMs = Math.max(group.newestMs, view.ms);
     this.#newestMs = Math.max(this.#newestMs, view.ms);
     // Scanning every key costs, so settle only after capture time moved on by a tenth of the window.
@@ -57,7 +59,7 @@ export class PairingLog<T> {
     const settled: Call<T>[] = [];
     for (const [groupKey, candidate] of this.#groups) {
       if (candidate.newestMs >= horizon) continue;
-      settled.push(...pairViews([...candidate.views.values()], this.#options.toleranceMs));
+      settled.push(...pairViews(candidate.views, this.#options.toleranceMs));
       this.#groups.delete(groupKey);
     }
     return settled;
@@ -71,7 +73,7 @@ export class PairingLog<T> {
   /** Views held, waiting for their other end or for the window to pass (bounded by the window, for tests). */
   size(): number {
     let n = 0;
-    for (const group of this.#groups.values()) n += group.views.size;
+    for (const group of this.#groups.values()) n += group.views.length;
     return n;
   }
 
@@ -79,7 +81,7 @@ export class PairingLog<T> {
   pending(): Call<T>[] {
     const calls: Call<T>[] = [];
     for (const group of this.#groups.values()) {
-      calls.push(...pairViews([...group.views.values()], this.#options.toleranceMs));
+      calls.push(...pairViews(group.views, this.#options.toleranceMs));
     }
     return calls;
   }

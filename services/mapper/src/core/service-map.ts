@@ -4,9 +4,9 @@
 // names are resolved in build(), so a process fact or listener learned late still names everything, and
 // the result depends only on what was added, never on the order (tested with shuffles). A call seen by
 // both its client and its server counts once (pairing.ts); the client's view is the one used.
-import type { ConnectionObservation, Endpoint, HttpExchange, ListenersFact, ProcessFact } from "@adi/shared/wire";
+import type { ConnectionObservation, HttpExchange, HttpRequest, HttpResponse, ListenersFact, ProcessFact } from "@adi/shared/wire";
 import { NameResolver, refOf } from "./names.ts";
-import type { DestinationType, ProcessRef, ResolvedName } from "./names.ts";
+import type { ResolvedName } from "./names.ts";
 import { connectionKey, exchangeKey, formatEndpoint, isoToMs, maxIso } from "./observation.ts";
 import { observerRole, targetPath, viewId } from "./observation.ts";
 import { PairingLog } from "./pairing.ts";
@@ -14,48 +14,10 @@ import { inferSchema, schemaKey, VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
 import { Tallies, VARIES_SCHEMA_KEY } from "./tallies.ts";
 import type { ConnectionCall, EndpointCall } from "./tallies.ts";
+import type { DestinationRef, ServiceMap, SourceRef } from "./map-types.ts";
 
 export { toYaml } from "./service-map-yaml.ts";
-
-export interface EndpointEntry {
-  destination: string;
-  destination_type: DestinationType;
-  method: string;
-  path: string;
-  request_schema: BodySchema;
-  response_schema: BodySchema;
-  first_seen: string;
-  last_seen: string;
-  count: number;
-}
-
-export interface ConnectionEntry {
-  destination: string;
-  destination_type: DestinationType;
-  protocol: string;
-  category: string;
-  port: number;
-  confidence: number;
-  reason: string;
-  first_seen: string;
-  last_seen: string;
-  count: number;
-}
-
-export interface ServiceEntry {
-  name: string;
-  image: string | null;
-  endpoints: EndpointEntry[];
-  connections: ConnectionEntry[];
-  first_seen: string;
-  last_seen: string;
-}
-
-export interface ServiceMap {
-  /** The latest capture timestamp seen (not the wall clock): rebuilding from the same events gives the same file. */
-  generated_at: string | null;
-  services: ServiceEntry[];
-}
+export type { ConnectionEntry, DestinationRef, EndpointEntry, ServiceEntry, ServiceMap, SourceRef } from "./map-types.ts";
 
 export interface ServiceMapOptions {
   /** Shared with the log lines, so both name things alike. */
@@ -74,23 +36,6 @@ export interface ServiceMapOptions {
   maxSegmentValues?: number;
   /** The Go map lists databases, caches and message buses; HTTP calls are its endpoints. */
   connectionCategories?: readonly string[];
-}
-
-/**
- * Who made the call: a process we know, only the client address a server saw, or (for a process long gone, whose
- * name no fact can change any more: NameResolver.settledName) what names it, so its tallies join its service's.
- */
-export type SourceRef =
-  | { kind: "process"; ref: ProcessRef }
-  | { kind: "remote"; ip: string }
-  | { kind: "settled"; host: string; container_id: string | null; name: string };
-
-/** Where it went, as seen from the client's host (or the server's, when only it saw the call). */
-export interface DestinationRef {
-  viewerHost: string;
-  server: Endpoint;
-  /** What the client asked for (Host header, TLS server name): the name when no listener is known. */
-  hint: string | null;
 }
 
 const GO_CATEGORIES = ["database", "cache", "message_bus"];
@@ -153,8 +98,8 @@ export class ServiceMapBuilder {
       ts: request.ts,
       method: request.method,
       path: targetPath(request.target),
-      requestSchema: this.#intern(inferSchema(request.body, request.body_binary)),
-      responseSchema: this.#intern(response ? inferSchema(response.body, response.body_binary) : null),
+      requestSchema: this.#schemaOf(request),
+      responseSchema: response ? this.#schemaOf(response) : this.#intern(null),
     };
     const role = observerRole(exchange);
     const view = { id: viewId(exchange, request.ts), role, ms: isoToMs(request.ts), data: call };
@@ -253,6 +198,17 @@ export class ServiceMapBuilder {
   }
 
   /** One copy of each distinct schema and of its key; calls carry the key. */
+  /**
+   * A message's body schema key: the one the classifier computed where it parsed the body (derived v3), else
+   * inferred from the body here (v2 messages). Its structure is the key's JSON, parsed once per distinct key.
+   */
+  #schemaOf(message: HttpRequest | HttpResponse): string {
+    const key = message.body_schema;
+    if (key === undefined) return this.#intern(inferSchema(message.body, message.body_binary));
+    if (!this.#schemas.has(key)) this.#schemas.set(key, { key, schema: JSON.parse(key) as BodySchema });
+    return key;
+  }
+
   #intern(schema: BodySchema): string {
     const key = schemaKey(schema);
     const known = this.#schemas.get(key);
