@@ -93,7 +93,8 @@ export class ReplayFold {
   raw(m: { subject: string; data: Uint8Array; storeNs: bigint; seq: number }): void {
     if (this.#classifier === null) throw new Error("ReplayFold.raw before startRaw");
     const at = Number(m.storeNs / 1_000_000n);
-    for (const d of this.#classifier.classify(m)) this.#outputs.addDerived(d, at);
+    // The engine redacted with this very policy.
+    for (const d of this.#classifier.classify(m)) this.#outputs.addDerived(d, at, this.#redaction.id);
   }
 
   summary(facts: number, batches: number): ReplaySummary {

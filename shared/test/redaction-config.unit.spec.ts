@@ -90,3 +90,20 @@ describe("policy helpers", () => {
     expect(new RedactionPolicy({ off: ["handshake"] }).enabled("handshake")).toBe(false);
   });
 });
+
+describe("RedactionPolicy.id", () => {
+  it("is the same for the same settings and differs when any setting differs", () => {
+    const base = new RedactionPolicy({ names: ["x-internal"], patterns: ["acct-(\\d+)"] });
+    expect(new RedactionPolicy({ names: ["x-internal"], patterns: ["acct-(\\d+)"] }).id).toBe(base.id);
+    expect(RedactionPolicy.fromConfig({ redactOff: [], redactNames: [], redactPatterns: [], envRedact: true }).id).toBe(RedactionPolicy.DEFAULT.id);
+    const others = [
+      RedactionPolicy.DEFAULT,
+      RedactionPolicy.NONE,
+      new RedactionPolicy({ names: ["x-internal2"], patterns: ["acct-(\\d+)"] }),
+      new RedactionPolicy({ names: ["x-internal"], patterns: ["acct-(\\d+)", "k"] }),
+      new RedactionPolicy({ off: ["body"], names: ["x-internal"], patterns: ["acct-(\\d+)"] }),
+    ];
+    expect(new Set([base.id, ...others.map((p) => p.id)]).size).toBe(others.length + 1);
+    expect(base.id).toMatch(/^[0-9a-f]{16}$/);
+  });
+});

@@ -85,7 +85,8 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   const onDerived = (m: JsMsg) => {
     try {
       const at = storedAtMs(m);
-      for (const d of decodeDerivedBatch(m.data).observations) outputs.addDerived(d, at);
+      const batch = decodeDerivedBatch(m.data);
+      for (const d of batch.observations) outputs.addDerived(d, at, batch.redaction);
       counters.batches++;
       changed();
     } catch (err) {

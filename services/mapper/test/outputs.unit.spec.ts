@@ -254,6 +254,18 @@ describe("MapperOutputs redaction (defense in depth: streams written by older cl
     expect(lines[1]).toMatchObject({ headers: { "Set-Cookie": "[REDACTED]" }, body: '{"access_token":"[REDACTED]"}' });
   });
 
+  it("does not redact again what a policy with its own id redacted, and does what another policy redacted", () => {
+    // The leaky exchange stands in for one whose secrets this policy would not find: skipped means untouched.
+    const policy = new RedactionPolicy({ names: ["x-extra"] });
+    const redactedBy = (id: string) => {
+      const outputs = new MapperOutputs({ redaction: policy });
+      outputs.addDerived(leaky(), undefined, id);
+      return JSON.parse(outputs.takeLogLines(true)[0]!) as Record<string, unknown>;
+    };
+    expect(redactedBy(policy.id)).toMatchObject({ headers: { Authorization: "Bearer b1" } });
+    expect(redactedBy(RedactionPolicy.DEFAULT.id)).toMatchObject({ headers: { Authorization: "[REDACTED]" } });
+  });
+
   it("writes them as they came with ADI_REDACT_OFF=all", () => {
     const outputs = new MapperOutputs({ redaction: RedactionPolicy.NONE });
     outputs.addFact(fact("curl -u bob:pw1 https://api"));

@@ -48,6 +48,48 @@ export function inferSchema(body: string | null, binary: boolean): BodySchema {
   return render(shape);
 }
 
+/** schemaKey(NON_JSON). */
+const NON_JSON_KEY = JSON.stringify(NON_JSON);
+
+/**
+ * schemaKey(inferSchema(body, binary)), in one pass: an object's key is built from its sorted keys and its values'
+ * keys directly, without the intermediate shape, its rendering and a second walk to stringify it (the classifier
+ * runs this for every body it decodes; equal to the two-step form for every JSON value, a property test pins it).
+ * Arrays still go through the shape, which merges their elements.
+ */
+export function inferSchemaKey(body: string | null, binary: boolean): string {
+  if (body === null || body.trim() === "") return "null";
+  if (binary) return NON_JSON_KEY;
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return NON_JSON_KEY;
+  }
+  return valueKey(value);
+}
+
+const SCALAR_KEYS: Readonly<Record<string, string>> = { string: '"string"', number: '"number"', boolean: '"boolean"' };
+
+function valueKey(value: unknown): string {
+  if (value === null) return '"null"';
+  const scalar = SCALAR_KEYS[typeof value];
+  if (scalar !== undefined) return scalar;
+  if (Array.isArray(value)) {
+    const shape = emptyShape();
+    addValue(shape, value);
+    return stableStringify(render(shape));
+  }
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object).sort();
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    out += `${i === 0 ? "" : ","}${JSON.stringify(key)}:${valueKey(object[key])}`;
+  }
+  return `${out}}`;
+}
+
 /** Canonical text of a schema (keys sorted at every level): two schemas are the same variant iff equal. */
 export function schemaKey(schema: BodySchema): string {
   return stableStringify(schema);

@@ -17,7 +17,7 @@
 // the output files print), so the consumers' folds do not know which version a message was.
 import { z } from "zod";
 import { Packr, Unpackr } from "msgpackr";
-import { inferSchema, schemaKey } from "./body-schema.ts";
+import { inferSchemaKey } from "./body-schema.ts";
 import { isoToNs, nsToIso } from "./time.ts";
 import { DEADLETTER_SUBJECT_PREFIX, DERIVED_SUBJECT_PREFIX } from "./subjects.ts";
 
@@ -145,6 +145,8 @@ export const DerivedBatchSchema = z.object({
   kind: z.enum(DERIVED_KINDS),
   /** The raw batch it came from (`ADI_RAW#<stream seq>`), for tracing an observation back. */
   source: z.string(),
+  /** v3: the classifier's RedactionPolicy id (what redacted the observations); absent in v2. */
+  redaction: z.string().optional(),
   observations: z.array(DerivedSchema).min(1),
 });
 export type DerivedBatch = z.infer<typeof DerivedBatchSchema>;
@@ -188,12 +190,12 @@ const JSON_OPEN_BRACE = 0x7b;
  * classifier's hot path. Each body goes once: the raw bytes after the head are left out when they are the body's
  * own UTF-8 bytes (identity encoding), and rebuilt from it by decode. A message without `body_schema` gets it here.
  */
-export function encodeDerivedBatches(source: string, observations: readonly Derived[]): { kind: DerivedKind; data: Uint8Array }[] {
+export function encodeDerivedBatches(source: string, observations: readonly Derived[], redaction?: string): { kind: DerivedKind; data: Uint8Array }[] {
   const out: { kind: DerivedKind; data: Uint8Array }[] = [];
   for (const kind of DERIVED_KINDS) {
     const of: WireObservation[] = [];
     for (const d of observations) if (kindOf(d) === kind) of.push(d.type === "http_exchange" ? wireExchange(d) : wireConnection(d));
-    if (of.length > 0) out.push({ kind, data: packr.pack({ v: DERIVED_WIRE_VERSION, kind, source, observations: of }) });
+    if (of.length > 0) out.push({ kind, data: packr.pack({ v: DERIVED_WIRE_VERSION, kind, source, redaction: redaction ?? null, observations: of }) });
   }
   return out;
 }
@@ -253,7 +255,7 @@ function wireMessage(m: HttpRequest | HttpResponse): WireMessage {
     body_size: m.body_size,
     body_truncated: m.body_truncated,
     body_binary: m.body_binary,
-    body_schema: m.body_schema ?? schemaKey(inferSchema(m.body, m.body_binary)),
+    body_schema: m.body_schema ?? inferSchemaKey(m.body, m.body_binary),
     head,
     raw_tail: tail === "" || tail === bodyBytes(m.body, tail.length) ? null : tail,
     raw_size: m.raw.length,
@@ -444,6 +446,7 @@ function decodeV3(data: Uint8Array): DerivedBatch {
   if (top.v !== DERIVED_WIRE_VERSION) throw new DerivedFormatError("batch.v", `version ${String(top.v)} is not readable (expected ${DERIVED_WIRE_VERSION})`);
   const kind = oneOfAt(top, "kind", "batch", DERIVED_KINDS);
   const source = strAt(top, "source", "batch");
+  const redaction = strOrNullAt(top, "redaction", "batch");
   const list = top.observations;
   if (!Array.isArray(list) || list.length === 0) throw new DerivedFormatError("batch.observations", "expected a non-empty array");
   const observations: Derived[] = new Array(list.length);
@@ -451,5 +454,5 @@ function decodeV3(data: Uint8Array): DerivedBatch {
     const o = obj(list[i], `batch.observations[${i}]`);
     observations[i] = kind === "http" ? exchangeOf(o, `batch.observations[${i}]`) : connectionOf(o, `batch.observations[${i}]`);
   }
-  return { v: 2, kind, source, observations };
+  return redaction === null ? { v: 2, kind, source, observations } : { v: 2, kind, source, redaction, observations };
 }

@@ -23,7 +23,9 @@ export function nsToIso(ns: bigint): string {
     formattedPrefix = new Date(Number(seconds) * 1000).toISOString().slice(0, -4);
     formattedSecond = seconds;
   }
-  return `${formattedPrefix}${fraction}Z`;
+  // Joined, not concatenated: a flat string, not a tree of V8 cons strings holding its parts (timestamps are kept
+  // for as long as the mapper holds a call: ~100 bytes less each).
+  return [formattedPrefix, fraction, "Z"].join("");
 }
 
 const ISO9 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{9})Z$/;

@@ -72,9 +72,9 @@ export function rawSource(seq: number): string {
  * across hosts and restarts; else its stream position) and the kind: a batch redone after a crash or a
  * hand-off (within the stream's duplicate window) is stored once.
  */
-export async function publishDerived(js: JetStreamClient, host: string, raw: { source: string; msgId: string | undefined }, items: readonly Derived[]): Promise<void> {
+export async function publishDerived(js: JetStreamClient, host: string, raw: { source: string; msgId: string | undefined }, items: readonly Derived[], redaction?: string): Promise<void> {
   const id = raw.msgId || raw.source;
-  await Promise.all(encodeDerivedBatches(raw.source, items).map(({ kind, data }) => js.publish(derivedSubject(host, kind), data, { msgID: `${id}.${kind}` })));
+  await Promise.all(encodeDerivedBatches(raw.source, items, redaction).map(({ kind, data }) => js.publish(derivedSubject(host, kind), data, { msgID: `${id}.${kind}` })));
 }
 
 /**
@@ -296,7 +296,7 @@ export class PartitionWorker {
     }
     const msgId = m.headers?.get("Nats-Msg-Id") || undefined;
     if (out.dead) await publishDeadLetter(js, { subject: m.subject, seq: m.seq, data: m.data, msgId }, out.dead.reason, out.dead.detail);
-    await publishDerived(js, out.host, { source: rawSource(m.seq), msgId }, out.derived);
+    await publishDerived(js, out.host, { source: rawSource(m.seq), msgId }, out.derived, this.#ctx.redaction.id);
     m.ack();
     if (!fresh) return;
     if (out.dead) {

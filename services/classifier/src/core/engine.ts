@@ -7,7 +7,7 @@
 // Every HttpExchange leaves redacted (headers, target, body, raw of both messages) by the policy it was given: the
 // classifier's publish and replay both go through here, so ADI_DERIVED and a replay never hold what it hides.
 import { isUtf8 } from "node:buffer";
-import { inferSchema, nsToIso, schemaKey } from "@adi/shared/wire";
+import { inferSchemaKey, nsToIso } from "@adi/shared/wire";
 import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { decodeBody } from "./http/body.ts";
@@ -317,8 +317,8 @@ export class ClassifierEngine {
  * (the schema of what is published), so no consumer parses the body's JSON again (derived.ts v3).
  */
 function withBodySchemas(x: HttpExchange): HttpExchange {
-  const request = { ...x.request, body_schema: schemaKey(inferSchema(x.request.body, x.request.body_binary)) };
-  const response = x.response && { ...x.response, body_schema: schemaKey(inferSchema(x.response.body, x.response.body_binary)) };
+  const request = { ...x.request, body_schema: inferSchemaKey(x.request.body, x.request.body_binary) };
+  const response = x.response && { ...x.response, body_schema: inferSchemaKey(x.response.body, x.response.body_binary) };
   return { ...x, request, response };
 }
 

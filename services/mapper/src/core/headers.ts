@@ -4,10 +4,18 @@
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** Names seen, canonicalised: a handful of header names make up nearly every message. Bounded: cleared when full. */
+const CANONICAL = new Map<string, string>();
+const CANONICAL_MAX = 4096;
+
 /** Go's textproto.CanonicalMIMEHeaderKey: content-type -> Content-Type; names with odd bytes unchanged. */
 export function canonicalHeaderName(name: string): string {
-  if (!TOKEN.test(name)) return name;
-  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, letter: string) => dash + letter.toUpperCase());
+  const known = CANONICAL.get(name);
+  if (known !== undefined) return known;
+  const canonical = TOKEN.test(name) ? name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, letter: string) => dash + letter.toUpperCase()) : name;
+  if (CANONICAL.size >= CANONICAL_MAX) CANONICAL.clear();
+  CANONICAL.set(name, canonical);
+  return canonical;
 }
 
 /**

@@ -33,25 +33,40 @@ export function observerRole(obs: HttpExchange | ConnectionObservation): Role {
  */
 export function exchangeKey(exchange: HttpExchange): string {
   const { transport, client, server, seq, request } = exchange;
-  return `${transport} ${formatEndpoint(client)}>${formatEndpoint(server)} #${seq} ${request.method} ${request.target}`;
+  return flat([transport, " ", formatEndpoint(client), ">", formatEndpoint(server), " #", seq, " ", request.method, " ", request.target]);
+}
+
+/**
+ * The parts joined into one flat string. Keys and ids are held for the whole pairing window (600,000 of them at
+ * 10,000 exchanges/s); a template literal makes a tree of V8 cons strings holding every part, ~400 bytes more per
+ * key and id than the flat string Array.join makes (issue 12, measured).
+ */
+function flat(parts: readonly (string | number)[]): string {
+  return parts.join("");
 }
 
 /** The same for both sides of one connection; reuse of the 4-tuple is told apart by time (see pairing.ts). */
 export function connectionKey(obs: ConnectionObservation): string {
-  return `${obs.transport} ${formatEndpoint(obs.client)}>${formatEndpoint(obs.server)}`;
+  return flat([obs.transport, " ", formatEndpoint(obs.client), ">", formatEndpoint(obs.server)]);
 }
 
-/** Identifies one observer's view, to ignore the same observation delivered twice. */
-export function viewId(obs: HttpExchange | ConnectionObservation, ts: string): string {
-  return `${obs.host} ${obs.conn_id} ${observerRole(obs)} ${ts}`;
-}
 
-/** RFC 3339 with nine fractional digits to milliseconds (fractional part kept) since the epoch. */
+let parsedPrefix = "";
+let parsedMs = 0;
+
+/**
+ * RFC 3339 with nine fractional digits to milliseconds (fractional part kept) since the epoch. The last whole
+ * second parsed is cached: timestamps come in runs within one second, and Date.parse is what costs.
+ */
 export function isoToMs(iso: string): number {
   const dot = iso.indexOf(".");
   if (dot < 0) return Date.parse(iso);
-  const fraction = iso.slice(dot + 1, -1);
-  return Date.parse(`${iso.slice(0, dot)}Z`) + Number(`0.${fraction}`) * 1000;
+  const prefix = iso.slice(0, dot);
+  if (prefix !== parsedPrefix) {
+    parsedMs = Date.parse(`${prefix}Z`);
+    parsedPrefix = prefix;
+  }
+  return parsedMs + Number(`0.${iso.slice(dot + 1, -1)}`) * 1000;
 }
 
 /** Our timestamps all have the same fixed width, so text order is time order. */

@@ -158,11 +158,13 @@ export class MapperOutputs {
   /**
    * Takes an observation (a redelivery of one already taken is ignored). `storedAtMs` as for addFact: an
    * observation with any capture time outside the window is dropped and counted, so it moves neither
-   * `generated_at`, nor the log's settling, nor the map.
+   * `generated_at`, nor the log's settling, nor the map. `redactedBy`: the RedactionPolicy id the producer
+   * redacted with (derived v3 batches carry it): when it is this fold's policy, the exchange is not redacted again.
    */
-  addDerived(given: Derived, storedAtMs?: number): void {
+  addDerived(given: Derived, storedAtMs?: number, redactedBy?: string): void {
     if (!this.#saneTimes(captureTimes(given), storedAtMs)) return;
-    const d = given.type === "http_exchange" ? this.#opts.redaction.exchange(given) : given;
+    // Redacted by a policy like ours (same id): redacting again would change nothing.
+    const d = given.type === "http_exchange" && redactedBy !== this.#opts.redaction.id ? this.#opts.redaction.exchange(given) : given;
     const key = observationId(d);
     if (this.#pending.has(key) || !this.#seen.take(d)) {
       this.#stats.duplicates++;

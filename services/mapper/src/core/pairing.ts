@@ -9,8 +9,13 @@
 import type { Role } from "./observation.ts";
 
 export interface View<T> {
-  /** Same id, same view: a redelivered observation is ignored. */
-  id: string;
+  /**
+   * Capture time as RFC 3339 text (nanoseconds). With `role` it identifies a view within its key (both ends, and
+   * for HTTP the exchange's index and request line): the same role at the same nanosecond is the same view
+   * delivered again, and is ignored. (No id string of its own: one per held view was ~60 bytes of the mapper's
+   * memory at 600,000 held views.)
+   */
+  at: string;
   role: Role;
   /** Capture time (ms since the epoch, fractional) and its text. */
   ms: number;
@@ -31,9 +36,10 @@ export interface PairingOptions {
 }
 
 export class PairingLog<T> {
-  // A key has one or two views (both ends), rarely more: an array, not a Map per key (a Map's overhead was most of
-  // the mapper's memory at 10,000 exchanges/s with a 60 s window: BENCHMARKS.md, issue 12).
-  readonly #groups = new Map<string, { newestMs: number; views: View<T>[] }>();
+  // Most keys hold one view (one end observed) for the whole window, some two: a lone view is the map's value
+  // itself, a group is made only for a second one. At 10,000 exchanges/s a 60 s window holds ~600,000 keys, and
+  // a Map per key, then a group and an array per key, were most of the mapper's memory (issue 12).
+  readonly #groups = new Map<string, View<T> | Group<T>>();
   readonly #options: PairingOptions;
   #newestMs = -Infinity;
   #settledUpToMs = -Infinity;
@@ -47,10 +53,14 @@ export class PairingLog<T> {
   add(key: string, view: View<T>): Call<T>[] {
     // Keys this old were settled already: a partner that was there has been counted alone.
     if (view.ms < this.#settledUpToMs) this.#lateViews++;
-    let group = this.#groups.get(key);
-    if (!group) this.#groups.set(key, (group = { newestMs: view.ms, views: [] }));
-    if (!group.views.some((v) => v.id === view.id)) group.views.push(view);
-    group.newestMs = Math.max(group.newestMs, view.ms);
+    const held = this.#groups.get(key);
+    if (held === undefined) this.#groups.set(key, view);
+    else if (!isGroup(held)) {
+      if (!sameView(held, view)) this.#groups.set(key, { newestMs: Math.max(held.ms, view.ms), views: [held, view] });
+    } else {
+      if (!held.views.some((v) => sameView(v, view))) held.views.push(view);
+      held.newestMs = Math.max(held.newestMs, view.ms);
+    }
     this.#newestMs = Math.max(this.#newestMs, view.ms);
     // Scanning every key costs, so settle only after capture time moved on by a tenth of the window.
     const horizon = this.#newestMs - this.#options.settleAfterMs;
@@ -58,8 +68,13 @@ export class PairingLog<T> {
     this.#settledUpToMs = horizon;
     const settled: Call<T>[] = [];
     for (const [groupKey, candidate] of this.#groups) {
-      if (candidate.newestMs >= horizon) continue;
-      settled.push(...pairViews(candidate.views, this.#options.toleranceMs));
+      if (!isGroup(candidate)) {
+        if (candidate.ms >= horizon) continue;
+        settled.push({ primary: candidate, other: null });
+      } else {
+        if (candidate.newestMs >= horizon) continue;
+        settled.push(...pairViews(candidate.views, this.#options.toleranceMs));
+      }
       this.#groups.delete(groupKey);
     }
     return settled;
@@ -73,7 +88,7 @@ export class PairingLog<T> {
   /** Views held, waiting for their other end or for the window to pass (bounded by the window, for tests). */
   size(): number {
     let n = 0;
-    for (const group of this.#groups.values()) n += group.views.length;
+    for (const group of this.#groups.values()) n += isGroup(group) ? group.views.length : 1;
     return n;
   }
 
@@ -81,10 +96,25 @@ export class PairingLog<T> {
   pending(): Call<T>[] {
     const calls: Call<T>[] = [];
     for (const group of this.#groups.values()) {
-      calls.push(...pairViews(group.views, this.#options.toleranceMs));
+      if (isGroup(group)) calls.push(...pairViews(group.views, this.#options.toleranceMs));
+      else calls.push({ primary: group, other: null });
     }
     return calls;
   }
+}
+
+/** Views of one key once it has more than one. */
+interface Group<T> {
+  newestMs: number;
+  views: View<T>[];
+}
+
+function sameView<T>(a: View<T>, b: View<T>): boolean {
+  return a.role === b.role && a.at === b.at;
+}
+
+function isGroup<T>(held: View<T> | Group<T>): held is Group<T> {
+  return "views" in held;
 }
 
 /**
@@ -92,7 +122,7 @@ export class PairingLog<T> {
  * role within the tolerance. Deterministic for a given set of views.
  */
 export function pairViews<T>(views: readonly View<T>[], toleranceMs: number): Call<T>[] {
-  const sorted = [...views].sort((a, b) => a.ms - b.ms || compare(a.role, b.role) || compare(a.id, b.id));
+  const sorted = [...views].sort((a, b) => a.ms - b.ms || compare(a.role, b.role) || compare(a.at, b.at));
   const unpaired: View<T>[] = [];
   const calls: Call<T>[] = [];
   for (const view of sorted) {

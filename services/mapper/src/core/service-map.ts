@@ -4,11 +4,11 @@
 // names are resolved in build(), so a process fact or listener learned late still names everything, and
 // the result depends only on what was added, never on the order (tested with shuffles). A call seen by
 // both its client and its server counts once (pairing.ts); the client's view is the one used.
-import type { ConnectionObservation, HttpExchange, HttpRequest, HttpResponse, ListenersFact, ProcessFact } from "@adi/shared/wire";
+import type { ConnectionObservation, Endpoint, HttpExchange, HttpRequest, HttpResponse, ListenersFact, ProcessFact } from "@adi/shared/wire";
 import { NameResolver, refOf } from "./names.ts";
 import type { ResolvedName } from "./names.ts";
 import { connectionKey, exchangeKey, formatEndpoint, isoToMs, maxIso } from "./observation.ts";
-import { observerRole, targetPath, viewId } from "./observation.ts";
+import { observerRole, targetPath } from "./observation.ts";
 import { PairingLog } from "./pairing.ts";
 import { inferSchema, schemaKey, VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
@@ -56,6 +56,8 @@ const EXITED_SETTLE_MS = 10 * 60_000;
 
 /** Distinct schemas held before unused ones are looked for. */
 const MIN_SCHEMAS_BEFORE_PRUNE = 1024;
+/** Distinct sources, destinations, methods and paths shared before the table starts again (#sharedValue). */
+const INTERNED_MAX = 50_000;
 
 export class ServiceMapBuilder {
   readonly names: NameResolver;
@@ -65,6 +67,7 @@ export class ServiceMapBuilder {
   readonly #settled: Tallies;
   /** Schema by key; the key string kept is the one every call carries (one copy, not one per call). */
   readonly #schemas = new Map<string, { key: string; schema: BodySchema }>();
+  readonly #interned = new Map<string, unknown>();
   #generatedAt: string | null = null;
   #compactedAtMs = -Infinity;
   #pruneAt = MIN_SCHEMAS_BEFORE_PRUNE;
@@ -93,16 +96,16 @@ export class ServiceMapBuilder {
       this.#generatedAt = maxIso(this.#generatedAt, ts);
     }
     const call: EndpointCall = {
-      source: sourceOf(exchange),
-      destination: { viewerHost: exchange.host, server: exchange.server, hint: hostHeader(exchange) },
+      source: this.#sourceOf(exchange),
+      destination: this.#destinationOf(exchange.host, exchange.server, hostHeader(exchange)),
       ts: request.ts,
-      method: request.method,
-      path: targetPath(request.target),
+      method: this.#shared(request.method),
+      path: this.#shared(targetPath(request.target)),
       requestSchema: this.#schemaOf(request),
       responseSchema: response ? this.#schemaOf(response) : this.#intern(null),
     };
     const role = observerRole(exchange);
-    const view = { id: viewId(exchange, request.ts), role, ms: isoToMs(request.ts), data: call };
+    const view = { at: call.ts, role, ms: isoToMs(request.ts), data: call };
     for (const settled of this.#http.add(exchangeKey(exchange), view)) this.#settled.addEndpoint(settled.primary.data);
     this.#compactExited();
     // Here, not while interning: this call's schemas are referred to (pending or tallied) by now.
@@ -114,8 +117,8 @@ export class ServiceMapBuilder {
     this.#generatedAt = maxIso(this.#generatedAt, obs.ts);
     if (!this.#categories.has(obs.category)) return;
     const call: ConnectionCall = {
-      source: sourceOf(obs),
-      destination: { viewerHost: obs.host, server: obs.server, hint: obs.tls?.sni || null },
+      source: this.#sourceOf(obs),
+      destination: this.#destinationOf(obs.host, obs.server, obs.tls?.sni || null),
       ts: obs.ts,
       protocol: obs.protocol,
       category: obs.category,
@@ -123,7 +126,7 @@ export class ServiceMapBuilder {
       confidence: obs.confidence,
       reason: obs.reason,
     };
-    const view = { id: viewId(obs, obs.ts), role: observerRole(obs), ms: isoToMs(obs.ts), data: call };
+    const view = { at: call.ts, role: observerRole(obs), ms: isoToMs(obs.ts), data: call };
     for (const settled of this.#connections.add(connectionKey(obs), view)) {
       this.#settled.addConnection(settled.primary.data);
     }
@@ -209,6 +212,35 @@ export class ServiceMapBuilder {
     return key;
   }
 
+  /**
+   * One object per distinct source, destination, method and path, shared by every call that has it: a call waits
+   * up to the pairing window (60 s of capture time) for its other view, so at 10,000 exchanges/s some 600,000 are
+   * held, and their own copies were most of the mapper's memory (issue 12). The table is cleared when it holds
+   * INTERNED_MAX values: calls keep what they refer to, later ones get new copies.
+   */
+  #sharedValue<T>(key: string, make: () => T): T {
+    const known = this.#interned.get(key);
+    if (known !== undefined) return known as T;
+    if (this.#interned.size >= INTERNED_MAX) this.#interned.clear();
+    const value = make();
+    this.#interned.set(key, value);
+    return value;
+  }
+
+  #shared(text: string): string {
+    return this.#sharedValue(`s${text}`, () => text);
+  }
+
+  #sourceOf(obs: HttpExchange | ConnectionObservation): SourceRef {
+    // A server's view knows its client by address only; the port (ephemeral) is left out of the tally.
+    if (observerRole(obs) !== "client") return this.#sharedValue(`r${obs.client.ip}`, () => ({ kind: "remote", ip: obs.client.ip }));
+    return this.#sharedValue(`p${obs.host} ${obs.boot_id} ${obs.pid} ${obs.start_ticks}`, () => ({ kind: "process", ref: refOf(obs) }));
+  }
+
+  #destinationOf(viewerHost: string, server: Endpoint, hint: string | null): DestinationRef {
+    return this.#sharedValue(`d${viewerHost} ${server.ip} ${server.port} ${hint ?? ""}`, () => ({ viewerHost, server: { ip: server.ip, port: server.port }, hint }));
+  }
+
   #intern(schema: BodySchema): string {
     const key = schemaKey(schema);
     const known = this.#schemas.get(key);
@@ -216,11 +248,6 @@ export class ServiceMapBuilder {
     this.#schemas.set(key, { key, schema });
     return key;
   }
-}
-
-function sourceOf(obs: HttpExchange | ConnectionObservation): SourceRef {
-  // A server's view knows its client by address only; the port (ephemeral) is left out of the tally.
-  return observerRole(obs) === "client" ? { kind: "process", ref: refOf(obs) } : { kind: "remote", ip: obs.client.ip };
 }
 
 function hostHeader(exchange: HttpExchange): string | null {
