@@ -175,7 +175,8 @@ export async function replayStreams(nc: NatsConnection, cfg: AdiConfig, paths: R
         { since: opts.since, until: opts.until, onProgress: progress(RAW_STREAM) },
       ),
     );
-    files.changed();
+    // Every file, even when the window held nothing (an empty log, a map with no services).
+    files.changed({ all: true });
     await files.close();
     return fold.summary(facts, batches);
   } catch (err) {

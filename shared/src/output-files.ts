@@ -108,11 +108,14 @@ export class OutputFiles {
     return this.#files.map((f) => f.target.path);
   }
 
-  /** Call after folding: each file whose projection's version moved is scheduled (written per the timing). */
-  changed(): void {
+  /**
+   * Call after folding: each file whose projection's version moved is scheduled (written per the timing). `all`:
+   * every file, moved or not (replay's end: each file is written even when the window held nothing).
+   */
+  changed(opts: { all?: boolean } = {}): void {
     for (const f of this.#files) {
       const p = f.target.projection;
-      if (p.version === f.scheduled) continue;
+      if (p.version === f.scheduled && opts.all !== true) continue;
       f.scheduled = p.version;
       if (p.kind === "append-lines") (f.writer as AppendingFileWriter).schedule((quiet) => p.takeLines(quiet));
       else (f.writer as AtomicFileWriter).schedule(() => p.render());

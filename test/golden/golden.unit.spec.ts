@@ -16,7 +16,7 @@ import { EnvInventory, envInventoryProjection } from "@adi/enricher";
 import { DERIVED, FACTS } from "./input.ts";
 
 const GOLDEN = fileURLToPath(new URL(".", import.meta.url));
-const NAMES = { log: "traffic.log", map: "service-map.yaml", env: "env.yaml" } as const;
+const NAMES = { log: "traffic.jsonl", map: "service-map.yaml", env: "env.yaml" } as const;
 
 let dir: string;
 beforeEach(async () => {
