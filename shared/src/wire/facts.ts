@@ -28,6 +28,20 @@ const factHeader = {
  */
 export const PROCESS_EVENTS = ["scan", "exec", "fork", "exit", "net"] as const;
 
+/**
+ * The stage of a process's life each event describes, earliest first: between two facts of one process at one
+ * instant, the later stage describes it better (the mapper's names and the enricher's inventory both rank so).
+ */
+export const PROCESS_LIFECYCLE_RANK: Readonly<Record<(typeof PROCESS_EVENTS)[number], number>> = { scan: 0, fork: 1, exec: 2, net: 3, exit: 4 };
+
+/**
+ * The identity of a process across the pipeline: host, boot id, pid and start time (clock ticks since boot), as
+ * one key `<host> <boot_id> <pid> <start_ticks>`. A pid alone is reused; with its start time and boot it is not.
+ */
+export function processIdentityKey(p: { host: string; boot_id: string; pid: number; start_ticks: number }): string {
+  return [p.host, " ", p.boot_id, " ", p.pid, " ", p.start_ticks].join("");
+}
+
 export const ProcessFactSchema = z.object({
   ...factHeader,
   type: z.literal("process"),

@@ -51,6 +51,8 @@ export const SYSCALL_NAMES = [
 ] as const;
 
 export const DIRECTIONS = { 1: "egress", 2: "ingress" } as const;
+/** Which way a data record's bytes went, seen from the process that moved them (the kernel's enum adi_direction). */
+export type Direction = (typeof DIRECTIONS)[keyof typeof DIRECTIONS];
 export const CONN_ROLES = ["unknown", "client", "server"] as const;
 
 /**
@@ -182,7 +184,7 @@ export interface DataRecord extends RecordHeader {
   offset: number;
   fd: number;
   syscall: string;
-  direction: "egress" | "ingress";
+  direction: Direction;
   truncated: boolean;
   lastChunk: boolean;
   readFailed: boolean;

@@ -6,7 +6,7 @@
 import { KERNEL_STRUCTS } from "./layouts.gen.ts";
 import type { GenMember } from "./layouts.gen.ts";
 import { BATCH_HEADER_LAYOUT, BATCH_MAGIC, CONN_ROLES, DataFlags, DIRECTIONS, layoutsFor, ListenFlags, RecordKind, SYSCALL_NAMES, WIRE_VERSION } from "./raw-events.ts";
-import type { BatchHeader, Layouts } from "./raw-events.ts";
+import type { BatchHeader, Direction, Layouts } from "./raw-events.ts";
 
 /** Header fields of any record (struct adi_event_header); every field defaults to 0, `tid` to `pid`. */
 export interface RecordHeaderInit {
@@ -52,7 +52,7 @@ export interface DataRecordInit extends RecordHeaderInit {
   fd?: number;
   /** Name (SYSCALL_NAMES) or enum adi_syscall value; default "write" for egress, "read" for ingress. */
   syscall?: SyscallName | number;
-  direction: "egress" | "ingress";
+  direction: Direction;
   truncated?: boolean;
   /** Default true: the record ends its syscall (one that fit in one chunk). */
   lastChunk?: boolean;

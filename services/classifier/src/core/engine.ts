@@ -8,7 +8,7 @@
 // classifier's publish and replay both go through here, so ADI_DERIVED and a replay never hold what it hides.
 import { isUtf8 } from "node:buffer";
 import { inferSchemaKey, nsToIso } from "@adi/shared/wire";
-import type { ConnectionObservation, Derived, Endpoint, HttpExchange, HttpRequest, HttpResponse, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
+import type { ConnectionObservation, Derived, Direction, Endpoint, HttpExchange, HttpRequest, HttpResponse, ConnRecord, DataRecord, RawRecord, Tuple } from "@adi/shared/wire";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { decodeBody } from "./http/body.ts";
 import { HttpConnection } from "./http/exchanges.ts";
@@ -34,7 +34,7 @@ export interface EngineOptions {
 }
 
 interface Held {
-  direction: "egress" | "ingress";
+  direction: Direction;
   payload: Buffer;
   tsNs: bigint;
   gap: number;

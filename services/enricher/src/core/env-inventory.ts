@@ -7,6 +7,7 @@
 // that redacted by name only, or not at all.
 import { Document } from "yaml";
 import { RedactionPolicy } from "@adi/shared/redaction";
+import { PROCESS_LIFECYCLE_RANK, processIdentityKey } from "@adi/shared/wire";
 import type { ProcessFact } from "@adi/shared/wire";
 
 export interface EnvInventoryOptions {
@@ -34,8 +35,6 @@ interface Ranked {
   readonly key: string;
 }
 
-/** Ties between facts of one process at one instant: the later stage of its life describes it better. */
-const RANK: Readonly<Record<ProcessFact["event"], number>> = { scan: 0, fork: 1, exec: 2, net: 3, exit: 4 };
 
 /**
  * Which of two facts of one process describes it in its document; the order is total, so the choice does not
@@ -47,7 +46,7 @@ function better({ fact: a, key: aKey }: Ranked, { fact: b, key: bKey }: Ranked):
   if ((a.error === null) !== (b.error === null)) return a.error === null;
   if ((a.event === "net") !== (b.event === "net")) return a.event === "net";
   if (a.ts !== b.ts) return a.ts > b.ts;
-  if (RANK[a.event] !== RANK[b.event]) return RANK[a.event] > RANK[b.event];
+  if (PROCESS_LIFECYCLE_RANK[a.event] !== PROCESS_LIFECYCLE_RANK[b.event]) return PROCESS_LIFECYCLE_RANK[a.event] > PROCESS_LIFECYCLE_RANK[b.event];
   return aKey > bKey;
 }
 
@@ -81,7 +80,7 @@ export class EnvInventory {
   add(given: ProcessFact): void {
     if (given.optin !== "yes" || given.event === "exit") return;
     const fact: ProcessFact = { ...given, env: this.#redaction.env(given.env), cmdline: this.#redaction.cmdline(given.cmdline) };
-    const id = `${fact.host}|${fact.boot_id}|${fact.pid}|${fact.start_ticks}`;
+    const id = processIdentityKey(fact);
     const ranked: Ranked = { fact, key: JSON.stringify(fact) };
     const withMatch = fact.adi_profile_match !== null ? ranked : null;
     const withName = fact.adi_profile_name !== null ? ranked : null;

@@ -28,14 +28,15 @@ export interface ContainerRef {
 }
 
 /** "send": the observer wrote these bytes; "recv": it read them (the Go tool logged both). */
-export type Direction = "send" | "recv";
+/** The log line's `direction` (the Go tool's words): the observer sent or received the message. */
+export type LogDirection = "send" | "recv";
 
 interface ProcessFields {
   timestamp: string;
   pid: number;
   comm: string;
   cmdline: string;
-  direction: Direction;
+  direction: LogDirection;
   source_ip: string;
   source_port: number;
   dest_ip: string;
@@ -156,7 +157,7 @@ export function connectionLogLine(obs: ConnectionObservation, names: NameResolve
 }
 
 /** The observer sent the message when it is the end that sends it (`sender`). */
-function directionOf(observer: Role, sender: Role): Direction {
+function directionOf(observer: Role, sender: Role): LogDirection {
   return observer === sender ? "send" : "recv";
 }
 
@@ -164,7 +165,7 @@ function processFields(
   obs: HttpExchange | ConnectionObservation,
   names: NameResolver,
   timestamp: string,
-  direction: Direction,
+  direction: LogDirection,
   from: Endpoint,
   to: Endpoint,
 ): ProcessFields {

@@ -8,6 +8,7 @@
 // identity is known (addIdentity, fed by the enricher), else "external", also for a process known on one
 // of our hosts; its name (ADI_PROFILE_NAME, else comm) is then the destination. A third value such as
 // "process" would break consumers of the Go tool's files.
+import { PROCESS_LIFECYCLE_RANK, processIdentityKey } from "@adi/shared/wire";
 import type { ConnectionObservation, Endpoint, HttpExchange, ListenersFact, ProcessFact } from "@adi/shared/wire";
 import { isLoopback, isWildcard, maxIso, observerRole } from "./observation.ts";
 
@@ -90,7 +91,7 @@ export class NameResolver {
       container_id: fact.container_id,
     };
     const exitTs = fact.event === "exit" ? fact.ts : null;
-    const record = { ts: fact.ts, rank: EVENT_RANK[fact.event], describes: DESCRIBES[fact.event], info, exitTs };
+    const record = { ts: fact.ts, rank: PROCESS_LIFECYCLE_RANK[fact.event], describes: DESCRIBES[fact.event], info, exitTs };
     if (!known) {
       this.#processes.set(key, record);
       return;
@@ -276,7 +277,7 @@ export class NameResolver {
 }
 
 export function processKey(ref: ProcessRef): string {
-  return `${ref.host} ${ref.boot_id} ${ref.pid} ${ref.start_ticks}`;
+  return processIdentityKey(ref);
 }
 
 export function refOf(obs: HttpExchange | ConnectionObservation): ProcessRef {
@@ -293,7 +294,7 @@ function latest(candidates: Map<string, ListenerCandidate>): ListenerCandidate |
 }
 
 /** Breaks ties between facts of one process with the same timestamp, in lifecycle order. */
-const EVENT_RANK: Record<ProcessFact["event"], number> = { scan: 0, fork: 1, exec: 2, net: 3, exit: 4 };
+
 
 /**
  * Facts that say what a process is (its comm and command line then). An exit or a first-network mark says that

@@ -4,6 +4,7 @@
 // names are resolved in build(), so a process fact or listener learned late still names everything, and
 // the result depends only on what was added, never on the order (tested with shuffles). A call seen by
 // both its client and its server counts once (pairing.ts); the client's view is the one used.
+import { processIdentityKey } from "@adi/shared/wire";
 import type { ConnectionObservation, Endpoint, HttpExchange, HttpRequest, HttpResponse, ListenersFact, ProcessFact } from "@adi/shared/wire";
 import { NameResolver, refOf } from "./names.ts";
 import type { ResolvedName } from "./names.ts";
@@ -234,7 +235,7 @@ export class ServiceMapBuilder {
   #sourceOf(obs: HttpExchange | ConnectionObservation): SourceRef {
     // A server's view knows its client by address only; the port (ephemeral) is left out of the tally.
     if (observerRole(obs) !== "client") return this.#sharedValue(`r${obs.client.ip}`, () => ({ kind: "remote", ip: obs.client.ip }));
-    return this.#sharedValue(`p${obs.host} ${obs.boot_id} ${obs.pid} ${obs.start_ticks}`, () => ({ kind: "process", ref: refOf(obs) }));
+    return this.#sharedValue(`p${processIdentityKey(obs)}`, () => ({ kind: "process", ref: refOf(obs) }));
   }
 
   #destinationOf(viewerHost: string, server: Endpoint, hint: string | null): DestinationRef {

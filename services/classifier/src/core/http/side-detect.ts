@@ -2,7 +2,8 @@
 // shows a request line (or a status line), which tells which direction carries requests.
 import { MAX_LINE, findStartLine } from "./start-line.ts";
 
-export type Direction = "egress" | "ingress";
+export type { Direction } from "@adi/shared/wire";
+import type { Direction } from "@adi/shared/wire";
 
 export interface HeldData {
   direction: Direction;
