@@ -7,7 +7,8 @@
 //   (c) the whole pipeline as separate processes (nats-server, capture, classify, map) with an opted-in HTTP server:
 //       CPU ms per 1,000 exchanges at 1,000/s and at saturation (wrk), per process and in all;
 //   (d) `adi map` fed a synthetic ADI_DERIVED load at 10,000 exchanges/s (observations the AFTER tree's
-//       classifier derived from a synthetic raw stream, published on a timetable): peak RSS;
+//       classifier derived from a synthetic raw stream, published on a timetable, to each tree in the message
+//       version it writes: as stored for AFTER, re-encoded as v2 JSON, the previous version's, for BEFORE): peak RSS;
 //   (e) with --profile: replay and the live classifier of each tree under node --cpu-prof, top 10 self-time
 //       functions before/after.
 // Prints a markdown table (medians, each run, after/before, verdict vs the targets) and writes
@@ -23,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { ensureStreams, readToEnd } from "@adi/shared/nats";
-import { DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire";
+import { decodeDerivedBatch, DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire";
 import { ensureTool } from "./lib/load.ts";
 import { AdiProcess, exchangesIn, mapperBacklog, startBroker, waitFor } from "./lib/pipeline-procs.ts";
 import type { BrokerHandle } from "./lib/pipeline-procs.ts";
@@ -35,6 +36,17 @@ import { ROLES, step } from "./scenarios/pipeline-cost.ts";
 import type { Load } from "./scenarios/pipeline-cost.ts";
 import { PARTITIONS, readProfile, runLive, runReplay, summariseProfile } from "./scenarios/replay-throughput.ts";
 import type { Ctx } from "./scenarios/replay-throughput.ts";
+
+/**
+ * A derived batch as the version before v3 wrote it (JSON text {v: 2, kind, source, observations}, no body_schema,
+ * no redaction id): what a BEFORE tree's mapper reads.
+ */
+function asV2(data: Uint8Array): Uint8Array {
+  const batch = decodeDerivedBatch(data);
+  const strip = <M extends { body_schema?: string }>({ body_schema: _, ...m }: M) => m;
+  const observations = batch.observations.map((d) => (d.type === "http_exchange" ? { ...d, request: strip(d.request), response: d.response && strip(d.response) } : d));
+  return Buffer.from(JSON.stringify({ v: 2, kind: batch.kind, source: batch.source, observations }));
+}
 
 /** The issue's targets (issue 12), as the bench reports them. */
 const TARGET = { pipelineCpuMs: 40, classifierPerCpuS: 150_000, replayPerS: 100_000, mapperRssMb: 300, mapperRate: 10_000 } as const;
@@ -55,6 +67,8 @@ const REPS = num("REPS", 3, 1);
 const EVENTS = num("EVENTS", 1_000_000, 200_000);
 const SECONDS = num("SECONDS", 10, 3);
 const MAPPER_SECONDS = num("MAPPER_SECONDS", 15, 3);
+/** Which parts to run (SECTIONS=cd: the pipeline and the mapper only); default all. (e) runs with (a)/(b). */
+const SECTIONS = new Set((process.env.SECTIONS ?? "abcde").split(""));
 const log = (msg: string) => process.stderr.write(`compare: ${msg}\n`);
 
 /** What a tree is: its commit, and whether its working tree differs from it. */
@@ -97,49 +111,53 @@ log(`before = ${describeTree(TREES.before)}; after = ${describeTree(TREES.after)
 
 try {
   // (a), (b), (e): replay and one live classifier on the same synthetic stream.
-  const broker = await startBroker();
-  brokers.push(broker);
-  const t0 = performance.now();
-  const stats = await publishSyntheticStream(broker.nc, { events: EVENTS, partitions: PARTITIONS });
-  log(`synthetic stream: ${stats.events} events, ${stats.exchanges} exchanges, ${stats.batches} batches, published in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  notes.push(`(a), (b): one synthetic ADI_RAW stream of ${stats.events.toLocaleString("en")} events (${stats.exchanges.toLocaleString("en")} HTTP exchanges, ${stats.batches.toLocaleString("en")} batches, ${PARTITIONS} partitions)`);
-  const ctx: Ctx = { broker, dir: work, stats, log };
-  await interleaved(REPS, ORDER, async (tree, rep) => {
-    log(`rep ${rep}/${REPS} ${tree}: replay, live classifier`);
-    await quiet();
-    const r = await runReplay(ctx, { root: TREES[tree] });
-    if (r.failed) notes.push(`${tree} replay rep ${rep} failed: ${r.failed}`);
-    else {
-      record("(a) `adi replay`: events/s", "events/s", tree, r.eventsPerS, atLeast(TARGET.replayPerS, "events/s"));
-      record("(a) `adi replay`: peak RSS", "MB", tree, r.peakRssBytes / 2 ** 20);
-    }
-    await quiet();
-    const l = await runLive(ctx, 1, { root: TREES[tree] });
-    record("(b) live classifier: raw events per classifier CPU-second", "events/CPU-s", tree, stats.events / l.classifierCpuS, atLeast(TARGET.classifierPerCpuS, "events/CPU-s"));
-    record("(b) live classifier: events/s (wall)", "events/s", tree, l.eventsPerS);
-    if (l.exchanges !== stats.exchanges) notes.push(`${tree} live classifier rep ${rep} stored ${l.exchanges} of ${stats.exchanges} exchanges`);
-  });
-  if (profile) {
-    for (const [what, go] of [
-      ["`adi replay`", (root: string, nodeOptions: string[]) => runReplay(ctx, { root, nodeOptions })],
-      ["live classifier", (root: string, nodeOptions: string[]) => runLive(ctx, 1, { root, nodeOptions })],
-    ] as const) {
-      const top: Partial<Record<Tree, { name: string; pct: number }[]>> = {};
-      for (const tree of ORDER) {
-        const dir = mkdtempSync(join(work, `prof-${tree}-`));
-        await quiet();
-        await go(TREES[tree], ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
-        top[tree] = summariseProfile(readProfile(dir), [], TREES[tree]).functions;
+  let eventsPerExchange = 2.2; // the synthetic stream's, when (a)/(b) do not run to measure it
+  if (SECTIONS.has("a") || SECTIONS.has("b") || SECTIONS.has("e")) {
+    const broker = await startBroker();
+    brokers.push(broker);
+    const t0 = performance.now();
+    const stats = await publishSyntheticStream(broker.nc, { events: EVENTS, partitions: PARTITIONS });
+    log(`synthetic stream: ${stats.events} events, ${stats.exchanges} exchanges, ${stats.batches} batches, published in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    notes.push(`(a), (b): one synthetic ADI_RAW stream of ${stats.events.toLocaleString("en")} events (${stats.exchanges.toLocaleString("en")} HTTP exchanges, ${stats.batches.toLocaleString("en")} batches, ${PARTITIONS} partitions)`);
+    eventsPerExchange = stats.events / Math.max(1, stats.exchanges);
+    const ctx: Ctx = { broker, dir: work, stats, log };
+    await interleaved(REPS, ORDER, async (tree, rep) => {
+      log(`rep ${rep}/${REPS} ${tree}: replay, live classifier`);
+      await quiet();
+      const r = await runReplay(ctx, { root: TREES[tree] });
+      if (r.failed) notes.push(`${tree} replay rep ${rep} failed: ${r.failed}`);
+      else {
+        record("(a) `adi replay`: events/s", "events/s", tree, r.eventsPerS, atLeast(TARGET.replayPerS, "events/s"));
+        record("(a) `adi replay`: peak RSS", "MB", tree, r.peakRssBytes / 2 ** 20);
       }
-      profiles.push({ what, before: top.before!, after: top.after! });
+      await quiet();
+      const l = await runLive(ctx, 1, { root: TREES[tree] });
+      record("(b) live classifier: raw events per classifier CPU-second", "events/CPU-s", tree, stats.events / l.classifierCpuS, atLeast(TARGET.classifierPerCpuS, "events/CPU-s"));
+      record("(b) live classifier: events/s (wall)", "events/s", tree, l.eventsPerS);
+      if (l.exchanges !== stats.exchanges) notes.push(`${tree} live classifier rep ${rep} stored ${l.exchanges} of ${stats.exchanges} exchanges`);
+    });
+    if (profile) {
+      for (const [what, go] of [
+        ["`adi replay`", (root: string, nodeOptions: string[]) => runReplay(ctx, { root, nodeOptions })],
+        ["live classifier", (root: string, nodeOptions: string[]) => runLive(ctx, 1, { root, nodeOptions })],
+      ] as const) {
+        const top: Partial<Record<Tree, { name: string; pct: number }[]>> = {};
+        for (const tree of ORDER) {
+          const dir = mkdtempSync(join(work, `prof-${tree}-`));
+          await quiet();
+          await go(TREES[tree], ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+          top[tree] = summariseProfile(readProfile(dir), [], TREES[tree]).functions;
+        }
+        profiles.push({ what, before: top.before!, after: top.after! });
+      }
     }
+    await broker.stop();
+    brokers.splice(brokers.indexOf(broker), 1);
   }
-  await broker.stop();
-  brokers.splice(brokers.indexOf(broker), 1);
 
   // (c) the whole pipeline, separate processes, at 1,000/s and at saturation.
-  ensureTool("wrk", "wrk", log);
-  for (const load of [{ kind: "rate", rate: 1000 }, { kind: "wrk" }] as Load[]) {
+  if (SECTIONS.has("c")) ensureTool("wrk", "wrk", log);
+  for (const load of SECTIONS.has("c") ? ([{ kind: "rate", rate: 1000 }, { kind: "wrk" }] as Load[]) : []) {
     const label = load.kind === "rate" ? `${load.rate.toLocaleString("en")}/s` : "saturation";
     await interleaved(REPS, ORDER, async (tree, rep) => {
       log(`rep ${rep}/${REPS} ${tree}: pipeline at ${label}`);
@@ -157,76 +175,80 @@ try {
   }
 
   // (d) the mapper at 10,000 exchanges/s: observations derived once by the AFTER tree's classifier.
-  const source = await startBroker();
-  brokers.push(source);
-  const needed = TARGET.mapperRate * MAPPER_SECONDS;
-  const mapperEvents = Math.ceil((needed * stats.events * 1.05) / Math.max(1, stats.exchanges));
-  const sourceStats = await publishSyntheticStream(source.nc, { events: mapperEvents, partitions: PARTITIONS, seed: 11 });
-  await runLive({ broker: source, dir: work, stats: sourceStats, log }, 1, { root: TREES.after });
-  const derived: { subject: string; data: Uint8Array; headers?: MsgHdrs; exchanges: number }[] = [];
-  await readToEnd(source.nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.>`, (m) => {
-    derived.push({ subject: m.subject, data: m.data.slice(), headers: m.headers, exchanges: exchangesIn(m.data) });
-  });
-  const facts: { subject: string; data: Uint8Array }[] = [];
-  await readToEnd(source.nc, FACTS_STREAM, factsFilter(), (m) => {
-    facts.push({ subject: m.subject, data: m.data.slice() });
-  });
-  await source.stop();
-  brokers.splice(brokers.indexOf(source), 1);
-  const derivedExchanges = derived.reduce((n, d) => n + d.exchanges, 0);
-  notes.push(
-    `(d): ${derivedExchanges.toLocaleString("en")} exchanges in ${derived.length.toLocaleString("en")} ADI_DERIVED messages, derived by the AFTER tree's classifier from a synthetic ` +
-      `stream of ${sourceStats.events.toLocaleString("en")} raw events, published to a fresh nats-server at ${TARGET.mapperRate.toLocaleString("en")} exchanges/s while \`adi map\` follows it`,
-  );
-  await interleaved(REPS, ORDER, async (tree, rep) => {
-    log(`rep ${rep}/${REPS} ${tree}: mapper at ${TARGET.mapperRate}/s`);
-    await quiet();
-    const b = await startBroker();
-    brokers.push(b);
-    const out = mkdtempSync(join(work, `map-${tree}-`));
-    let mapper: AdiProcess | undefined;
-    try {
-      await ensureStreams(b.nc, { maxAgeMs: 0, maxBytes: -1, replicas: 1 });
-      const js = jetstream(b.nc);
-      for (const f of facts) await js.publish(f.subject, f.data);
-      const env = childEnv({ NATS_URL: b.url, LOG_LEVEL: "warn", ADI_PARTITIONS: String(PARTITIONS), ADI_DATA_DIR: join(out, "data"), OUTPUT_PATH: join(out, "traffic.log"), SERVICE_MAP_PATH: join(out, "service-map.yaml"), ENV_OUTPUT_PATH: join(out, "env.yaml") });
-      const m = await AdiProcess.start(["map"], env, join(out, "map.log"), { root: TREES[tree] });
-      mapper = m;
-      await waitFor("the mapper's consumer", async () => {
-        if (!m.running) throw new Error(`${tree} adi map exited`);
-        return (await mapperBacklog(b.jsm)).consumers > 0;
-      }, 30_000, 100);
-      await sleep(500);
-      resetPeakRss(m.pid);
-      const cpu0 = procUsage(m.pid).cpuSeconds;
-      // The timetable: message i goes out once the exchanges before it are due at 10,000/s.
-      const t0 = performance.now();
-      const inflight = new Set<Promise<unknown>>();
-      let sent = 0;
-      for (const d of derived) {
-        const dueMs = (sent * 1000) / TARGET.mapperRate;
-        const wait = t0 + dueMs - performance.now();
-        if (wait > 1) await sleep(wait);
-        const p = js.publish(d.subject, d.data, d.headers ? { headers: d.headers } : undefined).finally(() => inflight.delete(p));
-        inflight.add(p);
-        if (inflight.size >= 256) await Promise.race(inflight);
-        sent += d.exchanges;
+  if (SECTIONS.has("d")) {
+    const source = await startBroker();
+    brokers.push(source);
+    const needed = TARGET.mapperRate * MAPPER_SECONDS;
+    const mapperEvents = Math.ceil(needed * eventsPerExchange * 1.05);
+    const sourceStats = await publishSyntheticStream(source.nc, { events: mapperEvents, partitions: PARTITIONS, seed: 11 });
+    await runLive({ broker: source, dir: work, stats: sourceStats, log }, 1, { root: TREES.after });
+    const derived: { subject: string; data: Uint8Array; v2: Uint8Array; headers?: MsgHdrs; exchanges: number }[] = [];
+    await readToEnd(source.nc, DERIVED_STREAM, `${DERIVED_SUBJECT_PREFIX}.>`, (m) => {
+      derived.push({ subject: m.subject, data: m.data.slice(), v2: asV2(m.data), headers: m.headers, exchanges: exchangesIn(m.data) });
+    });
+    const facts: { subject: string; data: Uint8Array }[] = [];
+    await readToEnd(source.nc, FACTS_STREAM, factsFilter(), (m) => {
+      facts.push({ subject: m.subject, data: m.data.slice() });
+    });
+    await source.stop();
+    brokers.splice(brokers.indexOf(source), 1);
+    const derivedExchanges = derived.reduce((n, d) => n + d.exchanges, 0);
+    notes.push(
+      `(d): ${derivedExchanges.toLocaleString("en")} exchanges in ${derived.length.toLocaleString("en")} ADI_DERIVED messages, derived by the AFTER tree's classifier from a synthetic ` +
+        `stream of ${sourceStats.events.toLocaleString("en")} raw events, published to a fresh nats-server at ${TARGET.mapperRate.toLocaleString("en")} exchanges/s while \`adi map\` follows it`,
+    );
+    await interleaved(REPS, ORDER, async (tree, rep) => {
+      log(`rep ${rep}/${REPS} ${tree}: mapper at ${TARGET.mapperRate}/s`);
+      await quiet();
+      const b = await startBroker();
+      brokers.push(b);
+      const out = mkdtempSync(join(work, `map-${tree}-`));
+      let mapper: AdiProcess | undefined;
+      try {
+        await ensureStreams(b.nc, { maxAgeMs: 0, maxBytes: -1, replicas: 1 });
+        const js = jetstream(b.nc);
+        for (const f of facts) await js.publish(f.subject, f.data);
+        const env = childEnv({ NATS_URL: b.url, LOG_LEVEL: "warn", ADI_PARTITIONS: String(PARTITIONS), ADI_DATA_DIR: join(out, "data"), OUTPUT_PATH: join(out, "traffic.log"), SERVICE_MAP_PATH: join(out, "service-map.yaml"), ENV_OUTPUT_PATH: join(out, "env.yaml") });
+        // MAPPER_NODE_OPTIONS: V8 flags for both trees' mappers (e.g. a heap cap), to see what they do to RSS and CPU.
+        const nodeOptions = process.env.MAPPER_NODE_OPTIONS?.split(" ").filter(Boolean);
+        const m = await AdiProcess.start(["map"], env, join(out, "map.log"), { root: TREES[tree], nodeOptions });
+        mapper = m;
+        await waitFor("the mapper's consumer", async () => {
+          if (!m.running) throw new Error(`${tree} adi map exited`);
+          return (await mapperBacklog(b.jsm)).consumers > 0;
+        }, 30_000, 100);
+        await sleep(500);
+        resetPeakRss(m.pid);
+        const cpu0 = procUsage(m.pid).cpuSeconds;
+        // The timetable: message i goes out once the exchanges before it are due at 10,000/s.
+        const t0 = performance.now();
+        const inflight = new Set<Promise<unknown>>();
+        let sent = 0;
+        for (const d of derived) {
+          const dueMs = (sent * 1000) / TARGET.mapperRate;
+          const wait = t0 + dueMs - performance.now();
+          if (wait > 1) await sleep(wait);
+          const p = js.publish(d.subject, tree === "after" ? d.data : d.v2, d.headers ? { headers: d.headers } : undefined).finally(() => inflight.delete(p));
+          inflight.add(p);
+          if (inflight.size >= 256) await Promise.race(inflight);
+          sent += d.exchanges;
+        }
+        await Promise.all(inflight);
+        const seconds = (performance.now() - t0) / 1000;
+        await waitFor("the mapper to catch up", async () => (await mapperBacklog(b.jsm)).pending === 0, 120_000, 100);
+        await sleep(2500); // its debounced write of the outputs
+        const u = procUsage(m.pid);
+        record(`(d) \`adi map\` at ${TARGET.mapperRate.toLocaleString("en")} exchanges/s: peak RSS`, "MB", tree, u.peakRssBytes / 2 ** 20, atMost(TARGET.mapperRssMb, "MB"));
+        record(`(d) \`adi map\`: exchanges/s offered`, "exchanges/s", tree, sent / seconds);
+        record(`(d) \`adi map\`: CPU per 1,000 exchanges`, "ms", tree, ((u.cpuSeconds - cpu0) * 1e6) / Math.max(1, sent));
+      } finally {
+        await mapper?.stop();
+        await b.stop();
+        brokers.splice(brokers.indexOf(b), 1);
+        rmSync(out, { recursive: true, force: true });
       }
-      await Promise.all(inflight);
-      const seconds = (performance.now() - t0) / 1000;
-      await waitFor("the mapper to catch up", async () => (await mapperBacklog(b.jsm)).pending === 0, 120_000, 100);
-      await sleep(2500); // its debounced write of the outputs
-      const u = procUsage(m.pid);
-      record(`(d) \`adi map\` at ${TARGET.mapperRate.toLocaleString("en")} exchanges/s: peak RSS`, "MB", tree, u.peakRssBytes / 2 ** 20, atMost(TARGET.mapperRssMb, "MB"));
-      record(`(d) \`adi map\`: exchanges/s offered`, "exchanges/s", tree, sent / seconds);
-      record(`(d) \`adi map\`: CPU per 1,000 exchanges`, "ms", tree, ((u.cpuSeconds - cpu0) * 1e6) / Math.max(1, sent));
-    } finally {
-      await mapper?.stop();
-      await b.stop();
-      brokers.splice(brokers.indexOf(b), 1);
-      rmSync(out, { recursive: true, force: true });
-    }
-  });
+    });
+  }
 } catch (err) {
   // What was measured so far is still reported.
   log(`stopped: ${(err as Error).stack ?? String(err)}`);

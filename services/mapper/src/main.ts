@@ -16,6 +16,9 @@ import { RedactionPolicy } from "@adi/shared/redaction";
 import { MapperOutputs } from "./core/outputs.ts";
 import { serviceMapProjection, trafficLogProjection } from "./core/projections.ts";
 
+/** Final log lines (characters) held before the mapper writes them at once rather than at the writer's timer. */
+const LOG_DRAIN_CHARS = 4 * 1024 * 1024;
+
 export interface Mapper {
   outputs: MapperOutputs;
   counters(): { facts: number; batches: number; invalid: number } & ReturnType<MapperOutputs["stats"]>;
@@ -82,7 +85,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   };
   // The facts stored so far first: observations caught up from the stream (a restart) would otherwise become final
   // log lines before the facts that name their processes were read.
-  const onDerived = (m: JsMsg) => {
+  const onDerived = async (m: JsMsg) => {
     try {
       const at = storedAtMs(m);
       const batch = decodeDerivedBatch(m.data);
@@ -93,6 +96,9 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
       counters.invalid++;
       log.warn({ err: (err as Error).message, seq: m.seq }, "invalid observation skipped");
     }
+    // Lines final by now go to the file without waiting for the writer's timer, and the next message waits for
+    // the write: memory holds the log's 1 s window, not 10 s of lines (issue 12: 1.5 GB at 10,000 exchanges/s).
+    if (outputs.readyChars() >= LOG_DRAIN_CHARS) await files.drain().catch((err: unknown) => log.error({ err }, "could not write OUTPUT_PATH; will retry"));
   };
   let streams: Following[] = [];
   try {

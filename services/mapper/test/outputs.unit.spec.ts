@@ -123,6 +123,20 @@ describe("MapperOutputs traffic log", () => {
   });
 });
 
+describe("MapperOutputs: final lines not taken yet (readyChars: when the live mapper drains the log)", () => {
+  it("counts the characters of the final lines until they are taken", () => {
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
+    expect(outputs.readyChars()).toBe(0);
+    // 1 s of log window: exchanges 0..2 s become final once capture time passes 3.1 s.
+    for (let i = 0; i < 40; i++) outputs.addDerived(exchange(i, i * 100));
+    const held = outputs.readyChars();
+    expect(held).toBeGreaterThan(0);
+    const lines = outputs.takeLogLines();
+    expect(lines.join("").length).toBe(held);
+    expect(outputs.readyChars()).toBe(0);
+  });
+});
+
 describe("MapperOutputs: capture times outside a sane window (a record stamped 2^64-1 ns)", () => {
   const FAR = nsToIso(2n ** 64n - 1n); // 2554-07-21T23:34:33.709551615Z
   const stamped = (d: HttpExchange, ts: string, where: "request" | "response"): HttpExchange => ({ ...d, [where]: { ...d[where]!, ts, end_ts: ts } });
