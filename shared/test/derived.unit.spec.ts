@@ -1,8 +1,10 @@
 import { gzipSync } from "node:zlib";
+import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { ZodError } from "zod";
 import { decodeDerivedBatch, DerivedFormatError, encodeDerivedBatches, observationId } from "../src/wire/derived.ts";
+import { nsToIso } from "../src/wire/time.ts";
 import type { ConnectionObservation, Derived, HttpExchange, HttpRequest, HttpResponse } from "../src/wire/derived.ts";
 
 const observer = {
@@ -132,5 +134,41 @@ describe("derived batches (ADI_DERIVED v3, MessagePack)", () => {
     expect(() => decodeDerivedBatch({ v: 2, kind: "http", source: "x", observations: [{ ...exchange(0), seq: -1 }] })).toThrow(ZodError);
     expect(() => decodeDerivedBatch({ v: 2, kind: "http", source: "x", observations: [] })).toThrow(ZodError);
     expect(() => decodeDerivedBatch("{not json")).toThrow(SyntaxError);
+  });
+});
+
+describe("derived v3 round trip (property)", () => {
+  const text = fc.string({ unit: "binary", maxLength: 40 });
+  const latin1 = fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b).toString("latin1"));
+  const ns = fc.bigInt({ min: 946_684_800_000_000_000n, max: 7_258_118_400_000_000_000n });
+  const messageArb = fc.record({
+    ts: ns.map(nsToIso),
+    end_ts: ns.map(nsToIso),
+    version: fc.constantFrom("HTTP/1.1", "HTTP/1.0"),
+    headers: fc.array(fc.tuple(text, text), { maxLength: 4 }),
+    body: fc.option(text, { nil: null }),
+    body_size: fc.nat(),
+    body_truncated: fc.boolean(),
+    body_binary: fc.boolean(),
+    head: latin1.map((h) => `GET / HTTP/1.1\r\n${h}\r\n\r\n`),
+    tail: fc.oneof(fc.constant(null), latin1),
+  });
+  it("gives back every field of any exchange, raw byte for byte", () => {
+    fc.assert(
+      fc.property(messageArb, fc.nat({ max: 2 ** 40 }), (m, latency) => {
+        // raw: the head, then either the body's own UTF-8 bytes (carried once) or other bytes (carried as they are).
+        const tail = m.tail ?? (m.body === null ? "" : Buffer.from(m.body, "utf8").toString("latin1"));
+        const { head, tail: _t, ...rest } = m;
+        const request = { ...rest, raw: head + tail, method: "GET", target: "/x" };
+        const x: HttpExchange = { ...exchange(0), latency_ns: latency, request, response: null };
+        const [encoded] = encodeDerivedBatches("s", [x]);
+        const back = decodeDerivedBatch(encoded!.data).observations[0] as HttpExchange;
+        const { body_schema, ...got } = back.request;
+        expect(got).toEqual(request);
+        expect(typeof body_schema).toBe("string");
+        expect(back.latency_ns).toBe(latency);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
