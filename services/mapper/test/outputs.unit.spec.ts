@@ -1,4 +1,6 @@
 // MapperOutputs' traffic log: appended as lines become final, sorted by capture time, memory bounded to a window.
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConnectionObservationSchema, HttpExchangeSchema, ContainerFactSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
@@ -120,6 +122,31 @@ describe("MapperOutputs traffic log", () => {
     expect(shown).toBe(outputs.renderLog());
     expect(shown.trimEnd().split("\n")).toHaveLength(60);
     expect([...outputs.takeLogLines(), ...outputs.takeLogLines(true)].join("")).toBe(shown);
+  });
+});
+
+describe("MapperOutputs: memory of the calls held for the pairing window (issue 12)", () => {
+  it("keeps one copy of a body schema key, not one per decoded message", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    // A 4 KiB schema key, as a v3 message carries it; every decoded message brings its own copy of the string.
+    const key = JSON.stringify(Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`field_${String(i).padStart(4, "0")}`, "string"])));
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 10 });
+    const N = 20_000;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const made = Array.from({ length: N }, (_, i) => {
+      const x = exchange(i, i * 0.5); // 10 s of capture time: inside the 60 s pairing window, every call is held
+      return { ...x, request: { ...x.request, body_schema: JSON.parse(JSON.stringify(key)) as string }, response: x.response && { ...x.response, body_schema: '"null"' } };
+    });
+    for (const x of made) outputs.addDerived(x);
+    made.length = 0;
+    outputs.takeLogLines(true);
+    gc();
+    const grownPerCall = (process.memoryUsage().heapUsed - before) / N;
+    expect(outputs.stats().observations).toBe(N);
+    // Each held call's own copy of the key was > 4,000 bytes; one shared copy leaves the call's few hundred.
+    expect(grownPerCall).toBeLessThan(1500);
   });
 });
 

@@ -23,7 +23,9 @@ export function isWildcard(ip: string): boolean {
 
 /** Which end of the call the observer is. "unknown" (first seen mid-life) is told by its local endpoint. */
 export function observerRole(obs: HttpExchange | ConnectionObservation): Role {
-  if (obs.side === "client" || obs.side === "server") return obs.side;
+  // Literals, not obs.side: a decoded message carries its own copy of the string, which a held view would keep.
+  if (obs.side === "client") return "client";
+  if (obs.side === "server") return "server";
   return sameEndpoint(obs.local, obs.client) ? "client" : "server";
 }
 
