@@ -117,6 +117,39 @@ describe("reading a fixture /proc", () => {
     expect(readProcessSnapshot(2, root)).toMatchObject({ pid: 2, ppid: 0, comm: "kthreadd", exe: null, cmdline: "", environ: {} });
   });
 
+  it("waits out an exec in progress: the new image's exe and comm, its argv and envp not copied yet", () => {
+    // What /proc shows between begin_new_exec and create_elf_tables: exe and comm of the new program, cmdline
+    // and environ zero bytes. The pause is where the kernel finishes the exec (the files get their content).
+    fakeProcess(4321, { stat: statLine(4321, "python3", { ppid: 1, start: 777 }), cmdline: "", cgroup: "0::/\n", environ: "" }, "/usr/bin/python3.12");
+    let pauses = 0;
+    const snapshot = readProcessSnapshot(4321, root, {
+      pause: () => {
+        if (++pauses === 3) {
+          writeFileSync(join(root, "4321/cmdline"), "python3\0-m\0http.server\0");
+          writeFileSync(join(root, "4321/environ"), "ADI_PROFILE=e2e\0LP_MARK=server\0");
+        }
+      },
+    });
+    expect(pauses).toBe(3);
+    expect(snapshot).toMatchObject({ comm: "python3", cmdline: "python3 -m http.server", environ: { ADI_PROFILE: "e2e", LP_MARK: "server" } });
+  });
+
+  it("returns a process that stays without argv and envp after the retries, as read", () => {
+    fakeProcess(4322, { stat: statLine(4322, "odd", { ppid: 1, start: 778 }), cmdline: "", cgroup: "0::/\n", environ: "" }, "/usr/bin/odd");
+    let pauses = 0;
+    const snapshot = readProcessSnapshot(4322, root, { execRetries: 5, pause: () => pauses++ });
+    expect({ pauses, cmdline: snapshot.cmdline, environ: snapshot.environ }).toEqual({ pauses: 5, cmdline: "", environ: {} });
+  });
+
+  it("does not wait on a kernel thread (no exe) nor on a process run with an empty environment", () => {
+    fakeProcess(4323, { stat: statLine(4323, "envless", { ppid: 1, start: 779 }), cmdline: "envless\0", cgroup: "0::/\n", environ: "" }, "/usr/bin/envless");
+    let pauses = 0;
+    const pause = () => pauses++;
+    expect(readProcessSnapshot(2, root, { pause })).toMatchObject({ exe: null, cmdline: "" });
+    expect(readProcessSnapshot(4323, root, { pause })).toMatchObject({ cmdline: "envless", environ: {} });
+    expect(pauses).toBe(0);
+  });
+
   it("words a missing file like Go's os errors", () => {
     const err = (() => {
       try {
@@ -144,7 +177,7 @@ describe("reading a fixture /proc", () => {
   });
 
   it("lists numeric entries only, ascending", () => {
-    expect(listPids(root)).toEqual([2, 77, 88, 99, 1234]);
+    expect(listPids(root)).toEqual([2, 77, 88, 99, 1234, 4321, 4322, 4323]);
   });
 
   it("fails to list a missing /proc with a Go-style message", () => {

@@ -80,8 +80,42 @@ export function splitCmdline(buf: Uint8Array): string[] {
   return end === 0 ? [] : Buffer.from(buf.buffer, buf.byteOffset, end).toString("utf8").split("\0");
 }
 
-/** Reads one process. Throws ProcfsError when it vanished (or was replaced) while being read. */
-export function readProcessSnapshot(pid: number, procRoot = "/proc"): ProcessSnapshot {
+/** How a snapshot waits out an exec in progress (readProcessSnapshot). */
+export interface SnapshotOptions {
+  /** Reads again this many times while the process is caught inside an exec. Default 20. */
+  execRetries?: number;
+  /** Blocks for `ms` between those reads. Default: a synchronous 1 ms wait (Atomics.wait). */
+  pause?: (ms: number) => void;
+}
+
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+/** A synchronous wait: the reads around it are synchronous on purpose (see the top of the file). */
+function pauseSync(ms: number): void {
+  Atomics.wait(pauseCell, 0, 0, ms);
+}
+
+/**
+ * Reads one process. Throws ProcfsError when it vanished (or was replaced) while being read.
+ *
+ * A process caught inside execve() has its new image's exe and comm but neither arguments nor environment yet:
+ * the kernel installs the new mm (begin_new_exec) before it copies argv and envp into it (create_elf_tables), and
+ * /proc/PID/cmdline and environ read as zero bytes until then (fs/proc/base.c: arg_end and env_end are 0). Read
+ * in that window (an exec event handled while the process execs again: `setpriv ... python3`), the fact would
+ * show the new program with an empty environment (a CI flake, issue 12). A live process with an exe, no argument
+ * bytes at all (even `argc == 0` leaves one NUL since Linux 5.18) and no environment is in that window: it is
+ * read again, every `pause` ms up to `execRetries` times, and returned as last read if it stays so.
+ */
+export function readProcessSnapshot(pid: number, procRoot = "/proc", opts: SnapshotOptions = {}): ProcessSnapshot {
+  const retries = opts.execRetries ?? 20;
+  const pause = opts.pause ?? pauseSync;
+  for (let attempt = 0; ; attempt++) {
+    const read = readOnce(pid, procRoot);
+    if (!read.inExec || attempt >= retries) return read.snapshot;
+    pause(1);
+  }
+}
+
+function readOnce(pid: number, procRoot: string): { snapshot: ProcessSnapshot; inExec: boolean } {
   const dir = `${procRoot}/${pid}`;
   const stat = parseStat(read(`${dir}/stat`).toString("utf8"));
   if (isDead(stat.state)) throw gone(dir);
@@ -89,14 +123,17 @@ export function readProcessSnapshot(pid: number, procRoot = "/proc"): ProcessSna
   const cmdline = formatCmdline(cmdlineBytes);
   const argv = splitCmdline(cmdlineBytes);
   const cgroupText = read(`${dir}/cgroup`).toString("utf8");
-  const environ = parseEnviron(read(`${dir}/environ`));
+  const environBytes = read(`${dir}/environ`);
+  const environ = parseEnviron(environBytes);
   const exe = readExe(`${dir}/exe`);
   // The pid may have been reused between the first read and the last: the start time tells.
   const after = parseStat(read(`${dir}/stat`).toString("utf8"));
   if (after.startTicks !== stat.startTicks) throw gone(dir, " (pid reused while reading)");
   // A zombie's memory is gone: its cmdline and environ read as empty instead of failing.
   if (isDead(after.state) && cmdline === "" && Object.keys(environ).length === 0) throw gone(dir);
-  return { pid, startTicks: stat.startTicks, ppid: stat.ppid, comm: stat.comm, exe, cmdline, argv, cgroupText, environ };
+  const snapshot = { pid, startTicks: stat.startTicks, ppid: stat.ppid, comm: stat.comm, exe, cmdline, argv, cgroupText, environ };
+  // Kernel threads have no exe: they are not in an exec, they simply have no memory of their own.
+  return { snapshot, inExec: exe !== null && cmdlineBytes.length === 0 && environBytes.length === 0 };
 }
 
 function isDead(state: string): boolean {
