@@ -332,7 +332,13 @@ function endpointAt(o: Obj, key: string, path: string): Endpoint {
   return { ip: nonEmptyAt(e, "ip", `${path}.${key}`), port: intAt(e, "port", `${path}.${key}`, 0, 65535) };
 }
 const DECIMAL = /^\d+$/;
-function observerOf(o: Obj, path: string) {
+/**
+ * What every observation holds between `v`/`type` and its own fields, checked, in the schema's key order (the
+ * order v2's zod decode and the classifier give): the observer (host, boot_id, conn_id, side, pid, start_ticks,
+ * local, remote, family, transport), then `own` (the one field each kind places here: an exchange's `seq`, a
+ * connection's `ts`), then the `client` and `server` ends. Throws DerivedFormatError naming a bad field.
+ */
+function observationBase<Own extends object>(o: Obj, path: string, own: Own) {
   const conn_id = strAt(o, "conn_id", path);
   if (!DECIMAL.test(conn_id)) throw new DerivedFormatError(`${path}.conn_id`, "expected a decimal u64");
   const family = o.family;
@@ -348,6 +354,9 @@ function observerOf(o: Obj, path: string) {
     remote: endpointAt(o, "remote", path),
     family: family as 4 | 6,
     transport: oneOfAt(o, "transport", path, ["tcp", "udp"] as const),
+    ...own,
+    client: endpointAt(o, "client", path),
+    server: endpointAt(o, "server", path),
   };
 }
 function headers(o: Obj, path: string): [string, string][] {
@@ -397,10 +406,7 @@ function exchangeOf(o: Obj, path: string): HttpExchange {
   return {
     v: 1,
     type: "http_exchange",
-    ...observerOf(o, path),
-    seq: intAt(o, "seq", path),
-    client: endpointAt(o, "client", path),
-    server: endpointAt(o, "server", path),
+    ...observationBase(o, path, { seq: intAt(o, "seq", path) }),
     request,
     response,
     latency_ns: latency as number | null,
@@ -416,10 +422,7 @@ function connectionOf(o: Obj, path: string): ConnectionObservation {
   return {
     v: 1,
     type: "connection",
-    ...observerOf(o, path),
-    ts: nanosAt(o, "ts", path),
-    client: endpointAt(o, "client", path),
-    server: endpointAt(o, "server", path),
+    ...observationBase(o, path, { ts: nanosAt(o, "ts", path) }),
     protocol: nonEmptyAt(o, "protocol", path),
     category: oneOfAt(o, "category", path, CATEGORIES),
     confidence: intAt(o, "confidence", path, 0, 100),

@@ -299,7 +299,7 @@ export class ClassifierEngine {
   }
 
   #exchange(s: ConnState, x: PairedExchange): HttpExchange {
-    return withBodySchemas(this.#redaction.exchange({
+    const exchange = this.#redaction.exchange({
       v: 1,
       type: "http_exchange",
       ...this.#observer(s),
@@ -308,18 +308,22 @@ export class ClassifierEngine {
       request: request(x.request),
       response: x.response ? response(x.response) : null,
       latency_ns: x.latencyNs === null ? null : Number(x.latencyNs),
-    }));
+    });
+    setBodySchema(exchange.request);
+    if (exchange.response) setBodySchema(exchange.response);
+    return exchange;
   }
 }
 
 /**
- * Each message's body schema (its canonical key), inferred here where the body was decoded and after redaction
- * (the schema of what is published), so no consumer parses the body's JSON again (derived.ts v3).
+ * Sets a message's body schema (its canonical key), inferred here where the body was decoded and after redaction
+ * (the schema of what is published), so no consumer parses the body's JSON again (derived.ts v3). In place, on
+ * the hot path without a copy: the message is this exchange's own, built just now by request()/response() or
+ * rebuilt by the redaction policy (RedactionPolicy.request/response return the message given or a new object,
+ * never one they keep), so nothing else holds it. `body_schema` is added last, as the copy placed it.
  */
-function withBodySchemas(x: HttpExchange): HttpExchange {
-  const request = { ...x.request, body_schema: inferSchemaKey(x.request.body, x.request.body_binary) };
-  const response = x.response && { ...x.response, body_schema: inferSchemaKey(x.response.body, x.response.body_binary) };
-  return { ...x, request, response };
+function setBodySchema(m: HttpRequest | HttpResponse): void {
+  m.body_schema = inferSchemaKey(m.body, m.body_binary);
 }
 
 /**
