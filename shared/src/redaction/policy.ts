@@ -4,13 +4,16 @@
 // the capture agent (process facts), the mapper and the enricher (again, for streams written by older versions),
 // and replay. Everything here is pure and deterministic: live and replay redact alike.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { HttpExchange, HttpRequest, HttpResponse } from "../wire/derived.ts";
 import { redactArgv, redactCmdlineText, type CmdlineContext } from "./cmdline.ts";
 import { redactBody, redactHeaderPairs, redactHeaderValue, redactRaw, redactTarget, type HttpRules } from "./http.ts";
 import { redactJson } from "./json.ts";
 import { NEVER_SECRET_ENV_NAMES, NEVER_SECRET_PREFIXES, REDACTED, SecretNames } from "./names.ts";
 import { compileExtraPatterns, MARK, MASK, redactFields, redactValues, VALUE_HINTS } from "./values.ts";
+// A digest of the rules' own code (this directory's modules that redact text): two processes with the same digest
+// and the same settings redact alike. Generated at build time (scripts/gen-rules-digest.ts), so loading the policy
+// reads no file; a unit test fails while it is stale.
+import { RULES_DIGEST } from "./rules-digest.gen.ts";
 
 /**
  * What can be turned off, one switch each (ADI_REDACT_OFF):
@@ -57,17 +60,6 @@ export function maskLatin1(text: string): string {
 
 const IDENTITY = (text: string): string => text;
 
-/**
- * A digest of the rules' own code (this directory's modules that redact text): two processes with the same digest
- * and the same settings redact alike. Read once, at load, from the modules' files (they run from source).
- */
-const RULES_DIGEST = (() => {
-  const hash = createHash("sha256");
-  for (const file of ["policy.ts", "names.ts", "values.ts", "cmdline.ts", "json.ts", "http.ts", "env.ts"]) {
-    hash.update(file).update(readFileSync(new URL(`./${file}`, import.meta.url)));
-  }
-  return hash.digest("hex");
-})();
 const BODY_FIELD_RULES = ["json-field", "key-value", "multipart-field"] as const;
 const FREE_TEXT_FIELD_RULES = ["json-field", "key-value"] as const;
 
