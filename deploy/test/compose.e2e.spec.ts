@@ -69,10 +69,14 @@ async function classifiersDrained(timeoutMs: number): Promise<void> {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const consumers = await jsm.consumers.list(RAW_STREAM).next();
+      // The classifiers' own durable consumers only: a warm-up's ordered consumer is not theirs to drain.
+      const consumers = (await jsm.consumers.list(RAW_STREAM).next()).filter((c) => c.name.startsWith("adi-classifier-p"));
       const pending = consumers.reduce((n, c) => n + c.num_pending + c.num_ack_pending, 0);
       if (consumers.length > 0 && pending === 0) return;
-      if (Date.now() > deadline) throw new Error(`${consumers.length} classifier consumers still had ${pending} raw batches pending ${timeoutMs / 1000} s after capture stopped`);
+      if (Date.now() > deadline) {
+        const each = consumers.map((c) => `${c.name} ${c.num_pending}+${c.num_ack_pending}`).join(", ");
+        throw new Error(`${consumers.length} classifier consumers still had ${pending} raw batches pending ${timeoutMs / 1000} s after capture stopped (${each})`);
+      }
       await sleep(250);
     }
   } finally {

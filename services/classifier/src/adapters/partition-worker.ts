@@ -9,7 +9,7 @@
 // open, kept in KV) up to the consumer's ack floor, output discarded (it is stored already), rebuilds exactly the
 // connection states replay has at that point: exchange `seq` numbers and ids then equal replay's (issue 10, item 6).
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -87,6 +87,17 @@ export async function publishDeadLetter(js: JetStreamClient, m: { subject: strin
   h.set("Adi-Error", detail);
   h.set("Adi-Source", rawSource(m.seq));
   await js.publish(deadletterSubject(hostOfSubject(m.subject), "classifier"), m.data, { headers: h, msgID: `${m.msgId || rawSource(m.seq)}.deadletter` });
+}
+
+/**
+ * Deletes an ordered consumer once read. Closing its iterator leaves it on the server for nats.js's inactive_threshold
+ * (5 min), and its num_pending grows with every later message of its subjects: one left by a warm-up after a hand-off
+ * during traffic made ADI_RAW look undrained for 5 min to whoever sums its consumers (the compose e2e's drain check
+ * timed out at 60 s with the classifiers' own consumers empty). Never throws: one not deleted (broker slow, already
+ * gone) still expires by itself.
+ */
+export async function deleteOrdered(consumer: Pick<Consumer, "delete">): Promise<void> {
+  await consumer.delete().catch(() => undefined);
 }
 
 /** What one raw message turned into: kept for a redelivery of the same message (a publish or the ack failed). */
@@ -242,18 +253,22 @@ export class PartitionWorker {
         filter_subjects: rawFilter(this.partition),
         ...(start.kind === "seq" ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.seq } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(start.timeMs).toISOString() }),
       });
-      if ((await consumer.info(true)).num_pending > 0) {
-        const messages = await consumer.consume({ max_messages: 256 });
-        try {
-          for await (const m of messages) {
-            if (this.#stopping || m.seq > ackFloor) break;
-            this.#feed(m);
-            batches++;
-            if (m.seq >= ackFloor || m.info.pending === 0) break;
+      try {
+        if ((await consumer.info(true)).num_pending > 0) {
+          const messages = await consumer.consume({ max_messages: 256 });
+          try {
+            for await (const m of messages) {
+              if (this.#stopping || m.seq > ackFloor) break;
+              this.#feed(m);
+              batches++;
+              if (m.seq >= ackFloor || m.info.pending === 0) break;
+            }
+          } finally {
+            await messages.close();
           }
-        } finally {
-          await messages.close();
         }
+      } finally {
+        await deleteOrdered(consumer);
       }
     }
     this.#fedTo = Math.max(this.#fedTo, ackFloor);

@@ -8,7 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { RAW_STREAM, RAW_SUBJECT_PREFIX } from "@adi/shared/wire";
 import { checkBatchPartition } from "../core/record-guard.ts";
-import { publishDeadLetter } from "./partition-worker.ts";
+import { deleteOrdered, publishDeadLetter } from "./partition-worker.ts";
 import type { WorkerCounters } from "./partition-worker.ts";
 
 /**
@@ -24,20 +24,24 @@ export async function sweepStrays(nc: NatsConnection, partitions: number, counte
     const bad = checkBatchPartition(subject, -1, partitions);
     if (!bad || bad.reason === "partition_mismatch") continue;
     const consumer = await js.consumers.get(RAW_STREAM, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
-    if ((await consumer.info(true)).num_pending === 0) continue;
-    const messages = await consumer.consume({ max_messages: 256 });
     let last = 0;
     try {
-      for await (const m of messages) {
-        await publishDeadLetter(js, { subject: m.subject, seq: m.seq, data: m.data, msgId: m.headers?.get("Nats-Msg-Id") || undefined }, bad.reason, bad.detail);
-        counters.deadLetters++;
-        counters.deadLetterReasons[bad.reason]++;
-        moved++;
-        last = m.seq;
-        if (m.info.pending === 0) break;
+      if ((await consumer.info(true)).num_pending === 0) continue;
+      const messages = await consumer.consume({ max_messages: 256 });
+      try {
+        for await (const m of messages) {
+          await publishDeadLetter(js, { subject: m.subject, seq: m.seq, data: m.data, msgId: m.headers?.get("Nats-Msg-Id") || undefined }, bad.reason, bad.detail);
+          counters.deadLetters++;
+          counters.deadLetterReasons[bad.reason]++;
+          moved++;
+          last = m.seq;
+          if (m.info.pending === 0) break;
+        }
+      } finally {
+        await messages.close();
       }
     } finally {
-      await messages.close();
+      await deleteOrdered(consumer); // as a warm-up's (partition-worker.ts): left, it lingers 5 min
     }
     // Only what was dead-lettered: `seq` purges below it.
     if (last > 0) await jsm.streams.purge(RAW_STREAM, { filter: subject, seq: last + 1 });
