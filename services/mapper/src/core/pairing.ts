@@ -8,7 +8,11 @@
 // than that for a settled key is counted again; the window is wide enough for ordinary disorder.
 import type { Role } from "./observation.ts";
 
-export interface View<T> {
+/**
+ * What pairing needs of a view; the held object is the caller's own record with these fields (no wrapper object
+ * per view: at 10,000 exchanges/s the 60 s window holds ~600,000 of them, issue 12).
+ */
+export interface View {
   /**
    * Capture time as RFC 3339 text (nanoseconds). With `role` it identifies a view within its key (both ends, and
    * for HTTP the exchange's index and request line): the same role at the same nanosecond is the same view
@@ -17,15 +21,14 @@ export interface View<T> {
    */
   at: string;
   role: Role;
-  /** Capture time (ms since the epoch, fractional) and its text. */
+  /** Capture time, ms since the epoch (fractional). */
   ms: number;
-  data: T;
 }
 
 /** One call: the client's view when there is one (it names both ends best), else the server's. */
-export interface Call<T> {
-  primary: View<T>;
-  other: View<T> | null;
+export interface Call<T extends View> {
+  primary: T;
+  other: T | null;
 }
 
 export interface PairingOptions {
@@ -35,11 +38,11 @@ export interface PairingOptions {
   settleAfterMs: number;
 }
 
-export class PairingLog<T> {
+export class PairingLog<T extends View> {
   // Most keys hold one view (one end observed) for the whole window, some two: a lone view is the map's value
   // itself, a group is made only for a second one. At 10,000 exchanges/s a 60 s window holds ~600,000 keys, and
   // a Map per key, then a group and an array per key, were most of the mapper's memory (issue 12).
-  readonly #groups = new Map<string, View<T> | Group<T>>();
+  readonly #groups = new Map<string, T | Group<T>>();
   readonly #options: PairingOptions;
   #newestMs = -Infinity;
   #settledUpToMs = -Infinity;
@@ -50,7 +53,7 @@ export class PairingLog<T> {
   }
 
   /** Adds a view; returns the calls of keys that became old enough to settle (usually none). */
-  add(key: string, view: View<T>): Call<T>[] {
+  add(key: string, view: T): Call<T>[] {
     // Keys this old were settled already: a partner that was there has been counted alone.
     if (view.ms < this.#settledUpToMs) this.#lateViews++;
     const held = this.#groups.get(key);
@@ -104,16 +107,16 @@ export class PairingLog<T> {
 }
 
 /** Views of one key once it has more than one. */
-interface Group<T> {
+interface Group<T extends View> {
   newestMs: number;
-  views: View<T>[];
+  views: T[];
 }
 
-function sameView<T>(a: View<T>, b: View<T>): boolean {
+function sameView(a: View, b: View): boolean {
   return a.role === b.role && a.at === b.at;
 }
 
-function isGroup<T>(held: View<T> | Group<T>): held is Group<T> {
+function isGroup<T extends View>(held: T | Group<T>): held is Group<T> {
   return "views" in held;
 }
 
@@ -121,9 +124,9 @@ function isGroup<T>(held: View<T> | Group<T>): held is Group<T> {
  * Greedy pairing over the views sorted by time: each view takes the earliest unpaired view of the other
  * role within the tolerance. Deterministic for a given set of views.
  */
-export function pairViews<T>(views: readonly View<T>[], toleranceMs: number): Call<T>[] {
+export function pairViews<T extends View>(views: readonly T[], toleranceMs: number): Call<T>[] {
   const sorted = [...views].sort((a, b) => a.ms - b.ms || compare(a.role, b.role) || compare(a.at, b.at));
-  const unpaired: View<T>[] = [];
+  const unpaired: T[] = [];
   const calls: Call<T>[] = [];
   for (const view of sorted) {
     const match = unpaired.findIndex((u) => u.role !== view.role && view.ms - u.ms <= toleranceMs);
@@ -131,7 +134,7 @@ export function pairViews<T>(views: readonly View<T>[], toleranceMs: number): Ca
       unpaired.push(view);
       continue;
     }
-    const [partner] = unpaired.splice(match, 1) as [View<T>];
+    const [partner] = unpaired.splice(match, 1) as [T];
     const [client, server] = view.role === "client" ? [view, partner] : [partner, view];
     calls.push({ primary: client, other: server });
   }

@@ -12,6 +12,7 @@ import { connectionKey, exchangeKey, formatEndpoint, isoToMs, maxIso } from "./o
 import { observerRole, targetPath } from "./observation.ts";
 import type { Role } from "./observation.ts";
 import { PairingLog } from "./pairing.ts";
+import type { View } from "./pairing.ts";
 import { inferSchema, schemaKey, VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
 import { Tallies, VARIES_SCHEMA_KEY } from "./tallies.ts";
@@ -50,6 +51,10 @@ const GO_CATEGORIES = ["database", "cache", "message_bus"];
  */
 export const DEFAULT_PAIRING_WINDOW_MS = 60_000;
 
+/** A call as held for pairing: the call itself is the view (one object per held call, not two). */
+type HeldEndpointCall = EndpointCall & View;
+type HeldConnectionCall = ConnectionCall & View;
+
 /**
  * Capture time after a process's exit when its tallies are kept under its name instead of its identity: longer
  * than the pairing window (no view of it is pending) and than any fact's lag.
@@ -63,8 +68,8 @@ const INTERNED_MAX = 50_000;
 
 export class ServiceMapBuilder {
   readonly names: NameResolver;
-  readonly #http: PairingLog<EndpointCall>;
-  readonly #connections: PairingLog<ConnectionCall>;
+  readonly #http: PairingLog<HeldEndpointCall>;
+  readonly #connections: PairingLog<HeldConnectionCall>;
   readonly #categories: ReadonlySet<string>;
   readonly #settled: Tallies;
   /** Schema by key; the key string kept is the one every call carries (one copy, not one per call). */
@@ -98,7 +103,7 @@ export class ServiceMapBuilder {
       this.#generatedAt = maxIso(this.#generatedAt, ts);
     }
     const role = observerRole(exchange);
-    const call: EndpointCall = {
+    const call: HeldEndpointCall = {
       source: this.#sourceOf(exchange, role),
       destination: this.#destinationOf(exchange.host, exchange.server, hostHeader(exchange)),
       ts: request.ts,
@@ -106,9 +111,11 @@ export class ServiceMapBuilder {
       path: this.#shared(targetPath(request.target)),
       requestSchema: this.#schemaOf(request),
       responseSchema: response ? this.#schemaOf(response) : this.#intern(null),
+      at: request.ts,
+      role,
+      ms: isoToMs(request.ts),
     };
-    const view = { at: call.ts, role, ms: isoToMs(request.ts), data: call };
-    for (const settled of this.#http.add(exchangeKey(exchange), view)) this.#settled.addEndpoint(settled.primary.data);
+    for (const settled of this.#http.add(exchangeKey(exchange), call)) this.#settled.addEndpoint(settled.primary);
     this.#compactExited();
     // Here, not while interning: this call's schemas are referred to (pending or tallied) by now.
     if (this.#schemas.size >= this.#pruneAt) this.#pruneSchemas();
@@ -119,7 +126,7 @@ export class ServiceMapBuilder {
     this.#generatedAt = maxIso(this.#generatedAt, obs.ts);
     if (!this.#categories.has(obs.category)) return;
     const role = observerRole(obs);
-    const call: ConnectionCall = {
+    const call: HeldConnectionCall = {
       source: this.#sourceOf(obs, role),
       destination: this.#destinationOf(obs.host, obs.server, obs.tls?.sni || null),
       ts: obs.ts,
@@ -128,11 +135,11 @@ export class ServiceMapBuilder {
       port: obs.server.port,
       confidence: obs.confidence,
       reason: obs.reason,
+      at: obs.ts,
+      role,
+      ms: isoToMs(obs.ts),
     };
-    const view = { at: call.ts, role, ms: isoToMs(obs.ts), data: call };
-    for (const settled of this.#connections.add(connectionKey(obs), view)) {
-      this.#settled.addConnection(settled.primary.data);
-    }
+    for (const settled of this.#connections.add(connectionKey(obs), call)) this.#settled.addConnection(settled.primary);
     this.#compactExited();
   }
 
@@ -151,8 +158,8 @@ export class ServiceMapBuilder {
 
   build(): ServiceMap {
     const pending = {
-      endpoints: this.#http.pending().map((call) => call.primary.data),
-      connections: this.#connections.pending().map((call) => call.primary.data),
+      endpoints: this.#http.pending().map((call) => call.primary),
+      connections: this.#connections.pending().map((call) => call.primary),
     };
     const services = this.#settled.resolve(
       (source) =>
@@ -170,7 +177,7 @@ export class ServiceMapBuilder {
   }
 
   /** Forgets the schemas no tally nor pending call refers to (those of variants folded into "varies"). */
-  #pruneSchemas(pending: readonly EndpointCall[] = this.#http.pending().map((call) => call.primary.data)): void {
+  #pruneSchemas(pending: readonly EndpointCall[] = this.#http.pending().map((call) => call.primary)): void {
     const used = this.#settled.schemaKeys();
     for (const call of pending) used.add(call.requestSchema).add(call.responseSchema);
     for (const key of this.#schemas.keys()) if (!used.has(key)) this.#schemas.delete(key);
