@@ -110,6 +110,19 @@ describe("ServiceMapBuilder: HTTP endpoints", () => {
     expect(endpointsOf(builder.build(), "traffic-generator")).toMatchObject([{ count: 3, first_seen: at(0), last_seen: at(5000) }]);
   });
 
+  it("pairs the two views of a call with a long target (its hash in the pairing key), and not two calls' views", () => {
+    const builder = builderWithNames();
+    const long = (q: string) => `/search?q=${q}&page=1&per_page=50&sort=relevance&fields=id,name,price`;
+    // One call with a long target seen by both ends; on another connection, a client's call and a server's view of
+    // a different target at the same index: four views, three calls.
+    builder.addExchange(view({ clientPort: 40000, ms: 0, target: long("shoes") }, "client"));
+    builder.addExchange(view({ clientPort: 40000, ms: 0, target: long("shoes") }, "server"));
+    builder.addExchange(view({ clientPort: 40001, ms: 0, target: long("socks") }, "client"));
+    builder.addExchange(view({ clientPort: 40001, ms: 0, target: long("scarf") }, "server"));
+    const counts = builder.build().services.map((s) => [s.name, s.endpoints.reduce((n, e) => n + e.count, 0)]);
+    expect(counts).toEqual([["external", 1], ["traffic-generator", 2]]); // the scarf call: its client is not known
+  });
+
   it("ignores an observation delivered twice", () => {
     const builder = builderWithNames();
     builder.addExchange(view({ clientPort: 40000, ms: 0 }, "client"));

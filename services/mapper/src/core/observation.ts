@@ -39,6 +39,25 @@ export function exchangeKey(exchange: HttpExchange): string {
 }
 
 /**
+ * exchangeKey for the pairing window, which holds one per call seen by one end (600,000 at 10,000 exchanges/s for
+ * 60 s): the target, often the longest part (queries), enters as its 32-bit FNV-1a hash when longer than 16
+ * characters. Two views of one call have the same target, so they still meet; two different calls on the same
+ * connection, index and method would need colliding targets AND capture times within the pairing tolerance.
+ */
+export function exchangePairingKey(exchange: HttpExchange): string {
+  const { transport, client, server, seq, request } = exchange;
+  const target = request.target.length > 16 ? `#${fnv1a32(request.target).toString(36)}` : request.target;
+  return flat([transport, " ", formatEndpoint(client), ">", formatEndpoint(server), " #", seq, " ", request.method, " ", target]);
+}
+
+/** FNV-1a, 32 bits, over UTF-16 code units (http://www.isthe.com/chongo/tech/comp/fnv/). */
+function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
  * The parts joined into one flat string. Keys and ids are held for the whole pairing window (600,000 of them at
  * 10,000 exchanges/s); a template literal makes a tree of V8 cons strings holding every part, ~400 bytes more per
  * key and id than the flat string Array.join makes (issue 12, measured).

@@ -8,7 +8,7 @@ import { processIdentityKey } from "@adi/shared/wire";
 import type { ConnectionObservation, Endpoint, HttpExchange, HttpRequest, HttpResponse, ListenersFact, ProcessFact } from "@adi/shared/wire";
 import { NameResolver, refOf } from "./names.ts";
 import type { ResolvedName } from "./names.ts";
-import { connectionKey, exchangeKey, formatEndpoint, isoToMs, maxIso } from "./observation.ts";
+import { connectionKey, exchangePairingKey, formatEndpoint, isoToMs, maxIso } from "./observation.ts";
 import { observerRole, targetPath } from "./observation.ts";
 import type { Role } from "./observation.ts";
 import { PairingLog } from "./pairing.ts";
@@ -115,7 +115,7 @@ export class ServiceMapBuilder {
       role,
       ms: isoToMs(request.ts),
     };
-    for (const settled of this.#http.add(exchangeKey(exchange), call)) this.#settled.addEndpoint(settled.primary);
+    for (const settled of this.#http.add(exchangePairingKey(exchange), call)) this.#settled.addEndpoint(settled.primary);
     this.#compactExited();
     // Here, not while interning: this call's schemas are referred to (pending or tallied) by now.
     if (this.#schemas.size >= this.#pruneAt) this.#pruneSchemas();
