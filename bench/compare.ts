@@ -14,7 +14,8 @@
 // Prints a markdown table (medians, each run, after/before, verdict vs the targets) and writes
 // bench/results/compare-latest.{md,json}. Environment: REPS (default 3; --quick 1), EVENTS (raw events of the
 // replay/classifier stream, default 1,000,000; --quick 200,000), SECONDS (each pipeline load, default 10; --quick
-// 3), MAPPER_SECONDS (the 10,000/s mapper load, default 15; --quick 3). Run it as root on an otherwise idle machine.
+// 3), MAPPER_SECONDS (the 10,000/s mapper load, default 15; --quick 3), ONLY (before|after: one tree alone). Run it
+// as root on an otherwise idle machine.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -61,7 +62,16 @@ const quick = args.includes("--quick");
 const profile = args.includes("--profile");
 const TREES = { before: resolve(beforeDir), after: resolve(afterDir) } as const;
 type Tree = keyof typeof TREES;
-const ORDER: readonly Tree[] = ["before", "after"];
+/**
+ * ONLY=after (or before): measure one tree alone, e.g. the after tree's mapper at a load the before tree cannot
+ * catch up with. The table then has figures for that tree only.
+ */
+const ONLY = process.env.ONLY;
+if (ONLY !== undefined && ONLY !== "before" && ONLY !== "after") {
+  console.error(`ONLY must be "before" or "after", not ${JSON.stringify(ONLY)}`);
+  process.exit(2);
+}
+const ORDER: readonly Tree[] = ONLY ? [ONLY] : ["before", "after"];
 const num = (name: string, full: number, short: number) => Number(process.env[name] ?? (quick ? short : full));
 const REPS = num("REPS", 3, 1);
 const EVENTS = num("EVENTS", 1_000_000, 200_000);
@@ -235,7 +245,9 @@ try {
         }
         await Promise.all(inflight);
         const seconds = (performance.now() - t0) / 1000;
-        await waitFor("the mapper to catch up", async () => (await mapperBacklog(b.jsm)).pending === 0, 120_000, 100);
+        // A mapper that lags (the before tree needed ~2.7 cores at 10,000/s) catches up after the load: at least 2 min,
+        // and 4x the load's length for a long one (MAPPER_SECONDS=75 reaches the 60 s pairing window's steady state).
+        await waitFor("the mapper to catch up", async () => (await mapperBacklog(b.jsm)).pending === 0, Math.max(120_000, 4000 * MAPPER_SECONDS), 100);
         await sleep(2500); // its debounced write of the outputs
         const u = procUsage(m.pid);
         record(`(d) \`adi map\` at ${TARGET.mapperRate.toLocaleString("en")} exchanges/s: peak RSS`, "MB", tree, u.peakRssBytes / 2 ** 20, atMost(TARGET.mapperRssMb, "MB"));
