@@ -119,8 +119,11 @@ describe("ServiceMapBuilder: HTTP endpoints", () => {
     builder.addExchange(view({ clientPort: 40000, ms: 0, target: long("shoes") }, "server"));
     builder.addExchange(view({ clientPort: 40001, ms: 0, target: long("socks") }, "client"));
     builder.addExchange(view({ clientPort: 40001, ms: 0, target: long("scarf") }, "server"));
+    // Two targets whose 32-bit FNV-1a hashes collide (a break test's find): still two calls.
+    builder.addExchange(view({ clientPort: 40002, ms: 0, target: "/orders/list?id=199988" }, "client"));
+    builder.addExchange(view({ clientPort: 40002, ms: 0, target: "/orders/list?id=1758476" }, "server"));
     const counts = builder.build().services.map((s) => [s.name, s.endpoints.reduce((n, e) => n + e.count, 0)]);
-    expect(counts).toEqual([["external", 1], ["traffic-generator", 2]]); // the scarf call: its client is not known
+    expect(counts).toEqual([["external", 2], ["traffic-generator", 3]]); // the server-only calls: client not known
   });
 
   it("ignores an observation delivered twice", () => {
