@@ -56,7 +56,7 @@ describe("output paths are checked at start", () => {
       const r = await run(["up"], { NATS_URL: await deadUrl(), OUTPUT_PATH: somedir });
       expect(r.code).toBe(2);
       expect(r.stderr).toEqual([
-        `adi: ADI_ERR_OUTPUT_PATH: OUTPUT_PATH="${somedir}": is a directory (name a regular file, or a new one, in an existing directory)`,
+        `adi: ADI_ERR_OUTPUT_PATH: OUTPUT_PATH="${somedir}": is a directory (name a regular file, or a new one, in an existing directory (adi replay --out: an existing directory adi may write in))`,
       ]);
       const after = statSync(somedir);
       expect(after.mode).toBe(before.mode);
@@ -134,7 +134,7 @@ describe("outputs naming the same file, and adi replay's --out, are checked at s
     const r = await run(["map"], { NATS_URL: await deadUrl(), OUTPUT_PATH: same, SERVICE_MAP_PATH: same });
     expect(r.code).toBe(2);
     expect(r.stderr).toEqual([
-      `adi: ADI_ERR_OUTPUT_PATH: OUTPUT_PATH="${same}" and SERVICE_MAP_PATH="${same}" name the same file ${same}: each output needs a file of its own (name a regular file, or a new one, in an existing directory)`,
+      `adi: ADI_ERR_OUTPUT_PATH: OUTPUT_PATH="${same}" and SERVICE_MAP_PATH="${same}" name the same file ${same}: each output needs a file of its own (name a regular file, or a new one, in an existing directory (adi replay --out: an existing directory adi may write in))`,
     ]);
     expect(r.tookMs).toBeLessThan(10_000);
     expect(() => statSync(same)).toThrow();
@@ -153,7 +153,7 @@ describe("outputs naming the same file, and adi replay's --out, are checked at s
     writeFileSync(file, "mine\n");
     const r = await run(["replay", "--out", file], {});
     expect(r.code).toBe(2);
-    expect(r.stderr).toEqual([`adi: ADI_ERR_OUTPUT_PATH: --out "${file}": is not a directory (name a regular file, or a new one, in an existing directory)`]);
+    expect(r.stderr).toEqual([`adi: ADI_ERR_OUTPUT_PATH: --out "${file}": is not a directory (name a regular file, or a new one, in an existing directory (adi replay --out: an existing directory adi may write in))`]);
     expect(readFileSync(file, "utf8")).toBe("mine\n");
     expect(r.logs).toEqual([]); // nothing logged: no broker was started
     expect(r.left).toEqual([]);

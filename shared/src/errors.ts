@@ -18,7 +18,7 @@ export const ErrorCodes = {
     exitCode: 2,
     description:
       "an output path (OUTPUT_PATH, SERVICE_MAP_PATH, ENV_OUTPUT_PATH, adi replay's --out) is not a regular file adi may write: a directory, a symbolic link, a special file, or in a directory that does not exist; or two outputs name the same file; or adi replay cannot write in its --out directory",
-    hint: "name a regular file, or a new one, in an existing directory",
+    hint: "name a regular file, or a new one, in an existing directory (adi replay --out: an existing directory adi may write in)",
   },
   ADI_ERR_NOT_ROOT: {
     exitCode: 3,
