@@ -113,10 +113,24 @@ export async function startWorkloadServer(env: Record<string, string> = {}): Pro
     pid: child.pid!,
     port,
     url: `http://127.0.0.1:${port}/item`,
+    // Bounded: a (c) step of bench/compare.ts once waited 10 minutes with every process idle, at a wait with no
+    // timeout; an answer that never comes (the server gone, the IPC channel closed) is now an error.
     count: () =>
-      new Promise((resolve) => {
-        child.once("message", (m) => resolve((m as { count: number }).count));
-        child.send("count");
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => done(new Error(`workload server ${child.pid} did not answer "count" within 10 s: ${stderr}`)), 10_000);
+        const onMessage = (m: unknown) => done(null, (m as { count: number }).count);
+        const onExit = (code: number | null) => done(new Error(`workload server exited (${code}) before it answered "count": ${stderr}`));
+        const done = (err: Error | null, count?: number) => {
+          clearTimeout(timer);
+          child.off("message", onMessage);
+          child.off("exit", onExit);
+          if (err) reject(err);
+          else resolve(count!);
+        };
+        if (!child.connected) return done(new Error(`workload server ${child.pid} is gone (exit ${child.exitCode ?? child.signalCode}): ${stderr}`));
+        child.once("message", onMessage);
+        child.once("exit", onExit);
+        child.send("count", (err) => err && done(err));
       }),
     stop: () => stopChild(child, "SIGTERM", 5000),
   };
