@@ -2,7 +2,7 @@
 // messages as they arrive (live). Ordered consumers: the server keeps no state for them, so a replay never
 // disturbs the live consumers.
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -28,7 +28,19 @@ function orderedOptions(filter: string, start?: StartAt) {
 }
 
 /**
- * Every message of `stream` matching `filter` stored now, in stream order; resolves with the count. `lastSeq`, when
+ * Deletes an ordered consumer once read. Closing its iterator leaves it on the server for nats.js's inactive_threshold
+ * (5 min), and its num_pending grows with every later message of its subjects: one left by a classifier's warm-up
+ * after a hand-off during traffic made ADI_RAW look undrained for 5 min to whoever sums its consumers (the compose
+ * e2e's drain check timed out at 60 s with the classifiers' own consumers empty). Never throws: one not deleted
+ * (broker slow, already gone) still expires by itself.
+ */
+export async function deleteOrdered(consumer: Pick<Consumer, "delete">): Promise<void> {
+  await consumer.delete().catch(() => undefined);
+}
+
+/**
+ * Every message of `stream` matching `filter` stored now, in stream order; resolves with the count. Its ordered
+ * consumer is deleted at the end (deleteOrdered). `lastSeq`, when
  * given, is told the stream sequence of each message read (to follow on, or resume after a failure, from there).
  * `start` (a sequence) overrides `since`. Rejects on a JetStream error (a timeout): see readToEndRetrying.
  */
@@ -41,24 +53,28 @@ export async function readToEnd(
 ): Promise<number> {
   const js = jetstream(nc);
   const consumer = await js.consumers.get(stream, orderedOptions(filter, opts.start ?? opts.since));
-  const info = await consumer.info(true);
-  if (info.num_pending === 0) return 0;
-  const untilNs = opts.until ? BigInt(opts.until.getTime()) * 1_000_000n : undefined;
-  const messages = await consumer.consume({ max_messages: 256 });
-  let done = 0;
   try {
-    for await (const m of messages) {
-      if (untilNs === undefined || BigInt(m.info.timestampNanos) <= untilNs) await handle(m);
-      opts.lastSeq?.(m.seq);
-      done++;
-      if (done % 1000 === 0) opts.onProgress?.(done, m.info.pending);
-      if (m.info.pending === 0) break;
+    const info = await consumer.info(true);
+    if (info.num_pending === 0) return 0;
+    const untilNs = opts.until ? BigInt(opts.until.getTime()) * 1_000_000n : undefined;
+    const messages = await consumer.consume({ max_messages: 256 });
+    let done = 0;
+    try {
+      for await (const m of messages) {
+        if (untilNs === undefined || BigInt(m.info.timestampNanos) <= untilNs) await handle(m);
+        opts.lastSeq?.(m.seq);
+        done++;
+        if (done % 1000 === 0) opts.onProgress?.(done, m.info.pending);
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      await messages.close();
     }
+    opts.onProgress?.(done, 0);
+    return done;
   } finally {
-    await messages.close();
+    await deleteOrdered(consumer);
   }
-  opts.onProgress?.(done, 0);
-  return done;
 }
 
 export interface RetryingReadOptions {

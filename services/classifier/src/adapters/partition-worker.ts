@@ -9,11 +9,11 @@
 // open, kept in KV) up to the consumer's ack floor, output discarded (it is stored already), rebuilds exactly the
 // connection states replay has at that point: exchange `seq` numbers and ids then equal replay's (issue 10, item 6).
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { isAbort, isAlreadyExists, retryWithBackoff } from "@adi/shared/nats";
+import { deleteOrdered, isAbort, isAlreadyExists, retryWithBackoff } from "@adi/shared/nats";
 import { deadletterSubject, derivedSubject, encodeDerivedBatches, RAW_STREAM, rawFilter } from "@adi/shared/wire";
 import type { Derived } from "@adi/shared/wire";
 import type { RedactionPolicy } from "@adi/shared/redaction";
@@ -87,17 +87,6 @@ export async function publishDeadLetter(js: JetStreamClient, m: { subject: strin
   h.set("Adi-Error", detail);
   h.set("Adi-Source", rawSource(m.seq));
   await js.publish(deadletterSubject(hostOfSubject(m.subject), "classifier"), m.data, { headers: h, msgID: `${m.msgId || rawSource(m.seq)}.deadletter` });
-}
-
-/**
- * Deletes an ordered consumer once read. Closing its iterator leaves it on the server for nats.js's inactive_threshold
- * (5 min), and its num_pending grows with every later message of its subjects: one left by a warm-up after a hand-off
- * during traffic made ADI_RAW look undrained for 5 min to whoever sums its consumers (the compose e2e's drain check
- * timed out at 60 s with the classifiers' own consumers empty). Never throws: one not deleted (broker slow, already
- * gone) still expires by itself.
- */
-export async function deleteOrdered(consumer: Pick<Consumer, "delete">): Promise<void> {
-  await consumer.delete().catch(() => undefined);
 }
 
 /** What one raw message turned into: kept for a redelivery of the same message (a publish or the ack failed). */

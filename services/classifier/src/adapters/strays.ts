@@ -3,12 +3,13 @@
 // classified them (issue 10, item 7). A stream that states its count stores no such subject; one made before that
 // (subjects `adi.raw.v1.>`) can hold them. The owner of partition 0 moves them to ADI_DEADLETTER (with their
 // reason) and purges them from ADI_RAW; replay screens them out the same way (core/record-guard.ts).
-import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { readToEnd } from "@adi/shared/nats";
 import { RAW_STREAM, RAW_SUBJECT_PREFIX } from "@adi/shared/wire";
 import { checkBatchPartition } from "../core/record-guard.ts";
-import { deleteOrdered, publishDeadLetter } from "./partition-worker.ts";
+import { publishDeadLetter } from "./partition-worker.ts";
 import type { WorkerCounters } from "./partition-worker.ts";
 
 /**
@@ -23,28 +24,18 @@ export async function sweepStrays(nc: NatsConnection, partitions: number, counte
   for (const subject of Object.keys(info.state.subjects ?? {})) {
     const bad = checkBatchPartition(subject, -1, partitions);
     if (!bad || bad.reason === "partition_mismatch") continue;
-    const consumer = await js.consumers.get(RAW_STREAM, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
     let last = 0;
-    try {
-      if ((await consumer.info(true)).num_pending === 0) continue;
-      const messages = await consumer.consume({ max_messages: 256 });
-      try {
-        for await (const m of messages) {
-          await publishDeadLetter(js, { subject: m.subject, seq: m.seq, data: m.data, msgId: m.headers?.get("Nats-Msg-Id") || undefined }, bad.reason, bad.detail);
-          counters.deadLetters++;
-          counters.deadLetterReasons[bad.reason]++;
-          moved++;
-          last = m.seq;
-          if (m.info.pending === 0) break;
-        }
-      } finally {
-        await messages.close();
-      }
-    } finally {
-      await deleteOrdered(consumer); // as a warm-up's (partition-worker.ts): left, it lingers 5 min
-    }
+    // What is stored on the subject now, through an ordered consumer readToEnd deletes once read.
+    await readToEnd(nc, RAW_STREAM, subject, async (m) => {
+      await publishDeadLetter(js, { subject: m.subject, seq: m.seq, data: m.data, msgId: m.headers?.get("Nats-Msg-Id") || undefined }, bad.reason, bad.detail);
+      counters.deadLetters++;
+      counters.deadLetterReasons[bad.reason]++;
+      moved++;
+      last = m.seq;
+    });
+    if (last === 0) continue;
     // Only what was dead-lettered: `seq` purges below it.
-    if (last > 0) await jsm.streams.purge(RAW_STREAM, { filter: subject, seq: last + 1 });
+    await jsm.streams.purge(RAW_STREAM, { filter: subject, seq: last + 1 });
     log.error({ subject, partitions, reason: bad.reason, detail: bad.detail, upTo: last }, "raw batches outside the stream's partitions moved to the dead-letter stream");
   }
   return moved;
