@@ -34,8 +34,7 @@ export function observerRole(obs: HttpExchange | ConnectionObservation): Role {
  * its connection, and the request line. (Timestamps differ between observers, so they are not part of it.)
  */
 export function exchangeKey(exchange: HttpExchange): string {
-  const { transport, client, server, seq, request } = exchange;
-  return flat([transport, " ", formatEndpoint(client), ">", formatEndpoint(server), " #", seq, " ", request.method, " ", request.target]);
+  return keyWithTarget(exchange, exchange.request.target);
 }
 
 /**
@@ -47,8 +46,13 @@ export function exchangeKey(exchange: HttpExchange): string {
  * pairing tolerance.
  */
 export function exchangePairingKey(exchange: HttpExchange): string {
+  const { target } = exchange.request;
+  return keyWithTarget(exchange, target.length > 16 ? targetHash(target) : target);
+}
+
+/** Both ends, the exchange's index and method, then `target` (the request's, or its hash). */
+function keyWithTarget(exchange: HttpExchange, target: string): string {
   const { transport, client, server, seq, request } = exchange;
-  const target = request.target.length > 16 ? targetHash(request.target) : request.target;
   return flat([transport, " ", formatEndpoint(client), ">", formatEndpoint(server), " #", seq, " ", request.method, " ", target]);
 }
 

@@ -19,7 +19,7 @@ export interface View {
    * delivered again, and is ignored. (No id string of its own: one per held view was ~60 bytes of the mapper's
    * memory at 600,000 held views.)
    */
-  at: string;
+  ts: string;
   role: Role;
   /** Capture time, ms since the epoch (fractional). */
   ms: number;
@@ -113,7 +113,7 @@ interface Group<T extends View> {
 }
 
 function sameView(a: View, b: View): boolean {
-  return a.role === b.role && a.at === b.at;
+  return a.role === b.role && a.ts === b.ts;
 }
 
 function isGroup<T extends View>(held: T | Group<T>): held is Group<T> {
@@ -125,7 +125,7 @@ function isGroup<T extends View>(held: T | Group<T>): held is Group<T> {
  * role within the tolerance. Deterministic for a given set of views.
  */
 export function pairViews<T extends View>(views: readonly T[], toleranceMs: number): Call<T>[] {
-  const sorted = [...views].sort((a, b) => a.ms - b.ms || compare(a.role, b.role) || compare(a.at, b.at));
+  const sorted = [...views].sort((a, b) => a.ms - b.ms || compare(a.role, b.role) || compare(a.ts, b.ts));
   const unpaired: T[] = [];
   const calls: Call<T>[] = [];
   for (const view of sorted) {

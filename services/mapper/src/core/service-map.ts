@@ -51,7 +51,7 @@ const GO_CATEGORIES = ["database", "cache", "message_bus"];
  */
 export const DEFAULT_PAIRING_WINDOW_MS = 60_000;
 
-/** A call as held for pairing: the call itself is the view (one object per held call, not two). */
+/** A call as held for pairing: the call itself is the view (one object per held call, not two; its `ts` is the view's). */
 type HeldEndpointCall = EndpointCall & View;
 type HeldConnectionCall = ConnectionCall & View;
 
@@ -111,7 +111,6 @@ export class ServiceMapBuilder {
       path: this.#shared(targetPath(request.target)),
       requestSchema: this.#schemaOf(request),
       responseSchema: response ? this.#schemaOf(response) : this.#intern(null),
-      at: request.ts,
       role,
       ms: isoToMs(request.ts),
     };
@@ -135,7 +134,6 @@ export class ServiceMapBuilder {
       port: obs.server.port,
       confidence: obs.confidence,
       reason: obs.reason,
-      at: obs.ts,
       role,
       ms: isoToMs(obs.ts),
     };
