@@ -148,6 +148,27 @@ describe("MapperOutputs: memory of the calls held for the pairing window (issue 
     // Each held call's own copy of the key was > 4,000 bytes; one shared copy leaves the call's few hundred.
     expect(grownPerCall).toBeLessThan(1500);
   });
+  it("keeps no decoded message alive through a value it keeps (a Host header sliced from its message's text)", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 10 });
+    const N = 2_000;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < N; i++) {
+      // A decoder's string run (msgpackr slices short strings out of one decoded run): 16 KiB per message here.
+      const run = `${"x".repeat(8192)}svc-${String(i).padStart(6, "0")}.internal:8080${"y".repeat(8192)}`;
+      const host = run.slice(8192, 8192 + 24);
+      const x = exchange(i, i * 0.5);
+      outputs.addDerived({ ...x, request: { ...x.request, headers: [["Host", host]] } });
+    }
+    outputs.takeLogLines(true);
+    gc();
+    const grownPerCall = (process.memoryUsage().heapUsed - before) / N;
+    expect(outputs.stats().observations).toBe(N);
+    // Kept as a slice, each destination's hint held its 16 KiB run; its own copy is a few dozen bytes.
+    expect(grownPerCall).toBeLessThan(4000);
+  });
 });
 
 describe("MapperOutputs: final lines not taken yet (readyChars: when the live mapper drains the log)", () => {

@@ -34,30 +34,24 @@ export function observerRole(obs: HttpExchange | ConnectionObservation): Role {
  * its connection, and the request line. (Timestamps differ between observers, so they are not part of it.)
  */
 export function exchangeKey(exchange: HttpExchange): string {
-  return keyWithTarget(exchange, exchange.request.target);
+  const { transport, client, server, seq, request } = exchange;
+  return flat([transport, " ", formatEndpoint(client), ">", formatEndpoint(server), " #", seq, " ", request.method, " ", request.target]);
 }
 
 /**
  * exchangeKey for the pairing window, which holds one per call seen by one end (600,000 at 10,000 exchanges/s for
- * 60 s): the target, often the longest part (queries), enters as a 64-bit hash (two 32-bit FNV-1a with different
- * offset bases, base 36) when longer than 16 characters. Two views of one call have the same target, so they still
- * meet; two different calls on the same connection, index and method would need colliding targets (a 32-bit hash
- * alone collided on `/orders/list?id=199988` and `?id=1758476`, found by a break test) AND capture times within the
- * pairing tolerance.
+ * 60 s): the key as a 64-bit hash (two 32-bit FNV-1a with different offset bases, base 36: about 14 characters
+ * instead of 60 to 200, issue 12). Two views of one call have the same key, so they still meet. Two different
+ * calls would have to collide in 64 bits (a 32-bit hash of the target alone collided on `/orders/list?id=199988`
+ * and `?id=1758476`, found by a break test), be seen from opposite ends, and have capture times within the pairing
+ * tolerance to be taken for one.
  */
 export function exchangePairingKey(exchange: HttpExchange): string {
-  const { target } = exchange.request;
-  return keyWithTarget(exchange, target.length > 16 ? targetHash(target) : target);
+  return hash64(exchangeKey(exchange));
 }
 
-/** Both ends, the exchange's index and method, then `target` (the request's, or its hash). */
-function keyWithTarget(exchange: HttpExchange, target: string): string {
-  const { transport, client, server, seq, request } = exchange;
-  return flat([transport, " ", formatEndpoint(client), ">", formatEndpoint(server), " #", seq, " ", request.method, " ", target]);
-}
-
-/** `#` and two 32-bit FNV-1a hashes (http://www.isthe.com/chongo/tech/comp/fnv/) over UTF-16 code units. */
-function targetHash(text: string): string {
+/** Two 32-bit FNV-1a hashes (http://www.isthe.com/chongo/tech/comp/fnv/) over UTF-16 code units, one flat string. */
+function hash64(text: string): string {
   let a = 0x811c9dc5;
   let b = 0x050c5d1f; // another offset basis: the two hashes are independent enough to make 64 bits
   for (let i = 0; i < text.length; i++) {
@@ -65,7 +59,7 @@ function targetHash(text: string): string {
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x01000193);
   }
-  return `#${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
+  return flat([(a >>> 0).toString(36), ".", (b >>> 0).toString(36)]);
 }
 
 /**

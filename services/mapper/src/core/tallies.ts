@@ -82,6 +82,11 @@ export class Tallies {
   readonly #routes = new Map<string, RouteGroup>();
   readonly #connections = new Map<string, { call: ConnectionCall; seen: Seen }>();
   readonly #maxSegmentValues: number;
+  /**
+   * Variant keys by request schema key, then response schema key: one string per pair, not one per route end that
+   * has it (the ends of a tree of many clients held ~250 bytes each, issue 12), and none made per call.
+   */
+  readonly #variantKeys = new Map<string, Map<string, string>>();
 
   /** `maxSegmentValues`: distinct values a path position lists before it is one parameter (routes.ts). */
   constructor(maxSegmentValues = DEFAULT_MAX_SEGMENT_VALUES) {
@@ -89,7 +94,16 @@ export class Tallies {
   }
 
   addEndpoint(call: EndpointCall): void {
-    addToTree(this.#group(call.source, call.destination, call.method, call.ts).tree, call);
+    this.#addToTree(this.#group(call.source, call.destination, call.method, call.ts).tree, call);
+  }
+
+  #addToTree(tree: RouteTree<Variant>, call: EndpointCall): void {
+    const { requestSchema, responseSchema } = call;
+    let byResponse = this.#variantKeys.get(requestSchema);
+    if (!byResponse) this.#variantKeys.set(requestSchema, (byResponse = new Map()));
+    let variant = byResponse.get(responseSchema);
+    if (variant === undefined) byResponse.set(responseSchema, (variant = JSON.stringify([requestSchema, responseSchema])));
+    tree.add(call.path, variant, { requestSchema, responseSchema, seen: seenOnce(call) });
   }
 
   addConnection(call: ConnectionCall): void {
@@ -120,6 +134,11 @@ export class Tallies {
     const keys = new Set<string>();
     for (const group of this.#routes.values()) {
       for (const { value } of group.tree.entries()) keys.add(value.requestSchema).add(value.responseSchema);
+    }
+    // The variant keys of schemas no tally uses go too (bounded like the schema table; a tree keeps its own).
+    for (const [request, byResponse] of this.#variantKeys) {
+      if (!keys.has(request)) this.#variantKeys.delete(request);
+      else for (const response of byResponse.keys()) if (!keys.has(response)) byResponse.delete(response);
     }
     return keys;
   }
@@ -184,7 +203,7 @@ export class Tallies {
       return group;
     };
     for (const group of this.#routes.values()) groupOf(group.source, group.destination, group.method, group.lastSeen).tree.merge(group.tree);
-    for (const call of pending.endpoints) addToTree(groupOf(call.source, call.destination, call.method, call.ts).tree, call);
+    for (const call of pending.endpoints) this.#addToTree(groupOf(call.source, call.destination, call.method, call.ts).tree, call);
 
     for (const { draft, to, method, tree } of perService.values()) {
       for (const { path, value } of tree.entries()) {
@@ -216,11 +235,6 @@ export class Tallies {
     }
     return sortedValues(services).map(([name, draft]) => finish(name, draft));
   }
-}
-
-function addToTree(tree: RouteTree<Variant>, call: EndpointCall): void {
-  const { requestSchema, responseSchema } = call;
-  tree.add(call.path, JSON.stringify([requestSchema, responseSchema]), { requestSchema, responseSchema, seen: seenOnce(call) });
 }
 
 /**
