@@ -125,46 +125,50 @@ describe("MapperOutputs traffic log", () => {
   });
 });
 
+/** Live heap (after a full GC on both ends) that `fill` left behind, divided by `n`: bytes per call held. */
+function heapGrowthPer(n: number, fill: () => void): number {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  fill();
+  gc();
+  return (process.memoryUsage().heapUsed - before) / n;
+}
+
 describe("MapperOutputs: memory of the calls held for the pairing window (issue 12)", () => {
   it("keeps one copy of a body schema key, not one per decoded message", () => {
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
     // A 4 KiB schema key, as a v3 message carries it; every decoded message brings its own copy of the string.
     const key = JSON.stringify(Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`field_${String(i).padStart(4, "0")}`, "string"])));
     const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 10 });
     const N = 20_000;
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    const made = Array.from({ length: N }, (_, i) => {
-      const x = exchange(i, i * 0.5); // 10 s of capture time: inside the 60 s pairing window, every call is held
-      return { ...x, request: { ...x.request, body_schema: JSON.parse(JSON.stringify(key)) as string }, response: x.response && { ...x.response, body_schema: '"null"' } };
+    const grownPerCall = heapGrowthPer(N, () => {
+      const made = Array.from({ length: N }, (_, i) => {
+        const x = exchange(i, i * 0.5); // 10 s of capture time: inside the 60 s pairing window, every call is held
+        return { ...x, request: { ...x.request, body_schema: JSON.parse(JSON.stringify(key)) as string }, response: x.response && { ...x.response, body_schema: '"null"' } };
+      });
+      for (const x of made) outputs.addDerived(x);
+      made.length = 0;
+      outputs.takeLogLines(true);
     });
-    for (const x of made) outputs.addDerived(x);
-    made.length = 0;
-    outputs.takeLogLines(true);
-    gc();
-    const grownPerCall = (process.memoryUsage().heapUsed - before) / N;
     expect(outputs.stats().observations).toBe(N);
     // Each held call's own copy of the key was > 4,000 bytes; one shared copy leaves the call's few hundred.
     expect(grownPerCall).toBeLessThan(1500);
   });
+
   it("keeps no decoded message alive through a value it keeps (a Host header sliced from its message's text)", () => {
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
     const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT, logSettleMs: 10 });
     const N = 2_000;
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    for (let i = 0; i < N; i++) {
-      // A decoder's string run (msgpackr slices short strings out of one decoded run): 16 KiB per message here.
-      const run = `${"x".repeat(8192)}svc-${String(i).padStart(6, "0")}.internal:8080${"y".repeat(8192)}`;
-      const host = run.slice(8192, 8192 + 24);
-      const x = exchange(i, i * 0.5);
-      outputs.addDerived({ ...x, request: { ...x.request, headers: [["Host", host]] } });
-    }
-    outputs.takeLogLines(true);
-    gc();
-    const grownPerCall = (process.memoryUsage().heapUsed - before) / N;
+    const grownPerCall = heapGrowthPer(N, () => {
+      for (let i = 0; i < N; i++) {
+        // A decoder's string run (msgpackr slices short strings out of one decoded run): 16 KiB per message here.
+        const run = `${"x".repeat(8192)}svc-${String(i).padStart(6, "0")}.internal:8080${"y".repeat(8192)}`;
+        const host = run.slice(8192, 8192 + 24);
+        const x = exchange(i, i * 0.5);
+        outputs.addDerived({ ...x, request: { ...x.request, headers: [["Host", host]] } });
+      }
+      outputs.takeLogLines(true);
+    });
     expect(outputs.stats().observations).toBe(N);
     // Kept as a slice, each destination's hint held its 16 KiB run; its own copy is a few dozen bytes.
     expect(grownPerCall).toBeLessThan(4000);

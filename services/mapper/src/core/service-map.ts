@@ -179,6 +179,7 @@ export class ServiceMapBuilder {
     const used = this.#settled.schemaKeys();
     for (const call of pending) used.add(call.requestSchema).add(call.responseSchema);
     for (const key of this.#schemas.keys()) if (!used.has(key)) this.#schemas.delete(key);
+    this.#settled.forgetVariantKeys(used);
     // Amortised: the next pass when the table has doubled (a replay builds the map only at its end).
     this.#pruneAt = Math.max(MIN_SCHEMAS_BEFORE_PRUNE, 2 * this.#schemas.size);
   }

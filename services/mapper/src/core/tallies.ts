@@ -135,12 +135,18 @@ export class Tallies {
     for (const group of this.#routes.values()) {
       for (const { value } of group.tree.entries()) keys.add(value.requestSchema).add(value.responseSchema);
     }
-    // The variant keys of schemas no tally uses go too (bounded like the schema table; a tree keeps its own).
-    for (const [request, byResponse] of this.#variantKeys) {
-      if (!keys.has(request)) this.#variantKeys.delete(request);
-      else for (const response of byResponse.keys()) if (!keys.has(response)) byResponse.delete(response);
-    }
     return keys;
+  }
+
+  /**
+   * Forgets the variant keys of schemas not in `used` (the schema keys still referred to: the builder prunes its
+   * schema table with the same set), so this table is bounded like that one. A tree keeps its own keys.
+   */
+  forgetVariantKeys(used: ReadonlySet<string>): void {
+    for (const [request, byResponse] of this.#variantKeys) {
+      if (!used.has(request)) this.#variantKeys.delete(request);
+      else for (const response of byResponse.keys()) if (!used.has(response)) byResponse.delete(response);
+    }
   }
 
   /**
