@@ -37,7 +37,7 @@ export function natsTarget(cfg: AdiConfig, embedded: EmbeddedNats | undefined): 
 export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void, opts: { signal?: AbortSignal; attach?: boolean } = {}): Promise<Runtime> {
   const cfg = loadConfig();
   beforeConnect?.(cfg);
-  const log = createLogger(name, cfg.logLevel);
+  const log = createLogger(name, cfg.logLevel, { format: cfg.logFormat });
   const embedded = cfg.natsServers ? undefined : await startEmbeddedNats({ dataDir: cfg.dataDir, port: cfg.natsPort, log, attach: opts.attach });
   const { servers, auth } = natsTarget(cfg, embedded);
   let nc: NatsConnection;

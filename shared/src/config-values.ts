@@ -63,20 +63,27 @@ export const list = parsed((text) => {
 
 export const path = parsed((text) => (text.trim() === "" ? undefined : text), "a file system path");
 
+/** One of `values`, case-insensitive, surrounding blanks ignored. */
+function oneOf<T extends string>(values: readonly T[]) {
+  return parsed((text) => {
+    const t = text.trim().toLowerCase();
+    return (values as readonly string[]).includes(t) ? (t as T) : undefined;
+  }, `one of ${values.join(", ")}`);
+}
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const logLevel = parsed((text) => {
-  const t = text.trim().toLowerCase();
-  return (LOG_LEVELS as readonly string[]).includes(t) ? (t as LogLevel) : undefined;
-}, `one of ${LOG_LEVELS.join(", ")}`);
+export const logLevel = oneOf(LOG_LEVELS);
+
+/** LOG_FORMAT: JSON lines, pino-pretty lines, or pretty on a terminal and JSON elsewhere (logger.ts). */
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
+export const logFormat = oneOf(LOG_FORMATS);
 
 /** Data paths of the kernel side (bpf/capture.bpf.c): socket-layer BTF tracepoints, or syscall tracepoints. */
 export const CAPTURE_HOOKS = ["auto", "socket", "syscall"] as const;
 export type CaptureHooks = (typeof CAPTURE_HOOKS)[number];
-export const captureHooks = parsed((text) => {
-  const t = text.trim().toLowerCase();
-  return (CAPTURE_HOOKS as readonly string[]).includes(t) ? (t as CaptureHooks) : undefined;
-}, `one of ${CAPTURE_HOOKS.join(", ")}`);
+export const captureHooks = oneOf(CAPTURE_HOOKS);
 
 /** What the Node transport (@nats-io/transport-node) dials: plain TCP, or TLS. WebSocket URLs need another one. */
 const NATS_SCHEMES = ["nats:", "tls:"];

@@ -17,6 +17,9 @@ import {
   duration,
   integer,
   list,
+  LOG_FORMATS,
+  logFormat,
+  type LogFormatSetting,
   LOG_LEVELS,
   logLevel,
   type LogLevel,
@@ -33,7 +36,7 @@ import type { NatsAuthSettings } from "./nats/auth.ts";
 import { compileExtraPatterns, REDACTION_CATEGORIES, redactUrlPasswords, type RedactionCategory } from "./redaction/index.ts";
 import { sanitizeToken } from "./wire/subjects.ts";
 
-export { LOG_LEVELS, msToNanos, parseByteSize, parseDuration, type LogLevel } from "./config-values.ts";
+export { LOG_FORMATS, LOG_LEVELS, msToNanos, parseByteSize, parseDuration, type LogFormatSetting, type LogLevel } from "./config-values.ts";
 
 interface Setting<S extends z.ZodType<unknown, string>, Optional extends boolean> {
   /** As documented: the literal default, or null when unset means "off" / "all". */
@@ -204,6 +207,11 @@ const SETTINGS = {
     duration,
   ),
   LOG_LEVEL: setting("info", `Log level: ${LOG_LEVELS.join(", ")}.`, logLevel),
+  LOG_FORMAT: setting(
+    "auto",
+    `Log lines: ${LOG_FORMATS.join(", ")}. auto: human-readable (pino-pretty) when stdout is a terminal, JSON lines otherwise; each line carries the process's own pid once (a traced process's is observed_pid).`,
+    logFormat,
+  ),
 } as const;
 
 export type ConfigVariableName = keyof typeof SETTINGS;
@@ -273,6 +281,8 @@ export interface AdiConfig {
   /** ADI_CLASSIFIER_REWIND_MAX: bound of a classifier's warm-up, ms of store time. */
   readonly classifierRewindMaxMs: number;
   readonly logLevel: LogLevel;
+  /** LOG_FORMAT: how log lines are written (createLogger). */
+  readonly logFormat: LogFormatSetting;
 }
 
 /** Reads and validates the configuration; throws AdiError ADI_ERR_CONFIG naming the first bad variable. */
@@ -353,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     startTimeoutMs: v.ADI_START_TIMEOUT,
     classifierRewindMaxMs: v.ADI_CLASSIFIER_REWIND_MAX,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT,
   });
 }
 

@@ -101,6 +101,7 @@ describe("loadConfig values", () => {
       ADI_START_TIMEOUT: "2m",
       ADI_CLASSIFIER_REWIND_MAX: "90m",
       LOG_LEVEL: "DEBUG",
+      LOG_FORMAT: " Pretty ",
     });
     expect(config).toEqual({
       outputPath: "/tmp/out.log",
@@ -137,6 +138,7 @@ describe("loadConfig values", () => {
       startTimeoutMs: 120_000,
       classifierRewindMaxMs: 5_400_000,
       logLevel: "debug",
+      logFormat: "pretty",
     });
   });
 
@@ -200,6 +202,7 @@ describe("loadConfig errors", () => {
     ["ENV_REDACT", "yes"],
     ["ENV_OUTPUT_ALL", "all"],
     ["LOG_LEVEL", "verbose"],
+    ["LOG_FORMAT", "yaml"],
     ["NATS_URL", "http://example.com"],
     ["NATS_URL", "nats://a:4222,"],
     ["NATS_URL", "ws://127.0.0.1:8080"],
