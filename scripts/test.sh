@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Tools only the tests run (the capture e2e tests' wget client and socat inetd-style server, liburing-dev for the
-# io_uring server they build, the wrk load generator of the `adi up` saturation test): installed when missing.
-test_tools=(wget socat liburing-dev wrk)
+# io_uring server they build, the wrk load generator of the `adi up` saturation test, Debian's chromium that
+# playwright-core drives against the view): installed when missing.
+test_tools=(wget socat liburing-dev wrk chromium)
 missing=()
 for p in "${test_tools[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,10 +16,12 @@ import { OutputFiles } from "@adi/shared";
 import { RawBatchClassifier } from "@adi/classifier";
 import type { DeadLetterCounts, EngineStats } from "@adi/classifier";
 import { MapperOutputs, serviceMapProjection, trafficLogProjection } from "@adi/mapper";
+import type { ServiceMap } from "@adi/mapper";
 import { EnvInventory, envInventoryProjection } from "@adi/enricher";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { readToEnd, rawStreamContract, storedAtMs } from "@adi/shared/nats";
 import { decodeFact, FACTS_STREAM, factsFilter, RAW_STREAM, rawFilter } from "@adi/shared/wire";
+import type { ProcessFact } from "@adi/shared/wire";
 
 export interface ReplayFoldOptions {
   /** The policy the live services build from the same configuration (RedactionPolicy.fromConfig). */
@@ -95,6 +97,21 @@ export class ReplayFold {
     const at = Number(m.storeNs / 1_000_000n);
     // The engine redacted with this very policy.
     for (const d of this.#classifier.classify(m)) this.#outputs.addDerived(d, at, this.#redaction.id);
+  }
+
+  /** The service map as data, RED figures included (MapperOutputs.serviceMap). */
+  serviceMap(): ServiceMap {
+    return this.#outputs.serviceMap();
+  }
+
+  /** The processes ENV_OUTPUT_PATH lists, redacted (EnvInventory.processes). */
+  processes(): ProcessFact[] {
+    return this.#inventory.processes();
+  }
+
+  /** Log lines final so far, taken (and forgotten): a fold read only for its map drops them to bound memory. */
+  dropLogLines(): void {
+    this.#outputs.takeLogLines();
   }
 
   summary(facts: number, batches: number): ReplaySummary {
@@ -183,4 +200,48 @@ export async function replayStreams(nc: NatsConnection, cfg: AdiConfig, paths: R
     await files.discard();
     throw err;
   }
+}
+
+export interface FoldWindow {
+  /** Only raw events stored at or after this time. */
+  since?: Date;
+  /** Only events stored up to this time. */
+  until?: Date;
+  log: Logger;
+  /** Told the stream being read (null once done), so a broker error can name it. */
+  onStream?: (stream: string | null) => void;
+}
+
+/**
+ * The streams read back through a fresh ReplayFold, as `adi replay` reads them, but into memory only: for what
+ * is built from a window of the stream without writing files (`adi export`, `adi diff`, the view's windows).
+ * The traffic log's lines are dropped as they become final (memory holds the fold's window, not the log). Throws
+ * the JetStream client's errors as is (replayError names them).
+ */
+export async function foldStreams(nc: NatsConnection, cfg: AdiConfig, opts: FoldWindow): Promise<{ fold: ReplayFold; summary: ReplaySummary }> {
+  const reading = async <T>(stream: string, read: () => Promise<T>): Promise<T> => {
+    opts.onStream?.(stream);
+    const result = await read();
+    opts.onStream?.(null);
+    return result;
+  };
+  const fold = new ReplayFold({ redaction: RedactionPolicy.fromConfig(cfg), envAll: cfg.envOutputAll });
+  const facts = await reading(FACTS_STREAM, () => readToEnd(nc, FACTS_STREAM, factsFilter(), (m: JsMsg) => fold.fact(m.data, storedAtMs(m)), { until: opts.until }));
+  const contract = await reading(RAW_STREAM, () => rawStreamContract(nc));
+  fold.startRaw({ partitions: contract.partitions ?? cfg.partitions, maxAgeMs: contract.maxAgeMs });
+  let n = 0;
+  const batches = await reading(RAW_STREAM, () =>
+    readToEnd(
+      nc,
+      RAW_STREAM,
+      rawFilter(),
+      (m: JsMsg) => {
+        fold.raw({ subject: m.subject, data: m.data, storeNs: BigInt(m.info.timestampNanos), seq: m.seq });
+        if (++n % 256 === 0) fold.dropLogLines();
+      },
+      { since: opts.since, until: opts.until },
+    ),
+  );
+  fold.dropLogLines();
+  return { fold, summary: fold.summary(facts, batches) };
 }

@@ -234,7 +234,7 @@ describe("the embedded broker's boundary, beyond its key", () => {
     const port = await freePort();
     const run = adiClassify({ ADI_DATA_DIR: dataDir, ADI_NATS_PORT: String(port) });
     const started = await run.waitForLog("embedded nats-server started");
-    const status = readFileSync(`/proc/${String(started.pid)}/status`, "utf8");
+    const status = readFileSync(`/proc/${String(started.serverPid)}/status`, "utf8");
     const field = (k: string) => new RegExp(`^${k}:\\s*(\\S+)`, "m").exec(status)![1];
     // 0x400: CAP_NET_BIND_SERVICE alone.
     expect({ eff: field("CapEff"), prm: field("CapPrm"), bnd: field("CapBnd"), amb: field("CapAmb"), nnp: field("NoNewPrivs") }).toEqual({

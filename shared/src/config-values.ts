@@ -80,6 +80,27 @@ export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export type LogFormatSetting = (typeof LOG_FORMATS)[number];
 export const logFormat = oneOf(LOG_FORMATS);
 
+/** Where an HTTP endpoint of ours listens (the view, /metrics). Port 0: any free port (the address is logged). */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `off`, or `host:port` (IPv6 in brackets: `[::1]:9464`). A host other than loopback is accepted (a Prometheus on
+ * another machine scrapes it) but is the user's choice: the defaults are 127.0.0.1.
+ */
+export const listenAddress = parsed<ListenAddress | "off">((text) => {
+  const t = text.trim();
+  if (t.toLowerCase() === "off") return "off";
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(t);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  const host = m[1]!.startsWith("[") ? m[1]!.slice(1, -1) : m[1]!;
+  return Object.freeze({ host, port });
+}, "off, or host:port such as 127.0.0.1:9464 or [::1]:9464 (port 0: any free port)");
+
 /** Data paths of the kernel side (bpf/capture.bpf.c): socket-layer BTF tracepoints, or syscall tracepoints. */
 export const CAPTURE_HOOKS = ["auto", "socket", "syscall"] as const;
 export type CaptureHooks = (typeof CAPTURE_HOOKS)[number];

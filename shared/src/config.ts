@@ -19,6 +19,8 @@ import {
   list,
   LOG_FORMATS,
   logFormat,
+  listenAddress,
+  type ListenAddress,
   type LogFormatSetting,
   LOG_LEVELS,
   logLevel,
@@ -36,7 +38,7 @@ import type { NatsAuthSettings } from "./nats/auth.ts";
 import { compileExtraPatterns, REDACTION_CATEGORIES, redactUrlPasswords, type RedactionCategory } from "./redaction/index.ts";
 import { sanitizeToken } from "./wire/subjects.ts";
 
-export { LOG_FORMATS, LOG_LEVELS, msToNanos, parseByteSize, parseDuration, type LogFormatSetting, type LogLevel } from "./config-values.ts";
+export { LOG_FORMATS, LOG_LEVELS, type ListenAddress, msToNanos, parseByteSize, parseDuration, type LogFormatSetting, type LogLevel } from "./config-values.ts";
 
 interface Setting<S extends z.ZodType<unknown, string>, Optional extends boolean> {
   /** As documented: the literal default, or null when unset means "off" / "all". */
@@ -212,6 +214,15 @@ const SETTINGS = {
     `Log lines: ${LOG_FORMATS.join(", ")}. auto: human-readable (pino-pretty) when stdout is a terminal, JSON lines otherwise; each line carries the process's own pid once (a traced process's is observed_pid).`,
     logFormat,
   ),
+  ADI_VIEW_ADDR: setting(
+    "127.0.0.1:8090",
+    "Where the view (the live map in a browser: `adi view`, also started by `adi up` and `adi demo`) listens: host:port, or off (up and demo start no view).",
+    listenAddress,
+  ),
+  ADI_METRICS_ADDR: optional(
+    "Where each long-running service serves Prometheus /metrics: host:port, or off. Unset: off, except under `adi up` and `adi demo`, which serve all of theirs on 127.0.0.1:9464.",
+    listenAddress,
+  ),
 } as const;
 
 export type ConfigVariableName = keyof typeof SETTINGS;
@@ -283,6 +294,10 @@ export interface AdiConfig {
   readonly logLevel: LogLevel;
   /** LOG_FORMAT: how log lines are written (createLogger). */
   readonly logFormat: LogFormatSetting;
+  /** ADI_VIEW_ADDR: where the view listens; null: off. */
+  readonly viewAddr: ListenAddress | null;
+  /** ADI_METRICS_ADDR: where /metrics is served; null: off; undefined: unset (the command's default). */
+  readonly metricsAddr: ListenAddress | null | undefined;
 }
 
 /** Reads and validates the configuration; throws AdiError ADI_ERR_CONFIG naming the first bad variable. */
@@ -364,6 +379,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdiConfig {
     classifierRewindMaxMs: v.ADI_CLASSIFIER_REWIND_MAX,
     logLevel: v.LOG_LEVEL,
     logFormat: v.LOG_FORMAT,
+    viewAddr: v.ADI_VIEW_ADDR === "off" ? null : v.ADI_VIEW_ADDR,
+    metricsAddr: v.ADI_METRICS_ADDR === "off" ? null : v.ADI_METRICS_ADDR,
   });
 }
 

@@ -69,6 +69,24 @@ describe("loadConfig defaults", () => {
   });
 });
 
+describe("listen addresses (ADI_VIEW_ADDR, ADI_METRICS_ADDR)", () => {
+  it("defaults the view to 127.0.0.1:8090 and leaves metrics unset (the command decides)", () => {
+    const cfg = loadConfig({});
+    expect(cfg.viewAddr).toEqual({ host: "127.0.0.1", port: 8090 });
+    expect(cfg.metricsAddr).toBeUndefined();
+  });
+
+  it("reads off as null", () => {
+    const cfg = loadConfig({ ADI_VIEW_ADDR: "OFF", ADI_METRICS_ADDR: " off " });
+    expect(cfg.viewAddr).toBeNull();
+    expect(cfg.metricsAddr).toBeNull();
+  });
+
+  it.each(["8090", "127.0.0.1", "127.0.0.1:65536", "http://127.0.0.1:80", "::1:80", "[::1]", "a b:80"])("refuses %j with the variable's name", (value) => {
+    expect(() => loadConfig({ ADI_VIEW_ADDR: value })).toThrow(/ADI_VIEW_ADDR.*expected off, or host:port/);
+  });
+});
+
 describe("loadConfig values", () => {
   it("reads every variable", () => {
     const config = loadConfig({
@@ -102,6 +120,8 @@ describe("loadConfig values", () => {
       ADI_CLASSIFIER_REWIND_MAX: "90m",
       LOG_LEVEL: "DEBUG",
       LOG_FORMAT: " Pretty ",
+      ADI_VIEW_ADDR: "[::1]:0",
+      ADI_METRICS_ADDR: "0.0.0.0:9464",
     });
     expect(config).toEqual({
       outputPath: "/tmp/out.log",
@@ -138,6 +158,8 @@ describe("loadConfig values", () => {
       startTimeoutMs: 120_000,
       classifierRewindMaxMs: 5_400_000,
       logLevel: "debug",
+      viewAddr: { host: "::1", port: 0 },
+      metricsAddr: { host: "0.0.0.0", port: 9464 },
       logFormat: "pretty",
     });
   });
@@ -324,7 +346,7 @@ describe("CONFIG_VARIABLES", () => {
   it("marks unset-by-default variables with null", () => {
     const unset = CONFIG_VARIABLES.filter((v) => v.default === null).map((v) => v.name);
     expect(unset.sort()).toEqual(
-      ["ADI_PROFILE_ALLOWED", "ADI_REDACT_OFF", "ADI_REDACT_NAMES", "ADI_REDACT_PATTERNS", "CONTAINERD_NAMESPACE", "CONTAINERD_SOCKET", "DOCKER_HOST", "ENV_PREFIX_LIST", "NATS_URL", "NATS_CREDS", "NATS_NKEY", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN", "NATS_CA", "NATS_CERT", "NATS_KEY", "SERVICE_MAP_PATH"].sort(),
+      ["ADI_PROFILE_ALLOWED", "ADI_REDACT_OFF", "ADI_REDACT_NAMES", "ADI_REDACT_PATTERNS", "CONTAINERD_NAMESPACE", "CONTAINERD_SOCKET", "DOCKER_HOST", "ENV_PREFIX_LIST", "NATS_URL", "NATS_CREDS", "NATS_NKEY", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN", "NATS_CA", "NATS_CERT", "NATS_KEY", "SERVICE_MAP_PATH", "ADI_METRICS_ADDR"].sort(),
     );
   });
 });

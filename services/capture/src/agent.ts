@@ -126,7 +126,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
         ),
       );
     } catch (err) {
-      log.error({ err, pid: r.pid }, "could not build a process fact");
+      log.error({ err, tracedPid: r.pid }, "could not build a process fact");
     }
   };
 
@@ -148,7 +148,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     try {
       publishFact(buildProcessFact({ event: "net", ts: o.tsNs, host, bootId, snapshot, kernel: kernelInfo, error }, factOpts));
     } catch (err) {
-      log.error({ err, pid: o.pid }, "could not build a process fact");
+      log.error({ err, tracedPid: o.pid }, "could not build a process fact");
     }
   };
 
@@ -165,7 +165,7 @@ export async function startCaptureAgent(cfg: AdiConfig, nc: NatsConnection, log:
     } catch (err) {
       verdict = `undecided (${(err as Error).message})`;
     }
-    log.warn({ pid: r.pid, comm: r.comm, verdict }, "environment too long for the kernel's opt-in walk: decided from /proc");
+    log.warn({ tracedPid: r.pid, comm: r.comm, verdict }, "environment too long for the kernel's opt-in walk: decided from /proc");
   };
 
   // Listeners: published when the set changes; rescanned on a timer and as soon as a connection goes to or

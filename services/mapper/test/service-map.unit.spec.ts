@@ -93,12 +93,62 @@ describe("ServiceMapBuilder: HTTP endpoints", () => {
       endpoints: [{
         destination: "http-service", destination_type: "external", method: "GET", path: "/healthz",
         request_schema: null, response_schema: { status: "string" }, first_seen: at(0), last_seen: at(0), count: 1,
+        // The client's view: request at 0 ms, response's last byte at 5.2 ms (bucket 5–6 ms, interpolated).
+        stats: {
+          status_codes: { "200": 1 }, errors: 0, p50_ms: 5.5, p99_ms: 5.99,
+          duration: expect.objectContaining({ count: 1, sum_ms: 5.2 }),
+        },
+        // The earliest view of the call (the client's, 50 µs before the server read it), bodies as sent.
+        example: { ts: at(0), path: "/healthz", status: 200, request_body: null, response_body: '{"status":"ok"}' },
       }],
       connections: [],
       first_seen: at(0),
       last_seen: at(0),
     });
     expect(map.generated_at).toBe(at(5.25)); // the server's view of the response ends last
+  });
+
+  it("tallies status codes, errors and durations per endpoint from the client's view, whatever the order (issue 13)", () => {
+    const calls: HttpExchange[] = [];
+    const statuses = [200, 200, 500, 404, 0];
+    statuses.forEach((status, i) => {
+      for (const side of ["client", "server"] as const) {
+        const x = view({ clientPort: 41000 + i, ms: i * 100 }, side);
+        calls.push(status === 0 ? { ...x, response: null } : { ...x, response: { ...x.response!, status } });
+      }
+    });
+    const build = (order: HttpExchange[]) => {
+      const builder = builderWithNames();
+      for (const x of order) builder.addExchange(x);
+      return endpointsOf(builder.build(), "traffic-generator");
+    };
+    const entries = build(calls);
+    // The unanswered call has no response body: an entry (variant) of its own.
+    const [answered, unanswered] = [entries.find((e) => e.response_schema !== null)!, entries.find((e) => e.response_schema === null)!];
+    expect(answered.count).toBe(4);
+    expect(answered.stats.status_codes).toEqual({ "200": 2, "404": 1, "500": 1 });
+    expect(answered.stats.errors).toBe(1);
+    expect(answered.stats.duration).toMatchObject({ count: 4, sum_ms: 20.8 });
+    expect(unanswered.stats).toMatchObject({ status_codes: { none: 1 }, errors: 1, p50_ms: null, duration: { count: 0 } });
+    fc.assert(fc.property(fc.integer(), (seed) => {
+      expect(build(shuffle(calls, seed))).toEqual(entries);
+    }), { numRuns: 20 });
+  });
+
+  it("gives a templated route the earliest example whose path fits it and whose schemas are its own (issue 13)", () => {
+    const builder = builderWithNames();
+    // 25 ids: /items/{id}. The earliest call of each response shape is its variant's example.
+    for (let i = 0; i < 25; i++) {
+      builder.addExchange(view({ clientPort: 42000 + i, ms: 1000 - i, target: `/items/${i}`, respBody: i % 2 ? '{"id":1}' : '{"id":"x"}' }, "client"));
+    }
+    builder.addExchange(view({ clientPort: 42100, ms: 0, target: "/other", respBody: "x".repeat(600) }, "client")); // too long to show
+    const entries = endpointsOf(builder.build(), "traffic-generator");
+    const items = entries.filter((e) => e.path === "/items/{id}");
+    expect(items.map((e) => [e.response_schema, e.example?.path, e.example?.response_body])).toEqual([
+      [{ id: "number" }, "/items/23", '{"id":1}'],
+      [{ id: "string" }, "/items/24", '{"id":"x"}'],
+    ]);
+    expect(entries.find((e) => e.path === "/other")!.example).toBeNull();
   });
 
   it("counts distinct calls: next exchange on a connection, and a reused port later on", () => {

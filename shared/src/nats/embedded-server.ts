@@ -271,7 +271,7 @@ export async function startEmbeddedNats(opts: { dataDir: string; port: number; l
   const url = `nats://127.0.0.1:${opts.port}`;
   // How to look at it with the nats CLI: the seed's path, never the seed.
   const natsCli = `nats --server ${url} --nkey ${nkeyFile} stream ls`;
-  opts.log.info({ url, storeDir, pid: child.pid, nkeyFile, natsCli }, "embedded nats-server started");
+  opts.log.info({ url, storeDir, serverPid: child.pid, nkeyFile, natsCli }, "embedded nats-server started");
   return {
     url,
     pid: child.pid!,

@@ -102,11 +102,19 @@ export class EnvInventory {
 
   /** The multi-document YAML (`---` before each document), in order of first sighting, then pid. */
   render(): string {
-    const entries = [...this.#processes.values()]
+    return this.processes().map((fact) => `---\n${document(fact)}`).join("");
+  }
+
+  /**
+   * The processes the YAML lists, in its order, as the facts that describe them (environment filtered and
+   * redacted): the view's drill-down reads these, so it shows what ENV_OUTPUT_PATH shows.
+   */
+  processes(): ProcessFact[] {
+    return [...this.#processes.values()]
       .filter((e) => this.#all || e.net)
       .map((e) => ({ firstTs: e.firstTs, fact: describe(e) }))
-      .sort((a, b) => (a.firstTs < b.firstTs ? -1 : a.firstTs > b.firstTs ? 1 : a.fact.pid - b.fact.pid));
-    return entries.map((e) => `---\n${document(e.fact)}`).join("");
+      .sort((a, b) => (a.firstTs < b.firstTs ? -1 : a.firstTs > b.firstTs ? 1 : a.fact.pid - b.fact.pid))
+      .map((e) => e.fact);
   }
 }
 

@@ -15,6 +15,50 @@ export interface EndpointEntry {
   first_seen: string;
   last_seen: string;
   count: number;
+  /**
+   * RED figures of the entry's calls (call-stats.ts). Not in SERVICE_MAP_PATH (the Go tool's layout): the view,
+   * the metrics and the OpenAPI export read them.
+   */
+  stats: EndpointStats;
+  /**
+   * One call of this entry as it was sent (bodies redacted as everywhere), for the view and OpenAPI `example`s:
+   * the earliest seen whose bodies are each at most EXAMPLE_MAX_CHARS; null when none was. Not in SERVICE_MAP_PATH.
+   */
+  example: EndpointExample | null;
+}
+
+export interface EndpointExample {
+  /** Capture time of the request's first byte. */
+  ts: string;
+  /** Concrete path as called (the entry's path may be a template). */
+  path: string;
+  /** Response status; null when not answered. */
+  status: number | null;
+  request_body: string | null;
+  response_body: string | null;
+}
+
+/** Durations of answered calls, ms, in fixed buckets (call-stats.ts DURATION_BOUNDS_MS). */
+export interface DurationHistogram {
+  /** Upper bounds, ms, ascending; shared, never written. */
+  bounds_ms: readonly number[];
+  /** Calls per bucket (not cumulative): counts[i] ≤ bounds_ms[i] (and above the previous); the last, above all. */
+  counts: number[];
+  count: number;
+  /** Sum of the durations, ms (to the µs). */
+  sum_ms: number;
+}
+
+export interface EndpointStats {
+  /** Calls by response status code ("200"); "none": no response was seen (reset, closed, still pending). */
+  status_codes: Record<string, number>;
+  /** Calls answered 5xx or not answered. */
+  errors: number;
+  /** From the request's first byte to the response's last byte, as the client's end saw it when it did. */
+  duration: DurationHistogram;
+  /** Median and 99th percentile of `duration`, ms (histogram_quantile's interpolation); null when none was timed. */
+  p50_ms: number | null;
+  p99_ms: number | null;
 }
 
 export interface ConnectionEntry {

@@ -22,6 +22,7 @@ import { connectionLogLine, httpLogLines } from "./log-lines.ts";
 import { isoToMs, maxIso } from "./observation.ts";
 import { SeenObservations } from "./seen.ts";
 import { DEFAULT_PAIRING_WINDOW_MS, ServiceMapBuilder, toYaml } from "./service-map.ts";
+import type { ServiceMap } from "./service-map.ts";
 
 export interface MapperOutputOptions {
   /**
@@ -222,6 +223,14 @@ export class MapperOutputs {
   /** SERVICE_MAP_PATH: the Go tool's YAML service map. */
   renderMap(): string {
     return toYaml(this.#builder.build());
+  }
+
+  /**
+   * The service map as data, RED figures included (EndpointEntry.stats): what the view, the exports, the metrics
+   * and `adi diff` read, from the same fold as SERVICE_MAP_PATH. A new object each call; the fold is unchanged.
+   */
+  serviceMap(): ServiceMap {
+    return this.#builder.build();
   }
 
   #saneTimes(times: readonly string[], storedAtMs: number | undefined): boolean {

@@ -16,11 +16,13 @@ import type { View } from "./pairing.ts";
 import { inferSchema, schemaKey, VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
 import { Tallies, VARIES_SCHEMA_KEY } from "./tallies.ts";
+import { NO_RESPONSE } from "./call-stats.ts";
+import { isoToNs } from "@adi/shared/wire";
 import type { ConnectionCall, EndpointCall } from "./tallies.ts";
-import type { DestinationRef, ServiceMap, SourceRef } from "./map-types.ts";
+import type { DestinationRef, EndpointExample, ServiceEntry, ServiceMap, SourceRef } from "./map-types.ts";
 
 export { toYaml } from "./service-map-yaml.ts";
-export type { ConnectionEntry, DestinationRef, EndpointEntry, ServiceEntry, ServiceMap, SourceRef } from "./map-types.ts";
+export type { ConnectionEntry, DestinationRef, EndpointEntry, EndpointExample, ServiceEntry, ServiceMap, SourceRef } from "./map-types.ts";
 
 export interface ServiceMapOptions {
   /** Shared with the log lines, so both name things alike. */
@@ -61,6 +63,23 @@ type HeldConnectionCall = ConnectionCall & View;
  */
 const EXITED_SETTLE_MS = 10 * 60_000;
 
+/** Longest request or response body (characters) an example may have: examples are for reading, not for bulk. */
+export const EXAMPLE_MAX_CHARS = 512;
+/** Places (destination, method, path, schemas) an example is kept for: bounds their memory (~1 KiB each). */
+const EXAMPLES_MAX = 5000;
+/**
+ * Places per destination: concrete paths (/items/1, /items/2...) each take one until the route folds, and a few
+ * dozen cover an API's routes (a position folds past 20 values, routes.ts).
+ */
+const EXAMPLES_PER_DESTINATION_MAX = 64;
+
+interface KeptExample {
+  method: string;
+  requestSchema: string;
+  responseSchema: string;
+  example: EndpointExample;
+}
+
 /** Distinct schemas held before unused ones are looked for. */
 const MIN_SCHEMAS_BEFORE_PRUNE = 1024;
 /** Distinct sources, destinations, methods and paths shared before the table starts again (#sharedValue). */
@@ -75,6 +94,9 @@ export class ServiceMapBuilder {
   /** Schema by key; the key string kept is the one every call carries (one copy, not one per call). */
   readonly #schemas = new Map<string, { key: string; schema: BodySchema }>();
   readonly #interned = new Map<string, unknown>();
+  /** Examples by destination (the interned ref), then method, path and schema keys (#noteExample). */
+  readonly #examples = new Map<DestinationRef, Map<string, KeptExample>>();
+  #exampleCount = 0;
   #generatedAt: string | null = null;
   #compactedAtMs = -Infinity;
   #pruneAt = MIN_SCHEMAS_BEFORE_PRUNE;
@@ -111,9 +133,12 @@ export class ServiceMapBuilder {
       path: this.#shared(targetPath(request.target)),
       requestSchema: this.#schemaOf(request),
       responseSchema: response ? this.#schemaOf(response) : this.#intern(null),
+      status: response ? response.status : NO_RESPONSE,
+      durationUs: response ? durationUs(request.ts, response.end_ts) : null,
       role,
       ms: isoToMs(request.ts),
     };
+    this.#noteExample(call, exchange);
     for (const settled of this.#http.add(exchangePairingKey(exchange), call)) this.#settled.addEndpoint(settled.primary);
     this.#compactExited();
     // Here, not while interning: this call's schemas are referred to (pending or tallied) by now.
@@ -171,7 +196,62 @@ export class ServiceMapBuilder {
       pending,
     );
     this.#pruneSchemas(pending.endpoints);
-    return { generated_at: this.#generatedAt, services };
+    return { generated_at: this.#generatedAt, services: this.#withExamples(services) };
+  }
+
+  /**
+   * Keeps `call` as its (destination, method, path, schemas) example when it is the earliest seen there with bodies
+   * short enough (EXAMPLE_MAX_CHARS). Both views of a call may offer it; either is the call as sent. At most
+   * EXAMPLES_MAX places, EXAMPLES_PER_DESTINATION_MAX per destination, are kept (the first ones seen): past that, a
+   * replay may pick other examples than the live mapper; the map's counts and schemas are unaffected.
+   */
+  #noteExample(call: HeldEndpointCall, exchange: HttpExchange): void {
+    const request = exchange.request.body;
+    const response = exchange.response?.body ?? null;
+    if ((request?.length ?? 0) > EXAMPLE_MAX_CHARS || (response?.length ?? 0) > EXAMPLE_MAX_CHARS) return;
+    let byPlace = this.#examples.get(call.destination);
+    const place = `${call.method} ${call.path} ${call.requestSchema} ${call.responseSchema}`;
+    const known = byPlace?.get(place);
+    if (known && known.example.ts <= call.ts) return;
+    if (!known && (this.#exampleCount >= EXAMPLES_MAX || (byPlace?.size ?? 0) >= EXAMPLES_PER_DESTINATION_MAX)) return;
+    if (!byPlace) this.#examples.set(call.destination, (byPlace = new Map()));
+    if (!known) this.#exampleCount++;
+    byPlace.set(ownCopy(place), {
+      method: call.method,
+      requestSchema: call.requestSchema,
+      responseSchema: call.responseSchema,
+      example: {
+        ts: call.ts,
+        path: call.path,
+        status: exchange.response?.status ?? null,
+        request_body: request === null ? null : ownCopy(request),
+        response_body: response === null ? null : ownCopy(response),
+      },
+    });
+  }
+
+  /** Each endpoint entry with the earliest kept example whose path fits its template and whose schemas are its own. */
+  #withExamples(services: ServiceEntry[]): ServiceEntry[] {
+    const byName = new Map<string, KeptExample[]>();
+    for (const [destination, byPlace] of this.#examples) {
+      const name = this.#resolveDestination(destination).name;
+      let list = byName.get(name);
+      if (!list) byName.set(name, (list = []));
+      list.push(...byPlace.values());
+    }
+    return services.map((service) => ({
+      ...service,
+      endpoints: service.endpoints.map((entry) => {
+        let best: EndpointExample | null = null;
+        const fits = templateMatcher(entry.path);
+        for (const kept of byName.get(entry.destination) ?? []) {
+          if (kept.method !== entry.method || !fits(kept.example.path)) continue;
+          if (!sameSchema(kept.requestSchema, entry.request_schema) || !sameSchema(kept.responseSchema, entry.response_schema)) continue;
+          if (best === null || kept.example.ts < best.ts) best = kept.example;
+        }
+        return { ...entry, example: best };
+      }),
+    }));
   }
 
   /** Forgets the schemas no tally nor pending call refers to (those of variants folded into "varies"). */
@@ -282,6 +362,29 @@ export class ServiceMapBuilder {
 function ownCopy(text: string): string {
   // A JSON round trip makes a sequential string (V8 slices again on String#slice of a long enough string).
   return JSON.parse(JSON.stringify(text)) as string;
+}
+
+/**
+ * Whether a concrete path fits a route template of routes.ts (`/items/{id}`, `/user/{param}/posts`, `{id2}`...):
+ * a placeholder segment fits any one segment, any other segment only itself.
+ */
+function templateMatcher(template: string): (path: string) => boolean {
+  const parts = template.split("/");
+  const isParam = parts.map((p) => /^\{(?:id|param)\d*\}$/.test(p));
+  return (path) => {
+    const segments = path.split("/");
+    return segments.length === parts.length && segments.every((s, i) => isParam[i] || s === parts[i]);
+  };
+}
+
+/** Whether a schema key is the key of `schema` ("varies" fits every key: the entry's variants were folded). */
+function sameSchema(key: string, schema: BodySchema): boolean {
+  return schema === VARIES || key === schemaKey(schema);
+}
+
+/** From `from` to `to` (RFC 3339, ns), µs. */
+function durationUs(from: string, to: string): number {
+  return Number(isoToNs(to) - isoToNs(from)) / 1000;
 }
 
 function hostHeader(exchange: HttpExchange): string | null {

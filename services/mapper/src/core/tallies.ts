@@ -12,6 +12,8 @@ import { maxIso, minIso } from "./observation.ts";
 import { DEFAULT_MAX_SEGMENT_VALUES, RouteTree } from "./routes.ts";
 import type { RouteValues } from "./routes.ts";
 import { VARIES } from "./schema.ts";
+import { callStats, endpointStats, mergeStats } from "./call-stats.ts";
+import type { CallStats } from "./call-stats.ts";
 import type { BodySchema } from "./schema.ts";
 import type { ConnectionEntry, DestinationRef, EndpointEntry, ServiceEntry, SourceRef } from "./map-types.ts";
 
@@ -28,6 +30,10 @@ export interface EndpointCall extends CallBase {
   /** schemaKey() of the bodies' schemas. */
   requestSchema: string;
   responseSchema: string;
+  /** The response's status, or NO_RESPONSE (call-stats.ts). Numbers on the call, not an object: ~600,000 are held. */
+  status: number;
+  /** From the request's first byte to the response's last byte, µs; null when not answered. */
+  durationUs: number | null;
 }
 
 export interface ConnectionCall extends CallBase {
@@ -49,15 +55,19 @@ type Resolve<T> = (ref: T) => ResolvedName;
 /** One service while it is being assembled: its entries keyed by their resolved identity. */
 interface ServiceDraft {
   image: { last_seen: string; image: string } | null;
-  endpoints: Map<string, EndpointEntry>;
+  endpoints: Map<string, DraftEndpoint>;
   connections: Map<string, ConnectionEntry>;
 }
+
+/** An endpoint entry while its calls are summed: its figures as the tallies hold them. */
+type DraftEndpoint = Omit<EndpointEntry, "stats"> & { stats: CallStats };
 
 /** What ended on one route with one pair of body schemas. */
 interface Variant {
   requestSchema: string;
   responseSchema: string;
   seen: Seen;
+  stats: CallStats;
 }
 
 /** The calls of one source to one destination with one method: their paths as a route tree. */
@@ -103,7 +113,7 @@ export class Tallies {
     if (!byResponse) this.#variantKeys.set(requestSchema, (byResponse = new Map()));
     let variant = byResponse.get(responseSchema);
     if (variant === undefined) byResponse.set(responseSchema, (variant = JSON.stringify([requestSchema, responseSchema])));
-    tree.add(call.path, variant, { requestSchema, responseSchema, seen: seenOnce(call) });
+    tree.add(call.path, variant, { requestSchema, responseSchema, seen: seenOnce(call), stats: callStats(call.status, call.durationUs) });
   }
 
   addConnection(call: ConnectionCall): void {
@@ -213,7 +223,7 @@ export class Tallies {
 
     for (const { draft, to, method, tree } of perService.values()) {
       for (const { path, value } of tree.entries()) {
-        const entry: EndpointEntry = {
+        const entry: DraftEndpoint = {
           destination: to.name,
           destination_type: to.type,
           method,
@@ -221,9 +231,11 @@ export class Tallies {
           request_schema: schemaOf(value.requestSchema),
           response_schema: schemaOf(value.responseSchema),
           ...value.seen,
+          stats: value.stats,
+          example: null,
         };
         const key = JSON.stringify([to.name, to.type, method, path, value.requestSchema, value.responseSchema]);
-        merge(draft.endpoints, key, entry, (a, b) => ({ ...a, ...mergeSeen(a, b) }));
+        merge(draft.endpoints, key, entry, (a, b) => ({ ...a, ...mergeSeen(a, b), stats: mergeStats(a.stats, b.stats) }));
       }
     }
     const connections = [...this.#connections.values(), ...pending.connections.map((call) => ({ call, seen: seenOnce(call) }))];
@@ -250,8 +262,8 @@ export class Tallies {
 export const VARIES_SCHEMA_KEY = JSON.stringify(VARIES);
 
 const VARIANTS: RouteValues<Variant> = {
-  combine: (a, b) => ({ requestSchema: a.requestSchema, responseSchema: a.responseSchema, seen: mergeSeen(a.seen, b.seen) }),
-  fold: (v) => ({ requestSchema: VARIES_SCHEMA_KEY, responseSchema: VARIES_SCHEMA_KEY, seen: v.seen }),
+  combine: (a, b) => ({ requestSchema: a.requestSchema, responseSchema: a.responseSchema, seen: mergeSeen(a.seen, b.seen), stats: mergeStats(a.stats, b.stats) }),
+  fold: (v) => ({ requestSchema: VARIES_SCHEMA_KEY, responseSchema: VARIES_SCHEMA_KEY, seen: v.seen, stats: v.stats }),
 };
 
 function seenOnce(call: CallBase): Seen {
@@ -259,7 +271,7 @@ function seenOnce(call: CallBase): Seen {
 }
 
 function finish(name: string, draft: ServiceDraft): ServiceEntry {
-  const endpoints = sortedValues(draft.endpoints).map(([, entry]) => entry);
+  const endpoints = sortedValues(draft.endpoints).map(([, entry]) => ({ ...entry, stats: endpointStats(entry.stats) }));
   const connections = sortedValues(draft.connections).map(([, entry]) => entry);
   const all = [...endpoints, ...connections];
   const first_seen = all.reduce<string | null>((min, e) => minIso(min, e.first_seen), null) as string;
