@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 /**
- * Each package has one public surface (its package.json "exports"): @adi/capture, @adi/classifier, @adi/mapper,
+ * Each package has one public surface (its package.json "exports"): @adi/capture, @adi/classifier, @adi/mapper, @adi/view,
  * @adi/enricher, and @adi/shared with its three named surfaces wire, nats and redaction. Anything else, by package
  * name or by a relative path into another package's src/, is a deep import: refused, so packages meet only through
  * what they chose to export (test/lint/surfaces.unit.spec.ts shows the rule failing).

@@ -34,10 +34,11 @@ export function natsTarget(cfg: AdiConfig, embedded: EmbeddedNats | undefined): 
  * reads and consumes (replay, a consumer alone) uses the embedded server an `adi up` already runs under the same
  * ADI_DATA_DIR, with its key, instead of failing on the taken port (startEmbeddedNats).
  */
-export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void, opts: { signal?: AbortSignal; attach?: boolean } = {}): Promise<Runtime> {
+export async function openRuntime(name: string, beforeConnect?: (cfg: AdiConfig) => void, opts: { signal?: AbortSignal; attach?: boolean; logToStderr?: boolean } = {}): Promise<Runtime> {
   const cfg = loadConfig();
   beforeConnect?.(cfg);
-  const log = createLogger(name, cfg.logLevel, { format: cfg.logFormat });
+  // A command whose stdout is its output (adi diff, adi export) logs on stderr.
+  const log = createLogger(name, cfg.logLevel, { format: cfg.logFormat, stderr: opts.logToStderr });
   const embedded = cfg.natsServers ? undefined : await startEmbeddedNats({ dataDir: cfg.dataDir, port: cfg.natsPort, log, attach: opts.attach });
   const { servers, auth } = natsTarget(cfg, embedded);
   let nc: NatsConnection;

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { startDemo } from "../../demo/run.ts";
 import { listenForStop } from "../runtime.ts";
 import { ALL_SERVICES, startServices } from "./services.ts";
+import { demoSummary } from "./demo-summary.ts";
 
 export interface DemoOptions {
   out: string;
@@ -44,14 +45,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await services.stop();
     throw err;
   }
-  rt.log.info({ pids: demo.pids, outputs: { log: rt.cfg.outputPath, env: rt.cfg.envOutputPath, map: rt.cfg.serviceMapPath } }, "demo running: Ctrl-C to stop");
+  rt.log.info({ pids: demo.pids, outputs: { log: rt.cfg.outputPath, env: rt.cfg.envOutputPath, map: rt.cfg.serviceMapPath }, view: services.view?.url ?? null, metrics: services.metricsUrl }, "demo running: Ctrl-C to stop");
   const stop = async () => {
     await demo.stop();
     await sleep(500); // the last exchanges reach the stream
     await services.stop();
-    process.stderr.write(
-      `\nadi demo: outputs written\n  ${rt.cfg.outputPath}\n  ${rt.cfg.envOutputPath}\n  ${rt.cfg.serviceMapPath}\n`,
-    );
+    const files = [rt.cfg.outputPath, rt.cfg.envOutputPath, rt.cfg.serviceMapPath].filter((f): f is string => f !== undefined);
+    const map = services.serviceMap() ?? { generated_at: null, services: [] };
+    process.stderr.write(`\n${demoSummary({ map, files, viewUrl: services.view?.url ?? null, metricsUrl: services.metricsUrl })}\n`);
   };
   if (opts.duration) {
     const seconds = Number(opts.duration);

@@ -16,7 +16,8 @@ export interface ReplayOptions {
   until?: string;
 }
 
-function parseTime(flag: string, value: string | undefined): Date | undefined {
+/** `--since`/`--until` (and `adi diff`'s, `adi export`'s): undefined when not given; AdiError ADI_ERR_CONFIG when not a time. */
+export function parseTime(flag: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw adiError("ADI_ERR_CONFIG", `${flag} ${JSON.stringify(value)}: expected an ISO 8601 time, e.g. 2026-11-27T09:00:00Z`);
@@ -96,14 +97,14 @@ const FILE_SYSCALLS = new Set(["open", "write", "fsync", "fdatasync", "rename", 
  * stream is ADI_ERR_NO_STREAM; any other broker error while reading, ADI_ERR_NOT_FOLLOWING; a failed write in DIR
  * (ENOSPC, EACCES...), ADI_ERR_OUTPUT_PATH. Anything else (a bug) is returned as is: exit 1.
  */
-export function replayError(err: unknown, out: string, stream: string | null): unknown {
+export function replayError(err: unknown, out: string, stream: string | null, command = "replay"): unknown {
   if (isAdiError(err) || !(err instanceof Error)) return err;
-  if (isStreamNotFound(err)) return adiError("ADI_ERR_NO_STREAM", `stream ${stream ?? "?"} does not exist on the broker: nothing to replay`, err);
+  if (isStreamNotFound(err)) return adiError("ADI_ERR_NO_STREAM", `stream ${stream ?? "?"} does not exist on the broker: nothing to ${command === "replay" ? "replay" : "read"}`, err);
   const errno = err as NodeJS.ErrnoException;
   if (typeof errno.code === "string" && FILE_SYSCALLS.has(errno.syscall ?? "")) {
     return adiError("ADI_ERR_OUTPUT_PATH", `--out ${JSON.stringify(out)}: cannot be written: ${err.message}`, err);
   }
-  if (stream !== null && isBrokerError(err)) return adiError("ADI_ERR_NOT_FOLLOWING", `replay could not read stream ${stream}: ${err.message}`, err);
+  if (stream !== null && isBrokerError(err)) return adiError("ADI_ERR_NOT_FOLLOWING", `${command} could not read stream ${stream}: ${err.message}`, err);
   return err;
 }
 

@@ -4,9 +4,14 @@
 // saturation and the agent dropped events.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import type { CaptureAgent } from "@adi/capture";
 import type { Classifier } from "@adi/classifier";
-import type { Mapper } from "@adi/mapper";
-import type { AdiConfig } from "@adi/shared";
+import type { Enricher } from "@adi/enricher";
+import type { Mapper, ServiceMap } from "@adi/mapper";
+import type { View } from "@adi/view";
+import type { AdiConfig, ListenAddress, MetricFamily } from "@adi/shared";
+import { adiError, DEFAULT_METRICS_ADDR, MetricsRegistry, serveMetrics } from "@adi/shared";
+import { sanitizeToken } from "@adi/shared/wire";
 import { startCaptureChild } from "../capture-child.ts";
 import type { CaptureChild } from "../capture-child.ts";
 import { CaptureExitError } from "../capture-child.ts";
@@ -51,6 +56,54 @@ export function checkOutputs(cfg: AdiConfig, which: readonly ServiceName[]): voi
   for (const s of which) for (const [variable, path] of OUTPUTS[s](cfg)) if (path !== undefined) checkOutputPath(variable, path);
 }
 
+/**
+ * Each service's Prometheus families, from its running object (loaded with the service: nothing more is imported).
+ * `agentInChild`: the host whose capture agent is this process's child (`adi up`), whose publish buffer limit is
+ * ours (it inherits our environment); its figures reach /metrics through its stats facts, which the mapper reads.
+ */
+const METRICS: Readonly<Record<ServiceName, (s: Stoppable, rt: Runtime, agentInChild: string | undefined) => Promise<MetricFamily[]>>> = {
+  capture: async (s, rt) => (await import("@adi/capture")).captureMetricFamilies(s as CaptureAgent, rt.cfg),
+  classify: async (s, rt) => (await import("@adi/classifier")).classifierMetricFamilies(s as Classifier, rt.nc),
+  map: async (s, rt, agentInChild) =>
+    (await import("@adi/mapper")).mapperMetricFamilies(s as Mapper, { agentBufferLimits: agentInChild === undefined ? {} : { [agentInChild]: rt.cfg.publishBufferBytes } }),
+  enrich: async (s) => (await import("@adi/enricher")).enricherMetricFamilies(s as Enricher),
+};
+
+interface ServedMetrics {
+  /** http://host:port/metrics as bound. */
+  url: string;
+  /** Adds a service's families once it runs. */
+  add(s: ServiceName, running: Stoppable): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves /metrics for this process (one endpoint for all the services it runs) on ADI_METRICS_ADDR; unset: the
+ * pipeline commands (`adi up`, `adi demo`) on 127.0.0.1:9464, a single service on none; `off`: none. An address
+ * that cannot be bound is AdiError ADI_ERR_CONFIG (exit 2) when set, a warning when it is the default (9464 is
+ * also the OpenTelemetry Prometheus exporter's port: another exporter there must not stop the pipeline).
+ */
+async function startMetrics(rt: Runtime, which: readonly ServiceName[], agentInChild: string | undefined): Promise<ServedMetrics | undefined> {
+  const set = rt.cfg.metricsAddr;
+  const addr: ListenAddress | null = set === undefined ? (which.length > 1 ? DEFAULT_METRICS_ADDR : null) : set;
+  if (!addr) return undefined;
+  const registry = await MetricsRegistry.create({ log: rt.log });
+  const shown = addr.host.includes(":") ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+  let server;
+  try {
+    server = await serveMetrics(registry, addr, rt.log);
+  } catch (err) {
+    if (set !== undefined) throw adiError("ADI_ERR_CONFIG", `ADI_METRICS_ADDR="${shown}": cannot listen there`, err);
+    rt.log.warn({ address: shown, err: (err as Error).message }, "metrics not served: the default address cannot be bound (set ADI_METRICS_ADDR to host:port, or off)");
+    return undefined;
+  }
+  return {
+    url: server.url,
+    add: async (s, running) => registry.add(...(await METRICS[s](running, rt, agentInChild))),
+    close: () => server.close(),
+  };
+}
+
 /** Longest the capture agent may take to flush and exit after SIGTERM (its own drain bound is 5 s) before SIGKILL. */
 const CAPTURE_STOP_GRACE_MS = 15_000;
 /** Longest the consumers are given, once capture has exited, to consume what it flushed. */
@@ -65,6 +118,12 @@ export interface RunningServices {
    * (at most 10 s), stops them in start order, then closes NATS (and the embedded server). Never throws.
    */
   stop(): Promise<void>;
+  /** The view (`adi up`, `adi demo`: the mapper and the enricher run here), its url logged; null when off or not served. */
+  view: View | null;
+  /** Where /metrics is served; null when off or not served. */
+  metricsUrl: string | null;
+  /** The in-process mapper's map as data (`adi demo`'s summary); null when no mapper runs here. Valid after stop. */
+  serviceMap(): ServiceMap | null;
 }
 
 const never = new Promise<never>(() => undefined);
@@ -105,13 +164,18 @@ export async function startServices(name: string, which: readonly ServiceName[],
   let child: CaptureChild | undefined;
   let childReady = false;
   let stopping: Promise<void> | undefined;
+  let metrics: ServedMetrics | undefined;
+  let view: View | null = null;
 
   const stopConsumers = async () => {
+    await metrics?.close().catch((err) => rt.log.error({ err }, "error while closing /metrics"));
     for (const r of running.values()) await r.stop().catch((err) => rt.log.error({ err }, "error while stopping"));
     await rt.close().catch((err) => rt.log.error({ err }, "error while closing NATS"));
   };
   const stopAll = () =>
     (stopping ??= (async () => {
+      // First: no page reads the folds while they are stopped (its event streams end; an open browser retries).
+      await view?.close().catch((err) => rt.log.error({ err }, "error while stopping the view"));
       if (child) {
         const exit = await child.stop(CAPTURE_STOP_GRACE_MS);
         rt.log.info({ capturePid: child.pid, ...exit }, "capture agent exited");
@@ -137,13 +201,21 @@ export async function startServices(name: string, which: readonly ServiceName[],
     })());
 
   try {
+    metrics = await startMetrics(rt, which, captureInChild ? sanitizeToken(rt.cfg.host) : undefined);
     for (const s of inProcess) {
       opts.signal?.throwIfAborted();
       running.set(s, await (await SERVICES[s]())(rt.cfg, rt.nc, rt.log.child({ component: s }), { signal: opts.signal, dropCapabilities: true }));
+      await metrics?.add(s, running.get(s)!);
     }
     opts.signal?.throwIfAborted();
+    // The view of what the consumers fold (`adi up`, `adi demo`), before capture starts: its address is printed early.
+    const mapper = running.get("map") as Mapper | undefined;
+    const enricher = running.get("enrich") as Enricher | undefined;
+    if (mapper && enricher) view = await (await import("./view.ts")).startViewFor(rt, { mapper, enricher });
+    opts.signal?.throwIfAborted();
     if (captureInChild) {
-      child = startCaptureChild(natsTarget(rt.cfg, rt.embedded).env);
+      // The child serves no /metrics of its own: its figures are ours, through its stats facts (METRICS.map).
+      child = startCaptureChild({ ...natsTarget(rt.cfg, rt.embedded).env, ADI_METRICS_ADDR: "off" });
       rt.log.info({ capturePid: child.pid }, "capture agent started in its own process");
       await child.ready;
       childReady = true;
@@ -156,7 +228,8 @@ export async function startServices(name: string, which: readonly ServiceName[],
     ? child.exited.then((exit) => (stopping ? never : Promise.reject(new CaptureExitError(exit, "while running"))))
     : never;
   failed.catch(() => undefined); // observed by untilStopped; never an unhandled rejection
-  return { rt, failed, stop: stopAll };
+  const mapper = running.get("map") as Mapper | undefined;
+  return { rt, failed, stop: stopAll, view, metricsUrl: metrics?.url ?? null, serviceMap: () => mapper?.outputs.serviceMap() ?? null };
 }
 
 /** Runs `which` until SIGINT/SIGTERM (or until the capture child fails: then throws its CaptureExitError). */

@@ -29,6 +29,20 @@ export interface AdiRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The first JSON log line of `stdout` whose `msg` is `msg`, if it was logged already. */
+export function findLogLine(stdout: string, msg: string): Record<string, unknown> | undefined {
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      if (parsed.msg === msg) return parsed;
+    } catch {
+      // a partial line
+    }
+  }
+  return undefined;
+}
+
 /**
  * Starts `cmd args` (e.g. ADI, ["up"]) with PATH, HOME, `env` and a fresh marker, stdout and stderr piped and
  * collected.
@@ -48,18 +62,7 @@ export function startAdi(cmd: string, args: string[], env: Record<string, string
   });
   child.stderr!.on("data", (d: Buffer) => (err += d.toString("utf8")));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const find = (msg: string) => {
-    for (const line of out.split("\n")) {
-      if (!line.startsWith("{")) continue;
-      try {
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        if (parsed.msg === msg) return parsed;
-      } catch {
-        // a partial line
-      }
-    }
-    return undefined;
-  };
+  const find = (msg: string) => findLogLine(out, msg);
   return {
     child,
     marker,

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { freePort, NatsServerFixture } from "../../test/support/nats-server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -44,6 +45,10 @@ describe("adi demo", () => {
   it("stops by itself, exits 0 and says where the outputs are", () => {
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
     expect(result.stderr).toMatch(/adi demo: outputs written/);
+    // The summary (issue 13, item 5): what was found, and where the files are.
+    expect(result.stderr).toMatch(/services +3 found: http-service, request-logger, traffic-generator/);
+    expect(result.stderr).toMatch(/traffic-generator -> http-service +HTTP, 4 routes, \d+ calls/);
+    expect(result.stderr).toContain(join(out, "ebpf_service_map.yaml"));
     for (const f of ["ebpf_http_profiler.log", "ebpf_http_env.yaml", "ebpf_service_map.yaml"]) expect(statSync(join(out, f)).mode & 0o777).toBe(0o600);
   });
 
@@ -73,6 +78,21 @@ describe("adi demo", () => {
     expect(names).toEqual(["http-service", "request-logger", "traffic-generator"]);
     for (const d of docs) expect(d).toMatchObject({ adi_profile_match: "local", adi_profile_env: { ADI_PROFILE: "local" } });
   });
+
+  it("exports the http-service's OpenAPI 3.1: valid, its four operations, the request schema of /echo (issue 13)", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "adi-demo-openapi-")), "http-service.json");
+    const run = await adi(["export", "openapi", "--service", "http-service", "--out", file]);
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    const doc = JSON.parse(readFileSync(file, "utf8")) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: unknown }> } }>> };
+    // Checked here by the validator itself, not only by the exporter's own check.
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc) as unknown as Record<string, unknown>);
+    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+    expect(result.valid && validator.version).toBe("3.1");
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).filter((k) => k !== "parameters").map((m) => `${m.toUpperCase()} ${path}`));
+    expect(operations.sort()).toEqual(["GET /", "GET /healthz", "GET /slow", "POST /echo"]);
+    expect(doc.paths["/echo"]!.post!.requestBody!.content["application/json"]!.schema).toMatchObject({ type: "object", properties: { message: { type: "string" } } });
+  }, 60_000);
 
   it("is rebuilt by adi replay: map and environment byte for byte, the log line for line", async () => {
     const again = mkdtempSync(join(tmpdir(), "adi-demo-replay-"));

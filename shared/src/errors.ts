@@ -12,7 +12,7 @@ export interface ErrorCodeInfo {
 export const ErrorCodes = {
   ADI_ERR_CONFIG: {
     exitCode: 2,
-    description: "an environment variable has an invalid value",
+    description: "an environment variable or a command-line argument has an invalid value (adi diff: its sides, or a saved map that cannot be read or is not one)",
   },
   ADI_ERR_OUTPUT_PATH: {
     exitCode: 2,

@@ -11,3 +11,4 @@ export * from "./net-listeners.ts";
 export * from "./optin.ts";
 export * from "./output-file.ts";
 export * from "./output-files.ts";
+export * from "./metrics.ts";

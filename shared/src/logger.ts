@@ -12,6 +12,11 @@ export interface LoggerOptions {
   format?: LogFormatSetting;
   /** Where lines go (tests); default stdout. */
   destination?: DestinationStream;
+  /**
+   * Lines on stderr instead of stdout (synchronous), and `auto` decided by stderr's terminal: for a command whose
+   * stdout is its output (`adi diff`, `adi export`), which a log line would corrupt.
+   */
+  stderr?: boolean;
 }
 
 /**
@@ -39,10 +44,12 @@ function withoutBaseKeys(fields: Record<string, unknown>): Record<string, unknow
  */
 export function createLogger(name: string, level = "info", options: LoggerOptions = {}): Logger {
   const setting = options.format ?? "auto";
-  const format = setting === "auto" ? (process.stdout.isTTY ? "pretty" : "json") : setting;
+  const terminal = options.stderr ? process.stderr.isTTY : process.stdout.isTTY;
+  const format = setting === "auto" ? (terminal ? "pretty" : "json") : setting;
   const settings = { level, base: { svc: name, pid: process.pid }, formatters: { log: withoutBaseKeys } };
-  if (format === "json") return options.destination ? pino(settings, options.destination) : pino(settings);
+  const destination = options.destination ?? (options.stderr ? pino.destination({ fd: 2, sync: true }) : undefined);
+  if (format === "json") return destination ? pino(settings, destination) : pino(settings);
   // Synchronous, like pino's own stdout: a line logged just before exit is not lost.
-  const pretty = PinoPretty({ sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "hostname,svc", messageFormat: "{svc}: {msg}", ...(options.destination ? { destination: options.destination } : {}) });
+  const pretty = PinoPretty({ sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "hostname,svc", messageFormat: "{svc}: {msg}", ...(destination ? { destination } : {}) });
   return pino(settings, pretty);
 }

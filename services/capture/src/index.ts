@@ -4,3 +4,5 @@ export { startCaptureAgent, STATS_INTERVAL_MS } from "./agent.ts";
 export type { CaptureAgent, CaptureAgentOptions } from "./agent.ts";
 export { RUNTIME_CAPABILITIES } from "./adapters/capabilities.ts";
 export { ADDON_PATH, preflight } from "./adapters/kernel.ts";
+// Its Prometheus families when it runs alone (`adi capture`): its own stats, as adi_capture_*.
+export { captureMetricFamilies } from "./metrics.ts";

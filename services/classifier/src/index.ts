@@ -9,3 +9,5 @@ export type { DeadLetterCounts, DeadLetterReason } from "./core/record-guard.ts"
 // What `adi replay` composes: the raw stream screened as live, dead letters counted, through the same engine.
 export { RawBatchClassifier } from "./raw-batches.ts";
 export type { RawBatchClassifierOptions, RawMessage } from "./raw-batches.ts";
+// Its Prometheus families (counters, dead letters by reason, its durable consumers' lag).
+export { classifierMetricFamilies } from "./metrics.ts";

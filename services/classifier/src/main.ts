@@ -30,6 +30,8 @@ export const CONTRACT_EVERY_MS = 5_000;
 export interface Classifier {
   readonly id: string;
   owned(): number[];
+  /** The durable consumers (on ADI_RAW) of the partitions it owns now, in partition order. */
+  consumers(): string[];
   /** The partition count in use (the stream's, else ADI_PARTITIONS). */
   partitions(): number;
   counters(): WorkerCounters & EngineStats;
@@ -178,6 +180,7 @@ export async function startClassifier(cfg: AdiConfig, nc: NatsConnection, log: L
   return {
     id,
     owned: () => [...workers.keys()].sort((a, b) => a - b),
+    consumers: () => [...workers.values()].sort((a, b) => a.partition - b.partition).map((w) => w.name),
     partitions: count,
     counters: () => ({ ...counters, deadLetterReasons: { ...counters.deadLetterReasons }, ...[...workers.values()].reduce((a, w) => sumStats(a, w.stats()), retired) }),
     stop: stopAll,

@@ -6,3 +6,5 @@ export { EnvInventory } from "./core/env-inventory.ts";
 export type { EnvInventoryOptions } from "./core/env-inventory.ts";
 // Its file as a projection of that fold, for @adi/shared's OutputFiles (live and replay write alike).
 export { envInventoryProjection } from "./core/env-projection.ts";
+// Its Prometheus families (facts taken, invalid messages, its consumer's lag).
+export { enricherMetricFamilies } from "./metrics.ts";

@@ -18,6 +18,11 @@ export { RESYNC_MS } from "./adapters/container-enrichment.ts";
 export interface Enricher {
   inventory: EnvInventory;
   runtime: string | null;
+  /**
+   * Process facts taken, messages that did not decode, and the messages stored after the last one handled (its
+   * `info.pending` when delivered: the consumer lag the metrics show).
+   */
+  counters(): { facts: number; invalid: number; pending: number };
   /** Lists the runtime now and publishes what changed (also done on events and every RESYNC_MS). */
   resync(): Promise<void>;
   flush(): Promise<void>;
@@ -53,13 +58,17 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
   // A stop during the start stops the retries too; once ready, only stop() does.
   const onStartAbort = () => abort.abort(opts.signal?.reason);
   opts.signal?.addEventListener("abort", onStartAbort, { once: true });
+  const counters = { facts: 0, invalid: 0, pending: 0 };
   const facts = followStream(nc, FACTS_STREAM, factsFilter("process"), (m) => {
+    counters.pending = m.info.pending;
     try {
       const fact = decodeFact(m.data);
       if (fact.type !== "process") return;
       inventory.add(fact);
+      counters.facts++;
       files.changed(); // written only when the inventory's version moved
     } catch (err) {
+      counters.invalid++;
       log.warn({ err: (err as Error).message, seq: m.seq }, "invalid process fact skipped");
     }
   }, { signal: abort.signal, timeoutMs: left(), log });
@@ -97,6 +106,7 @@ export async function startEnricher(cfg: AdiConfig, nc: NatsConnection, log: Log
     get runtime() {
       return containers?.runtime ?? null;
     },
+    counters: () => ({ ...counters }),
     resync: async () => containers?.resync(),
     flush: () => files.flush(),
     async stop() {

@@ -10,8 +10,8 @@ import type { Logger } from "pino";
 import type { AdiConfig } from "@adi/shared";
 import { followStream, readToEndRetrying, storedAtMs, retryWithBackoff, ensureStreams } from "@adi/shared/nats";
 import { decodeDerivedBatch, decodeFact, DERIVED_STREAM, DERIVED_SUBJECT_PREFIX, FACTS_STREAM, factsFilter } from "@adi/shared/wire";
-import { OutputFiles, checkOutputPath } from "@adi/shared";
-import type { OutputTarget } from "@adi/shared";
+import { AgentReports, OutputFiles, checkOutputPath } from "@adi/shared";
+import type { AgentReport, OutputTarget } from "@adi/shared";
 import { RedactionPolicy } from "@adi/shared/redaction";
 import { MapperOutputs } from "./core/outputs.ts";
 import { serviceMapProjection, trafficLogProjection } from "./core/projections.ts";
@@ -22,6 +22,13 @@ const LOG_DRAIN_CHARS = 4 * 1024 * 1024;
 export interface Mapper {
   outputs: MapperOutputs;
   counters(): { facts: number; batches: number; invalid: number } & ReturnType<MapperOutputs["stats"]>;
+  /**
+   * Messages stored after the last one handled, per stream, as the server counted them when it delivered that one
+   * (its `info.pending`): the consumer lag the metrics show.
+   */
+  pending(): { facts: number; derived: number };
+  /** The latest agent stats fact of each host, stored within AGENT_REPORT_MAX_AGE_MS of now (the metrics read them). */
+  agentReports(): AgentReport[];
   /** Writes both files now (pending changes only). */
   flush(): Promise<void>;
   stop(): Promise<void>;
@@ -30,6 +37,12 @@ export interface Mapper {
 export interface StartOptions {
   /** Aborts a start still waiting for the broker (SIGTERM while starting): startMapper rejects with its reason. */
   signal?: AbortSignal;
+  /**
+   * Writes OUTPUT_PATH and SERVICE_MAP_PATH (default true). false: the fold only, for a reader of `outputs` (the
+   * standalone `adi view`): no path is checked, opened or written, and log lines are dropped as they become final
+   * (memory holds the log's 1 s window, as with files).
+   */
+  files?: boolean;
 }
 
 /**
@@ -39,9 +52,10 @@ export interface StartOptions {
  * at once with ADI_ERR_OUTPUT_PATH. Once ready, a consumer that fails is re-created from where it was until stopped.
  */
 export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logger, opts: StartOptions = {}): Promise<Mapper> {
+  const writeFiles = opts.files ?? true;
   // Before anything is read or created: a bad path is a configuration error, not something to retry.
-  checkOutputPath("OUTPUT_PATH", cfg.outputPath);
-  if (cfg.serviceMapPath) checkOutputPath("SERVICE_MAP_PATH", cfg.serviceMapPath);
+  if (writeFiles) checkOutputPath("OUTPUT_PATH", cfg.outputPath);
+  if (writeFiles && cfg.serviceMapPath) checkOutputPath("SERVICE_MAP_PATH", cfg.serviceMapPath);
   const startedAt = performance.now();
   const left = () => Math.max(1, cfg.startTimeoutMs - (performance.now() - startedAt));
   const abort = new AbortController();
@@ -64,18 +78,23 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   // The traffic log is a new empty file from now on; the map is written once something changes it.
   const targets: OutputTarget[] = [{ path: cfg.outputPath, variable: "OUTPUT_PATH", projection: trafficLogProjection(outputs) }];
   if (cfg.serviceMapPath) targets.push({ path: cfg.serviceMapPath, variable: "SERVICE_MAP_PATH", projection: serviceMapProjection(outputs) });
-  const files = await OutputFiles.open(targets, {
-    onError: (err, variable) => log.error({ err, variable }, `could not write ${variable}; will retry`),
-  }).catch((err) => {
+  const open = writeFiles ? OutputFiles.open(targets, { onError: (err, variable) => log.error({ err, variable }, `could not write ${variable}; will retry`) }) : null;
+  const files = await Promise.resolve(open).catch((err) => {
     opts.signal?.removeEventListener("abort", onStartAbort);
     throw err;
   });
   const counters = { facts: 0, batches: 0, invalid: 0 };
+  const pending = { facts: 0, derived: 0 };
+  const agents = new AgentReports();
   // Facts that change nothing (the agent's counters every 5 s) re-render nothing: OutputFiles compares versions.
-  const changed = () => files.changed();
+  // Without files, the final lines have no reader: dropped at once.
+  const changed = () => (files ? files.changed() : void outputs.takeLogLines());
   const onFact = (m: JsMsg) => {
+    pending.facts = m.info.pending;
     try {
-      outputs.addFact(decodeFact(m.data), storedAtMs(m));
+      const fact = decodeFact(m.data);
+      if (fact.type === "agent_stats") agents.note(fact, storedAtMs(m));
+      outputs.addFact(fact, storedAtMs(m));
       counters.facts++;
       changed();
     } catch (err) {
@@ -86,6 +105,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
   // The facts stored so far first: observations caught up from the stream (a restart) would otherwise become final
   // log lines before the facts that name their processes were read.
   const onDerived = async (m: JsMsg) => {
+    pending.derived = m.info.pending;
     try {
       const at = storedAtMs(m);
       const batch = decodeDerivedBatch(m.data);
@@ -98,7 +118,7 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     }
     // Lines final by now go to the file without waiting for the writer's timer, and the next message waits for
     // the write: memory holds the log's 1 s window, not 10 s of lines (issue 12: 1.5 GB at 10,000 exchanges/s).
-    if (outputs.readyChars() >= LOG_DRAIN_CHARS) await files.drain().catch((err: unknown) => log.error({ err }, "could not write OUTPUT_PATH; will retry"));
+    if (files && outputs.readyChars() >= LOG_DRAIN_CHARS) await files.drain().catch((err: unknown) => log.error({ err }, "could not write OUTPUT_PATH; will retry"));
   };
   let streams: Following[] = [];
   try {
@@ -112,23 +132,25 @@ export async function startMapper(cfg: AdiConfig, nc: NatsConnection, log: Logge
     // Not following both (the bound ran out, or a stop came first): nothing is left running, and no line written.
     abort.abort();
     await Promise.all(streams.map((f) => f.done.catch(() => undefined)));
-    await files.close().catch(() => undefined);
+    await files?.close().catch(() => undefined);
     throw err;
   } finally {
     opts.signal?.removeEventListener("abort", onStartAbort);
   }
   const following = streams.map((f) => f.done.catch((err) => log.error({ err }, "mapper stopped following a stream")));
-  log.info({ outputPath: cfg.outputPath, serviceMapPath: cfg.serviceMapPath ?? null }, "mapper ready");
+  log.info(writeFiles ? { outputPath: cfg.outputPath, serviceMapPath: cfg.serviceMapPath ?? null } : { files: false }, "mapper ready");
 
-  const flush = () => files.flush();
+  const flush = async () => files?.flush();
   return {
     outputs,
     counters: () => ({ ...counters, ...outputs.stats() }),
+    pending: () => ({ ...pending }),
+    agentReports: () => agents.current(Date.now()),
     flush,
     async stop() {
       abort.abort();
       await Promise.all(following);
-      await files.close();
+      await files?.close();
     },
   };
 }

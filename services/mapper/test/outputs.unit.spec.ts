@@ -5,25 +5,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConnectionObservationSchema, HttpExchangeSchema, ContainerFactSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
 import type { ConnectionObservation, HttpExchange } from "@adi/shared/wire";
+import { at, BOOT, clientExchange } from "./support/client-exchange.ts";
 import { MapperOutputs } from "../src/core/outputs.ts";
 import { RedactionPolicy } from "@adi/shared/redaction";
 
-const BOOT = "11111111-2222-4333-8444-555555555555";
-const at = (ms: number) => nsToIso(1_712_600_650_000_000_000n + BigInt(Math.round(ms * 1000)) * 1000n);
-
-/** One client-side exchange on connection `conn`: request at `ms`, response `latencyMs` later. */
-function exchange(conn: number, ms: number, latencyMs = 5): HttpExchange {
-  const message = (t: number) => ({ ts: at(t), end_ts: at(t + 0.1), version: "1.1", headers: [["Host", "api"]] as [string, string][], body: null, body_size: 0, body_truncated: false, body_binary: false, raw: "" });
-  const client = { ip: "10.0.0.1", port: 40_000 + conn };
-  const server = { ip: "10.0.0.2", port: 80 };
-  return HttpExchangeSchema.parse({
-    v: 1, type: "http_exchange", host: "a", boot_id: BOOT, conn_id: String(conn), side: "client", pid: 10, start_ticks: 1,
-    local: client, remote: server, family: 4, transport: "tcp", seq: 0, client, server,
-    request: { ...message(ms), method: "GET", target: `/items/${conn}` },
-    response: { ...message(ms + latencyMs), status: 200, reason: "OK" },
-    latency_ns: latencyMs * 1_000_000,
-  });
-}
+/** One client-side exchange on connection `conn` to /items/<conn>: request at `ms`, response `latencyMs` later. */
+const exchange = (conn: number, ms: number, latencyMs = 5): HttpExchange => clientExchange(conn, ms, `/items/${conn}`, 200, latencyMs);
 
 const timestamps = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { timestamp: string }).timestamp);
 const isSorted = (xs: string[]) => xs.every((x, i) => i === 0 || xs[i - 1]! <= x);
