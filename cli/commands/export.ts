@@ -7,7 +7,7 @@
 // The text goes to standard output unless --out: so the logs go to standard error (a log line in the middle of a
 // YAML stream would spoil it).
 import { adiError, AtomicFileWriter, checkOutputPath } from "@adi/shared";
-import { openApiDocument, openApiDocuments, openApiYaml, servingServices, toDotGraph, toMermaid, validateOpenApi } from "@adi/mapper";
+import { openApiDocument, openApiDocuments, openApiYaml, processServiceName, servingServices, toDotGraph, toMermaid, validateOpenApi } from "@adi/mapper";
 import type { OpenApiDocument, ServiceMap } from "@adi/mapper";
 import { openRuntime } from "../runtime.ts";
 import { foldStreams } from "../replay/replay.ts";
@@ -20,14 +20,17 @@ export interface ExportOptions {
   until?: string;
 }
 
-/** What each format makes of the map (the options: --service, --out's extension, the window for OpenAPI's info). */
-type Render = (map: ServiceMap, o: ExportOptions) => Promise<string>;
+/**
+ * What each format makes of the map (the options: --service, --out's extension, the window for OpenAPI's info;
+ * processNames: the inventory's processes by the name they have in the map, for the graph's node kinds).
+ */
+type Render = (map: ServiceMap, o: ExportOptions, processNames: readonly string[]) => Promise<string>;
 
 /** The formats, by the name given on the command line. */
 const FORMATS: Readonly<Record<string, Render>> = {
   openapi: renderOpenApi,
-  mermaid: async (map) => toMermaid(map),
-  dot: async (map) => toDotGraph(map),
+  mermaid: async (map, _o, processNames) => toMermaid(map, { processNames }),
+  dot: async (map, _o, processNames) => toDotGraph(map, { processNames }),
 };
 
 /**
@@ -43,6 +46,7 @@ export async function runExport(format: string, o: ExportOptions): Promise<void>
   if (o.service !== undefined && format !== "openapi") throw adiError("ADI_ERR_CONFIG", `--service applies to openapi only (a ${format} graph shows every service)`);
   const since = parseTime("--since", o.since);
   const until = parseTime("--until", o.until);
+  if (since && until && since > until) throw adiError("ADI_ERR_CONFIG", `--since ${o.since} is after --until ${o.until}: the window is empty`);
   // --out is checked before any broker is started or reached; logs go to stderr, stdout may be the output.
   const rt = await openRuntime(
     "export",
@@ -55,7 +59,8 @@ export async function runExport(format: string, o: ExportOptions): Promise<void>
   try {
     const { fold, summary } = await foldStreams(rt.nc, rt.cfg, { since, until, log: rt.log, onStream: (stream) => (reading = stream) });
     const map = fold.serviceMap();
-    const text = await render(map, o);
+    // The view's node kinds (an opted-in server that only answers is a service): the same processes.
+    const text = await render(map, o, fold.processes().map(processServiceName));
     if (o.out !== undefined) {
       const file = new AtomicFileWriter(o.out, { timed: false, variable: "--out" });
       file.schedule(() => text);
@@ -72,8 +77,8 @@ export async function runExport(format: string, o: ExportOptions): Promise<void>
 /**
  * The OpenAPI text: with --service, that service's document (AdiError ADI_ERR_CONFIG when it served nothing in
  * the window, listing those that did); else one per serving service. Each is validated before anything is
- * written. YAML (a `---` separated stream without --service), or JSON when --out ends in .json (the document; an
- * array of them without --service).
+ * written. YAML (a `---` separated stream without --service), or JSON when --out ends in .json (one document:
+ * several serving services need --service). A window where nothing served endpoints is AdiError ADI_ERR_CONFIG.
  */
 async function renderOpenApi(map: ServiceMap, o: ExportOptions): Promise<string> {
   const window = { since: o.since ?? null, until: o.until ?? null };
@@ -87,8 +92,16 @@ async function renderOpenApi(map: ServiceMap, o: ExportOptions): Promise<string>
     }
     docs = [doc];
   } else docs = openApiDocuments(map, window);
+  // Never an empty file or stream that reads as success: say what the window held.
+  if (docs.length === 0) throw adiError("ADI_ERR_CONFIG", "no service served HTTP endpoints in this window: nothing to describe (see --since/--until)");
   for (const doc of docs) await validateOpenApi(doc);
-  if (o.out !== undefined && o.out.toLowerCase().endsWith(".json")) return `${JSON.stringify(o.service !== undefined ? docs[0] : docs, null, 2)}\n`;
+  if (o.out !== undefined && o.out.toLowerCase().endsWith(".json")) {
+    // A JSON file is one OpenAPI document (an array of them is none): several services need --service, or YAML.
+    if (docs.length > 1) {
+      throw adiError("ADI_ERR_CONFIG", `--out ${JSON.stringify(o.out)}: ${docs.length} services serve HTTP endpoints (${docs.map((d) => JSON.stringify(d.info.title)).join(", ")}) and a JSON file holds one document: give --service, or a YAML file (one document per service)`);
+    }
+    return `${JSON.stringify(docs[0], null, 2)}\n`;
+  }
   return openApiYaml(docs);
 }
 

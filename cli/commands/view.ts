@@ -1,12 +1,10 @@
 // `adi view`: the live service map in a browser, on ADI_VIEW_ADDR (default 127.0.0.1:8090). Alone, it follows the
-// streams into folds of its own (@adi/view startView); inside `adi up` and `adi demo`, startViewFor puts the page in
+// streams into folds of its own (@adi/view startView); inside `adi up` and `adi demo`, listenViewFor puts the page in
 // front of the running mapper's and enricher's folds. Either way the other windows (last 5 minutes, since/until)
 // are folded on request from the streams by foldStreams, as `adi replay` reads them.
-import type { Enricher } from "@adi/enricher";
-import type { Mapper } from "@adi/mapper";
 import { adiError, formatFatal, isAdiError } from "@adi/shared";
-import { serveView, startView } from "@adi/view";
-import type { View, WindowFold } from "@adi/view";
+import { listenView, startView } from "@adi/view";
+import type { ListeningView, WindowFold } from "@adi/view";
 import { isAbort } from "@adi/shared/nats";
 import { foldStreams } from "../replay/replay.ts";
 import { replayError } from "./replay.ts";
@@ -25,31 +23,26 @@ export function windowFoldFor(rt: Pick<Runtime, "nc" | "cfg" | "log">): WindowFo
       const { fold } = await foldStreams(rt.nc, rt.cfg, { since, until, log: rt.log, onStream: (s) => (reading = s) });
       return { map: fold.serviceMap(), processes: fold.processes() };
     } catch (err) {
-      const named = replayError(err, "(view)", reading);
+      const named = replayError(err, "(view)", reading, "the view");
       throw new Error(formatFatal(named).line, { cause: err });
     }
   };
 }
 
 /**
- * The view of a running pipeline (`adi up`, `adi demo`): served from `services`' folds on rt.cfg.viewAddr once they
- * are ready; logs `view listening` with its url. null when ADI_VIEW_ADDR is off. An address that cannot be listened
- * on is AdiError ADI_ERR_CONFIG (exit 2) when ADI_VIEW_ADDR was set (`explicit`, by default: it is in the
+ * The view of a running pipeline (`adi up`, `adi demo`), listening on rt.cfg.viewAddr before any consumer starts
+ * (as /metrics does: a taken address stops the start before a consumer joins a group and takes partitions from a
+ * pipeline already running); logs `view listening` with its url. The caller gives it the mapper's and enricher's
+ * folds once they run (ListeningView.serve). null when ADI_VIEW_ADDR is off. An address that cannot be listened on
+ * is AdiError ADI_ERR_CONFIG (exit 2) when ADI_VIEW_ADDR was set (`explicit`, by default: it is in the
  * environment), and a warning when it is the default (another program on 8090 must not stop the pipeline, whose
  * job is the files: the view is a window on them); then null.
  */
-export async function startViewFor(
-  rt: Runtime,
-  services: { mapper: Pick<Mapper, "outputs">; enricher: Pick<Enricher, "inventory"> },
-  opts: { explicit?: boolean } = {},
-): Promise<View | null> {
+export async function listenViewFor(rt: Runtime, opts: { explicit?: boolean } = {}): Promise<ListeningView | null> {
   if (!rt.cfg.viewAddr) return null;
   const explicit = opts.explicit ?? (process.env.ADI_VIEW_ADDR ?? "") !== "";
   try {
-    return await serveView(
-      { outputs: services.mapper.outputs, inventory: services.enricher.inventory },
-      { addr: rt.cfg.viewAddr, log: rt.log.child({ component: "view" }), windowFold: windowFoldFor(rt) },
-    );
+    return await listenView({ addr: rt.cfg.viewAddr, log: rt.log.child({ component: "view" }), windowFold: windowFoldFor(rt) });
   } catch (err) {
     if (explicit || !isAdiError(err)) throw err;
     rt.log.warn({ err: err.message }, "view not served: the default address cannot be bound (set ADI_VIEW_ADDR to host:port, or off)");

@@ -2,7 +2,7 @@
 // client "web" calling "api" over HTTP/1.1 (keep-alive, 24 item lookups that fold into /items/{id}, a login-like
 // POST whose password must not reach the document, a text health check) and PostgreSQL "db". The classifier inside
 // the fold (foldStreams, as `adi replay`) makes the exchanges; the documents and graphs are checked as written.
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -170,6 +170,26 @@ describe("adi export openapi", () => {
     const doc = JSON.parse(readFileSync(out, "utf8")) as OpenApiDocument;
     expect(doc.openapi).toBe("3.1.1");
     await validateOpenApi(doc);
+  });
+
+  it("--out F.json without --service: the one serving service's document, itself valid (never an array)", async () => {
+    const out = join(dir, "all.json");
+    const r = await adiExport(["openapi", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, "utf8")) as OpenApiDocument;
+    expect(doc.info.title).toBe("api");
+    await validateOpenApi(doc);
+  });
+
+  it("an empty window: exit 2 and no file, never an empty document that reads as success", async () => {
+    const out = join(dir, "empty.yaml");
+    const empty = await adiExport(["openapi", "--since", "2099-01-01T00:00:00Z", "--out", out]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("adi: ADI_ERR_CONFIG: no service served HTTP endpoints in this window");
+    expect(existsSync(out)).toBe(false);
+    const reversed = await adiExport(["mermaid", "--since", "2026-12-01T10:00:00Z", "--until", "2026-12-01T09:00:00Z"]);
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toContain("is after --until");
   });
 
   it("--service naming no server: exit 2, one line naming those that serve", async () => {

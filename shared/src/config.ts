@@ -211,17 +211,17 @@ const SETTINGS = {
   LOG_LEVEL: setting("info", `Log level: ${LOG_LEVELS.join(", ")}.`, logLevel),
   LOG_FORMAT: setting(
     "auto",
-    `Log lines: ${LOG_FORMATS.join(", ")}. auto: human-readable (pino-pretty) when stdout is a terminal, JSON lines otherwise; each line carries the process's own pid once (a traced process's is observed_pid).`,
+    `Log lines: ${LOG_FORMATS.join(", ")}. auto: human-readable (pino-pretty) when stdout is a terminal, JSON lines otherwise; each line carries the process's own pid once (another process's is named for it: tracedPid, serverPid, capturePid; any other pid field is observed_pid).`,
     logFormat,
   ),
   ADI_VIEW_ADDR: setting(
     "127.0.0.1:8090",
     "Where the view (the live map in a browser: `adi view`, also started by `adi up` and `adi demo`) listens: host:port, or off (up and demo start no view).",
-    listenAddress,
+    listenAddress(8090),
   ),
   ADI_METRICS_ADDR: optional(
     "Where each long-running service serves Prometheus /metrics: host:port, or off. Unset: off, except under `adi up` and `adi demo`, which serve all of theirs on 127.0.0.1:9464.",
-    listenAddress,
+    listenAddress(9464),
   ),
 } as const;
 

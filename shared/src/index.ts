@@ -12,3 +12,4 @@ export * from "./optin.ts";
 export * from "./output-file.ts";
 export * from "./output-files.ts";
 export * from "./metrics.ts";
+export * from "./printable.ts";

@@ -207,3 +207,10 @@ describe("diffMaps", () => {
     }
   });
 });
+
+describe("formatChange on a terminal", () => {
+  it("escapes control characters of names and paths chosen by whoever sends traffic", () => {
+    const line = formatChange({ change: "endpoint_added", source: "esc\u001b]0;PWNED\u0007", destination: "api", method: "GET", path: "/a\u001b[2J" } as MapChange);
+    expect(line).toBe("+ endpoint esc\\x1b]0;PWNED\\x07 -> api GET /a\\x1b[2J");
+  });
+});

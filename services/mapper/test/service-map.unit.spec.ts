@@ -151,6 +151,15 @@ describe("ServiceMapBuilder: HTTP endpoints", () => {
     expect(entries.find((e) => e.path === "/other")!.example).toBeNull();
   });
 
+  it("gives each client's entry an example of its own calls, never another client's to the same place", () => {
+    const builder = builderWithNames();
+    builder.addExchange(view({ clientPort: 43000, ms: 0, respBody: '{"status":"generator"}' }, "client"));
+    builder.addExchange(view({ clientPort: 43001, ms: 50, clientPid: PIDS.logger, respBody: '{"status":"logger"}' }, "client"));
+    const map = builder.build();
+    expect(endpointsOf(map, "traffic-generator").map((e) => [e.example?.ts, e.example?.response_body])).toEqual([[at(0), '{"status":"generator"}']]);
+    expect(endpointsOf(map, "request-logger").map((e) => [e.example?.ts, e.example?.response_body])).toEqual([[at(50), '{"status":"logger"}']]);
+  });
+
   it("counts distinct calls: next exchange on a connection, and a reused port later on", () => {
     const builder = builderWithNames();
     for (const call of [{ clientPort: 40000, ms: 0 }, { clientPort: 40000, ms: 10, seq: 1 }, { clientPort: 40000, ms: 5000 }]) {

@@ -11,6 +11,7 @@
 // fields; a field new in B whose parent is new too is not listed (its parent is); an edge new in B is "edge added"
 // AND each endpoint it called is "endpoint added" (the edge is the new dependency, the endpoints say what it calls;
 // a new connection is only its edge, as a connection has nothing below it).
+import { printable } from "@adi/shared";
 import type { ConnectionEntry, EndpointEntry } from "./map-types.ts";
 import { VARIES } from "./schema.ts";
 import type { BodySchema } from "./schema.ts";
@@ -106,6 +107,11 @@ const CHANGE_TEXT: Readonly<Record<ChangeKind, { sign: string; noun: string; ver
  *   ~ field traffic-generator -> http-service GET /slow response.slow: boolean -> string
  */
 export function formatChange(c: MapChange): string {
+  return printable(formatChangeRaw(c));
+}
+
+/** formatChange before its control characters are escaped (names and paths are chosen by whoever sends traffic). */
+function formatChangeRaw(c: MapChange): string {
   const { sign, noun } = CHANGE_TEXT[c.change];
   const head = `${sign} ${noun} ${c.source} -> ${c.destination}`;
   if (noun === "edge") return `${head} ${c.protocol}`;

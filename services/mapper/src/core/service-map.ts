@@ -68,10 +68,10 @@ export const EXAMPLE_MAX_CHARS = 512;
 /** Places (destination, method, path, schemas) an example is kept for: bounds their memory (~1 KiB each). */
 const EXAMPLES_MAX = 5000;
 /**
- * Places per destination: concrete paths (/items/1, /items/2...) each take one until the route folds, and a few
+ * Places per (source, destination): concrete paths (/items/1, /items/2...) each take one until the route folds, and a few
  * dozen cover an API's routes (a position folds past 20 values, routes.ts).
  */
-const EXAMPLES_PER_DESTINATION_MAX = 64;
+const EXAMPLES_PER_EDGE_MAX = 64;
 
 interface KeptExample {
   method: string;
@@ -94,8 +94,8 @@ export class ServiceMapBuilder {
   /** Schema by key; the key string kept is the one every call carries (one copy, not one per call). */
   readonly #schemas = new Map<string, { key: string; schema: BodySchema }>();
   readonly #interned = new Map<string, unknown>();
-  /** Examples by destination (the interned ref), then method, path and schema keys (#noteExample). */
-  readonly #examples = new Map<DestinationRef, Map<string, KeptExample>>();
+  /** Examples by (source, destination) (the interned refs), then method, path and schema keys (#noteExample). */
+  readonly #examples = new Map<SourceRef, Map<DestinationRef, Map<string, KeptExample>>>();
   #exampleCount = 0;
   #generatedAt: string | null = null;
   #compactedAtMs = -Infinity;
@@ -185,12 +185,7 @@ export class ServiceMapBuilder {
       connections: this.#connections.pending().map((call) => call.primary),
     };
     const services = this.#settled.resolve(
-      (source) =>
-        source.kind === "process"
-          ? this.names.resolveProcess(source.ref)
-          : source.kind === "settled"
-            ? this.names.resolveSettled(source.container_id, source.name)
-            : this.names.resolveRemote(source.ip),
+      (source) => this.#resolveSource(source),
       (destination) => this.#resolveDestination(destination),
       (key) => (key === VARIES_SCHEMA_KEY ? VARIES : (this.#schemas.get(key)?.schema ?? null)),
       pending,
@@ -202,19 +197,21 @@ export class ServiceMapBuilder {
   /**
    * Keeps `call` as its (destination, method, path, schemas) example when it is the earliest seen there with bodies
    * short enough (EXAMPLE_MAX_CHARS). Both views of a call may offer it; either is the call as sent. At most
-   * EXAMPLES_MAX places, EXAMPLES_PER_DESTINATION_MAX per destination, are kept (the first ones seen): past that, a
+   * EXAMPLES_MAX places, EXAMPLES_PER_EDGE_MAX per (source, destination), are kept (the first ones seen): past that, a
    * replay may pick other examples than the live mapper; the map's counts and schemas are unaffected.
    */
   #noteExample(call: HeldEndpointCall, exchange: HttpExchange): void {
     const request = exchange.request.body;
     const response = exchange.response?.body ?? null;
     if ((request?.length ?? 0) > EXAMPLE_MAX_CHARS || (response?.length ?? 0) > EXAMPLE_MAX_CHARS) return;
-    let byPlace = this.#examples.get(call.destination);
+    let byDestination = this.#examples.get(call.source);
+    let byPlace = byDestination?.get(call.destination);
     const place = `${call.method} ${call.path} ${call.requestSchema} ${call.responseSchema}`;
     const known = byPlace?.get(place);
     if (known && known.example.ts <= call.ts) return;
-    if (!known && (this.#exampleCount >= EXAMPLES_MAX || (byPlace?.size ?? 0) >= EXAMPLES_PER_DESTINATION_MAX)) return;
-    if (!byPlace) this.#examples.set(call.destination, (byPlace = new Map()));
+    if (!known && (this.#exampleCount >= EXAMPLES_MAX || (byPlace?.size ?? 0) >= EXAMPLES_PER_EDGE_MAX)) return;
+    if (!byDestination) this.#examples.set(call.source, (byDestination = new Map()));
+    if (!byPlace) byDestination.set(call.destination, (byPlace = new Map()));
     if (!known) this.#exampleCount++;
     byPlace.set(ownCopy(place), {
       method: call.method,
@@ -230,21 +227,28 @@ export class ServiceMapBuilder {
     });
   }
 
-  /** Each endpoint entry with the earliest kept example whose path fits its template and whose schemas are its own. */
+  /**
+   * Each endpoint entry with the earliest kept example of its own (source, destination) whose path fits its template
+   * and whose schemas are its own.
+   */
   #withExamples(services: ServiceEntry[]): ServiceEntry[] {
+    // By resolved (source, destination) names: an entry shows one of its own service's calls, never another client's.
     const byName = new Map<string, KeptExample[]>();
-    for (const [destination, byPlace] of this.#examples) {
-      const name = this.#resolveDestination(destination).name;
-      let list = byName.get(name);
-      if (!list) byName.set(name, (list = []));
-      list.push(...byPlace.values());
+    for (const [source, byDestination] of this.#examples) {
+      const from = this.#resolveSource(source).name;
+      for (const [destination, byPlace] of byDestination) {
+        const key = JSON.stringify([from, this.#resolveDestination(destination).name]);
+        let list = byName.get(key);
+        if (!list) byName.set(key, (list = []));
+        list.push(...byPlace.values());
+      }
     }
     return services.map((service) => ({
       ...service,
       endpoints: service.endpoints.map((entry) => {
         let best: EndpointExample | null = null;
         const fits = templateMatcher(entry.path);
-        for (const kept of byName.get(entry.destination) ?? []) {
+        for (const kept of byName.get(JSON.stringify([service.name, entry.destination])) ?? []) {
           if (kept.method !== entry.method || !fits(kept.example.path)) continue;
           if (!sameSchema(kept.requestSchema, entry.request_schema) || !sameSchema(kept.responseSchema, entry.response_schema)) continue;
           if (best === null || kept.example.ts < best.ts) best = kept.example;
@@ -262,6 +266,12 @@ export class ServiceMapBuilder {
     this.#settled.forgetVariantKeys(used);
     // Amortised: the next pass when the table has doubled (a replay builds the map only at its end).
     this.#pruneAt = Math.max(MIN_SCHEMAS_BEFORE_PRUNE, 2 * this.#schemas.size);
+  }
+
+  #resolveSource(source: SourceRef): ResolvedName {
+    if (source.kind === "process") return this.names.resolveProcess(source.ref);
+    if (source.kind === "settled") return this.names.resolveSettled(source.container_id, source.name);
+    return this.names.resolveRemote(source.ip);
   }
 
   #resolveDestination(destination: DestinationRef): ResolvedName {
