@@ -202,16 +202,20 @@ export async function startServices(name: string, which: readonly ServiceName[],
 
   try {
     metrics = await startMetrics(rt, which, captureInChild ? sanitizeToken(rt.cfg.host) : undefined);
+    // The view's address too is taken before any consumer starts: a taken ADI_VIEW_ADDR ends the start before a
+    // consumer joins its group (and rewinds a running pipeline's partitions). Its folds are given once they run.
+    const listening = inProcess.includes("map") && inProcess.includes("enrich") ? await (await import("./view.ts")).listenViewFor(rt) : null;
+    view = listening;
     for (const s of inProcess) {
       opts.signal?.throwIfAborted();
       running.set(s, await (await SERVICES[s]())(rt.cfg, rt.nc, rt.log.child({ component: s }), { signal: opts.signal, dropCapabilities: true }));
       await metrics?.add(s, running.get(s)!);
     }
     opts.signal?.throwIfAborted();
-    // The view of what the consumers fold (`adi up`, `adi demo`), before capture starts: its address is printed early.
+    // The view shows what the consumers fold (`adi up`, `adi demo`) from now on, before capture starts.
     const mapper = running.get("map") as Mapper | undefined;
     const enricher = running.get("enrich") as Enricher | undefined;
-    if (mapper && enricher) view = await (await import("./view.ts")).startViewFor(rt, { mapper, enricher });
+    if (listening && mapper && enricher) listening.serve({ outputs: mapper.outputs, inventory: enricher.inventory });
     opts.signal?.throwIfAborted();
     if (captureInChild) {
       // The child serves no /metrics of its own: its figures are ours, through its stats facts (METRICS.map).

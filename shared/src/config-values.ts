@@ -88,9 +88,10 @@ export interface ListenAddress {
 
 /**
  * `off`, or `host:port` (IPv6 in brackets: `[::1]:9464`). A host other than loopback is accepted (a Prometheus on
- * another machine scrapes it) but is the user's choice: the defaults are 127.0.0.1.
+ * another machine scrapes it) but is the user's choice: the defaults are 127.0.0.1. `examplePort`: the port the
+ * error message shows (the setting's own default, so ADI_VIEW_ADDR's does not suggest metrics' 9464).
  */
-export const listenAddress = parsed<ListenAddress | "off">((text) => {
+export const listenAddress = (examplePort: number) => parsed<ListenAddress | "off">((text) => {
   const t = text.trim();
   if (t.toLowerCase() === "off") return "off";
   const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(t);
@@ -99,7 +100,7 @@ export const listenAddress = parsed<ListenAddress | "off">((text) => {
   if (port > 65535) return undefined;
   const host = m[1]!.startsWith("[") ? m[1]!.slice(1, -1) : m[1]!;
   return Object.freeze({ host, port });
-}, "off, or host:port such as 127.0.0.1:9464 or [::1]:9464 (port 0: any free port)");
+}, `off, or host:port such as 127.0.0.1:${examplePort} or [::1]:${examplePort} (port 0: any free port)`);
 
 /** Data paths of the kernel side (bpf/capture.bpf.c): socket-layer BTF tracepoints, or syscall tracepoints. */
 export const CAPTURE_HOOKS = ["auto", "socket", "syscall"] as const;

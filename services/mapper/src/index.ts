@@ -10,8 +10,10 @@ export { serviceMapProjection, trafficLogProjection } from "./core/projections.t
 export type { ConnectionEntry, DurationHistogram, EndpointEntry, EndpointStats, ServiceEntry, ServiceMap } from "./core/map-types.ts";
 export { DURATION_BOUNDS_MS, PROMETHEUS_BOUNDS_MS, durationQuantileMs, isError, mergeHistograms } from "./core/call-stats.ts";
 // Its exports (adi export): OpenAPI 3.1 per serving service, the map's graph as Mermaid or DOT.
-export { InvalidOpenApiError, mapGraph, openApiDocument, openApiDocuments, openApiYaml, servingServices, toDotGraph, toMermaid, validateOpenApi } from "./core/exports/index.ts";
-export type { MapGraph, OpenApiDocument, OpenApiOptions } from "./core/exports/index.ts";
+export { InvalidOpenApiError, mapGraph, NODE_KIND_RULES, nodeFacts, nodeKind, openApiDocument, openApiDocuments, openApiYaml, servingServices, toDotGraph, toMermaid, validateOpenApi } from "./core/exports/index.ts";
+export type { MapGraph, MapGraphOptions, NodeFacts, NodeKind, OpenApiDocument, OpenApiOptions } from "./core/exports/index.ts";
+// The name a process of the inventory has as a source of the map: how the view and the exports match them.
+export { processServiceName } from "./core/names.ts";
 // `adi diff`: two maps (from windows of the stream, or saved SERVICE_MAP_PATH files) into a list of changes.
 export { CHANGE_KINDS, HTTP_EDGE, NO_BODY, diffMaps, diffSummary, formatChange } from "./core/map-diff.ts";
 export type { ChangeKind, DiffableMap, MapChange } from "./core/map-diff.ts";

@@ -24,7 +24,7 @@ function service(name: string, endpoints: EndpointEntry[], connections: Connecti
   return { name, image: null, endpoints, connections, first_seen: T0, last_seen: T0 };
 }
 
-/** web calls api (a container) and an external host over HTTP, and a database, a cache and a bus; worker the bus. */
+/** web calls api (a container destination) and an external host over HTTP, and a database, a cache and a bus; worker the bus. */
 function smallMap(): ServiceMap {
   return {
     generated_at: T0,
@@ -43,7 +43,7 @@ describe("the map's graph (shared by Mermaid and DOT)", () => {
   it("has a node per service and destination, kind by what it is, and an edge per caller and destination", () => {
     expect(mapGraph(smallMap())).toEqual({
       nodes: [
-        { name: "api", id: "n_api", kind: "service" },
+        { name: "api", id: "n_api", kind: "container" },
         { name: "api.example.com", id: "n_api_example_com", kind: "external" },
         { name: "bus", id: "n_bus", kind: "message_bus" },
         { name: "cache", id: "n_cache", kind: "cache" },
@@ -74,6 +74,25 @@ describe("the map's graph (shared by Mermaid and DOT)", () => {
     expect(edgeLabel(null, [])).toBe("");
   });
 
+  it("takes each node's kind from NODE_KIND_RULES, the inventory's process names included", () => {
+    const map: ServiceMap = {
+      generated_at: T0,
+      services: [
+        service("client", [http("items-api", "GET", "/a", 1), http("elsewhere", "GET", "/", 1)]),
+        { ...service("web", [], [conn("q", "redis", "cache", 6379), conn("q", "nats", "message_bus", 4222)]), image: "org/web:1" },
+        // The mapper's name for a caller known only by its address: drawn as what it is, not as a service.
+        service("external", [http("client", "GET", "/in", 1)]),
+      ],
+    };
+    const kinds = (processNames?: string[]) => Object.fromEntries(mapGraph(map, { processNames }).nodes.map((n) => [n.name, n.kind]));
+    // items-api only answers: external unless an opted-in process carries its name; a name the map lacks adds no node.
+    expect(kinds()).toEqual({ client: "service", elsewhere: "external", external: "external", "items-api": "external", q: "message_bus", web: "container" });
+    expect(kinds(["items-api", "ghost"])).toEqual({ client: "service", elsewhere: "external", external: "external", "items-api": "service", q: "message_bus", web: "container" });
+    expect(toMermaid(map, { processNames: ["items-api"] })).toContain('  n_items_api["items-api"]\n');
+    expect(toDotGraph(map, { processNames: ["items-api"] })).toContain('  "n_items_api" [\n    label = "items-api";\n    shape = "box";\n');
+    expect(toMermaid(map)).toContain('  n_items_api(["items-api"])\n');
+  });
+
   it("is the same whatever the order of the map's services and entries", () => {
     const map = smallMap();
     const reversed: ServiceMap = { ...map, services: map.services.map((s) => ({ ...s, endpoints: [...s.endpoints].reverse(), connections: [...s.connections].reverse() })).reverse() };
@@ -87,7 +106,7 @@ describe("Mermaid", () => {
     expect(toMermaid(smallMap())).toBe(
       [
         "flowchart LR",
-        '  n_api["api"]',
+        '  n_api[["api"]]',
         '  n_api_example_com(["api.example.com"])',
         '  n_bus[/"bus"/]',
         '  n_cache{{"cache"}}',
@@ -137,7 +156,7 @@ describe("DOT", () => {
   rankdir = "LR";
   "n_api" [
     label = "api";
-    shape = "box";
+    shape = "box3d";
   ];
   "n_api_example_com" [
     label = "api.example.com";

@@ -7,12 +7,13 @@ import dagre from "./assets/cytoscape-dagre.mjs";
 
 cytoscape.use(dagre);
 
+/** Node kinds (@adi/mapper's NodeKind, the kinds `adi export mermaid|dot` draw too): [kind, legend name, shape]. */
 const KINDS = [
   ["service", "service", "round-rectangle"],
   ["container", "container", "round-rectangle"],
   ["database", "database", "barrel"],
   ["cache", "cache", "diamond"],
-  ["bus", "message bus", "hexagon"],
+  ["message_bus", "message bus", "hexagon"],
   ["external", "external", "ellipse"],
 ];
 /** A window other than live is folded from the stream on the server: refreshed on changes at most this often. */
@@ -97,27 +98,39 @@ function setStatus(text, cls = "") {
   s.className = cls;
 }
 
+/**
+ * The graph emptied and `message` shown in red: after an error no graph stays on screen that is not the window
+ * asked for (the previous window's would pass for it).
+ */
+function showError(message) {
+  state.model = null;
+  closePanel();
+  cy.elements().remove();
+  setStatus(message, "error");
+  document.body.dataset.state = "error";
+}
+
 /** Fetches the current window's model; calls made while one is in flight become one more fetch after it. */
 async function load() {
   if (state.fetching) {
     state.again = true;
     return;
   }
+  // A range refused in the page (windowError) is not asked of the server.
+  if (state.window.error) return showError(state.window.error);
   state.fetching = true;
   const asked = state.window;
   try {
     if (asked.kind !== "live") setStatus("folding the window from the stream…");
     const res = await fetch(mapUrl(), { headers: { accept: "application/json" } });
-    const body = await res.json();
+    // An answer that is not JSON (a proxy's error page) still has its status to show.
+    const body = await res.json().catch(() => ({}));
     if (asked !== state.window) return; // the window changed meanwhile: its own fetch follows
-    if (!res.ok) {
-      setStatus(body.error ?? `error ${res.status}`, "error");
-      return;
-    }
+    if (!res.ok) return showError(body.error ?? `error ${res.status}`);
     state.fetchedAt = Date.now();
     render(body);
   } catch (err) {
-    setStatus(`cannot reach adi: ${err.message}`, "error");
+    if (asked === state.window) showError(`cannot reach adi: ${err.message}`);
   } finally {
     state.fetching = false;
     if (state.again) {
@@ -363,11 +376,24 @@ $("panel-close").addEventListener("click", closePanel);
 $("window").addEventListener("change", () => {
   $("range-inputs").hidden = $("window").value !== "range";
 });
+/**
+ * Why a range cannot be asked for, or null: the server's own rules (services/view/src/core/window.ts
+ * parseWindow), checked here so that a range it would refuse is not sent (and the browser logs no failed request).
+ */
+function windowError(w) {
+  if (w.kind !== "range") return null;
+  if (!w.since && !w.until) return "a range needs since, until or both";
+  if (w.since && w.until && w.since > w.until) return `since ${new Date(w.since).toLocaleString()} is after until ${new Date(w.until).toLocaleString()}`;
+  return null;
+}
+
 $("window-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const kind = $("window").value;
-  const iso = (v) => (v ? new Date(v).toISOString() : null);
-  state.window = kind === "range" ? { kind, since: iso($("since").value), until: iso($("until").value) } : { kind };
+  // datetime-local gives local time without a zone (or "" when empty or incomplete): read as local, sent as UTC.
+  const iso = (v) => (v && !Number.isNaN(new Date(v).getTime()) ? new Date(v).toISOString() : null);
+  const w = kind === "range" ? { kind, since: iso($("since").value), until: iso($("until").value) } : { kind };
+  state.window = { ...w, error: windowError(w) };
   void load();
 });
 

@@ -1,5 +1,6 @@
-// The view as a service: serveView puts the page in front of folds that already run (`adi up`, `adi demo`: the
-// in-process mapper's outputs and enricher's inventory); startView runs those folds itself for `adi view` alone,
+// The view as a service: serveView puts the page in front of folds that already run, listenView listens first and
+// is given them once they run (`adi up`, `adi demo`: the in-process mapper's outputs and enricher's inventory, the
+// address taken before any consumer starts); startView runs those folds itself for `adi view` alone,
 // following ADI_FACTS and ADI_DERIVED as the mapper does (startMapper without files) and the process facts into an
 // EnvInventory as the enricher does, so the page shows exactly what the files would.
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -39,13 +40,25 @@ export interface View {
   close(): Promise<void>;
 }
 
+/** A view that listens before its folds exist: `adi up` and `adi demo` take the address before any consumer starts. */
+export interface ListeningView extends View {
+  /**
+   * Puts the page in front of `source` (once; a second call is a bug and throws). Until then the live map is empty
+   * (version 0, no nodes): the folds it would show are still starting. The other windows (windowFold) are served
+   * from the first moment.
+   */
+  serve(source: ViewSource): void;
+}
+
 /**
- * Serves the view of `source` on `opts.addr`; resolves once it listens, having logged `view listening` with its
- * `url`. Rejects with AdiError ADI_ERR_CONFIG naming ADI_VIEW_ADDR when the address cannot be listened on (in use,
- * not ours, not an address of this host).
+ * Listens on `opts.addr` with no folds yet (ListeningView.serve gives them); resolves once it listens, having
+ * logged `view listening` with its `url`. Rejects with AdiError ADI_ERR_CONFIG naming ADI_VIEW_ADDR when the
+ * address cannot be listened on (in use, not ours, not an address of this host).
  */
-export async function serveView(source: ViewSource, opts: ServeOptions): Promise<View> {
+export async function listenView(opts: ServeOptions): Promise<ListeningView> {
   const { addr, log } = opts;
+  let source: ViewSource | null = null;
+  const empty: ServiceMap = { generated_at: null, services: [] };
   try {
     const server = await startViewServer({
       addr,
@@ -54,13 +67,20 @@ export async function serveView(source: ViewSource, opts: ServeOptions): Promise
       pollMs: opts.pollMs,
       live: {
         // Both bump on every change and never go back: their sum moves whenever either moved.
-        version: () => source.outputs.version + source.inventory.version,
-        map: () => source.outputs.serviceMap(),
-        processes: () => source.inventory.processes(),
+        version: () => (source ? source.outputs.version + source.inventory.version : 0),
+        map: () => (source ? source.outputs.serviceMap() : empty),
+        processes: () => (source ? source.inventory.processes() : []),
       },
     });
     log.info({ url: server.url }, "view listening");
-    return { url: server.url, close: () => server.close() };
+    return {
+      url: server.url,
+      close: () => server.close(),
+      serve(s) {
+        if (source) throw new Error("the view already serves its folds");
+        source = s;
+      },
+    };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (typeof code === "string" && LISTEN_ERRORS.has(code)) {
@@ -68,6 +88,16 @@ export async function serveView(source: ViewSource, opts: ServeOptions): Promise
     }
     throw err;
   }
+}
+
+/**
+ * Serves the view of `source` on `opts.addr` (listenView, then serve): resolves once it listens, having logged
+ * `view listening` with its `url`. Rejects as listenView does.
+ */
+export async function serveView(source: ViewSource, opts: ServeOptions): Promise<View> {
+  const view = await listenView(opts);
+  view.serve(source);
+  return { url: view.url, close: view.close };
 }
 
 /** What listen() fails with when the address is the problem (not a bug of ours). */

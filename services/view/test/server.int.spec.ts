@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServiceMap } from "@adi/mapper";
 import { isAdiError } from "@adi/shared";
 import type { ProcessFact } from "@adi/shared/wire";
-import { CONTENT_SECURITY_POLICY, serveView } from "../src/index.ts";
+import { CONTENT_SECURITY_POLICY, listenView, serveView } from "../src/index.ts";
 import type { View, ViewModel } from "../src/index.ts";
 import { exchange, folds, processFact } from "./support/folds.ts";
 
@@ -225,6 +225,25 @@ describe("the address", () => {
     const err = await serveView(folds(), { addr: { host: "127.0.0.1", port }, log }).catch((e: unknown) => e);
     expect(isAdiError(err) && err.code).toBe("ADI_ERR_CONFIG");
     expect((err as Error).message).toBe(`ADI_VIEW_ADDR="127.0.0.1:${port}": cannot listen there (EADDRINUSE): set another host:port, or off`);
+  });
+
+  it("listenView: listens before the folds exist (an empty live map, version 0), then serves them once given", async () => {
+    const early = await listenView({ addr: { host: "127.0.0.1", port: 0 }, log, pollMs: 50 });
+    try {
+      const at = (path: string) => fetch(new URL(path, early.url));
+      const before = (await (await at("/api/map")).json()) as ViewModel & { version: number };
+      expect([before.version, before.nodes, before.edges]).toEqual([0, [], []]);
+      const f = folds();
+      f.outputs.addDerived(exchange("h1", 1));
+      early.serve(f);
+      const after = (await (await at("/api/map")).json()) as ViewModel & { version: number };
+      expect(after.version).toBe(f.outputs.version + f.inventory.version);
+      expect(after.version).toBeGreaterThan(0);
+      expect(after.endpoints.map((e) => e.path)).toEqual(["/healthz"]);
+      expect(() => early.serve(f)).toThrow(/already/);
+    } finally {
+      await early.close();
+    }
   });
 
   it("prints the URL it is reached at, the free port resolved", () => {

@@ -1,7 +1,7 @@
 // The page's model from hand-built maps: which nodes (and of which kind), which edges with which figures, and what
 // each element drills down to, exactly.
 import { describe, expect, it } from "vitest";
-import { DURATION_BOUNDS_MS } from "@adi/mapper";
+import { DURATION_BOUNDS_MS, mapGraph } from "@adi/mapper";
 import type { ConnectionEntry, EndpointEntry, ServiceMap } from "@adi/mapper";
 import type { ProcessFact } from "@adi/shared/wire";
 import { buildViewModel, serviceNameOf } from "../src/index.ts";
@@ -95,7 +95,7 @@ describe("buildViewModel", () => {
       { id: "n:api", label: "api", kind: "container", image: null },
       { id: "n:external", label: "external", kind: "external", image: null },
       { id: "n:http-service", label: "http-service", kind: "service", image: null },
-      { id: "n:nats-server", label: "nats-server", kind: "bus", image: null },
+      { id: "n:nats-server", label: "nats-server", kind: "message_bus", image: null },
       { id: "n:postgres", label: "postgres", kind: "database", image: null },
       { id: "n:python3", label: "python3", kind: "service", image: null },
       { id: "n:redis-server", label: "redis-server", kind: "cache", image: null },
@@ -209,6 +209,40 @@ describe("buildViewModel", () => {
   it("is the same for the same input, and empty for an empty map", () => {
     expect(buildViewModel(MAP, PROCESSES)).toEqual(model);
     expect(buildViewModel({ generated_at: null, services: [] }, [])).toEqual({ generated_at: null, nodes: [], edges: [], endpoints: [], connections: [], processes: [], details: {} });
+  });
+});
+
+describe("node kinds: the view and the exports (mapGraph) agree", () => {
+  it("gives every kind of node the same kind in both", () => {
+    const ok = { codes: { "200": 1 }, upperMs: 10, p50: 8.75, p99: 9.975 };
+    const map: ServiceMap = {
+      generated_at: T1,
+      services: [
+        {
+          name: "client",
+          image: null,
+          endpoints: [endpoint("items-api", "GET", "/a", ok), endpoint("api", "GET", "/v1", { ...ok, type: "container" }), endpoint("api.example.com", "GET", "/", ok)],
+          connections: [connection("postgres", "postgres", "database", 5432), connection("redis-server", "redis", "cache", 6379), connection("nats-server", "nats", "message_bus", 4222)],
+          first_seen: T0,
+          last_seen: T1,
+        },
+        { name: "web", image: "myorg/web:1.0", endpoints: [endpoint("client", "GET", "/", ok)], connections: [], first_seen: T0, last_seen: T1 },
+      ],
+    };
+    const processes = [processFact(20, "python3", "items-api"), processFact(21, "curl", "client")];
+    const view = Object.fromEntries(buildViewModel(map, processes).nodes.map((n) => [n.label, n.kind]));
+    const graph = Object.fromEntries(mapGraph(map, { processNames: processes.map(serviceNameOf) }).nodes.map((n) => [n.name, n.kind]));
+    expect(view).toEqual({
+      api: "container",
+      "api.example.com": "external",
+      client: "service",
+      "items-api": "service",
+      "nats-server": "message_bus",
+      postgres: "database",
+      "redis-server": "cache",
+      web: "container",
+    });
+    expect(graph).toEqual(view);
   });
 });
 

@@ -26,9 +26,10 @@ import type { ViewModel } from "../src/index.ts";
 interface PageGlobals {
   cy: {
     $id(id: string): { nonempty(): boolean; data(key: string): unknown; renderedPosition(): { x: number; y: number } };
-    nodes(): { map<T>(f: (n: { id(): string; data(key: string): unknown }) => T): T[] };
+    nodes(): { length: number; map<T>(f: (n: { id(): string; data(key: string): unknown }) => T): T[] };
     edges(): { map<T>(f: (e: { data(key: string): unknown }) => T): T[] };
     container(): { getBoundingClientRect(): { left: number; top: number } };
+    elements(): { length: number };
   };
   document: { body: { dataset: Record<string, string | undefined> }; getElementById(id: string): { textContent: string | null } | null };
 }
@@ -134,7 +135,7 @@ describe("the view of `adi demo` in chromium", () => {
     expect(graph.edges).toContainEqual({ source: "n:traffic-generator", target: "n:http-service", protocol: "http" });
     const kinds = new Map(graph.nodes.map((n) => [n.id, n.kind]));
     const targetKind = (source: string, protocol: string) => kinds.get(graph.edges.find((e) => e.source === `n:${source}` && e.protocol === protocol)!.target);
-    expect([targetKind("traffic-generator", "postgres"), targetKind("traffic-generator", "redis"), targetKind("http-service", "nats")]).toEqual(["database", "cache", "bus"]);
+    expect([targetKind("traffic-generator", "postgres"), targetKind("traffic-generator", "redis"), targetKind("http-service", "nats")]).toEqual(["database", "cache", "message_bus"]);
   });
 
   it("follows the live map without a reload", async () => {
@@ -179,6 +180,44 @@ describe("the view of `adi demo` in chromium", () => {
     expect(demoComplete(windowed)).toBe(true);
     const inPage = await page.evaluate(() => (globalThis as unknown as PageGlobals).cy.nodes().map((n) => n.id()));
     expect(inPage).toEqual(expect.arrayContaining(SERVICES.map((s) => `n:${s}`)));
+  });
+
+  it("refuses a range whose since is after its until in the page, and blanks the graph on an error", async () => {
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => void (r.url().includes("/api/map") && asked.push(r.url()));
+    page.on("request", onRequest);
+    try {
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).cy.nodes().length)).toBeGreaterThan(0);
+      await page.selectOption("#window", "range");
+      await page.fill("#since", "2030-01-01T10:00:00");
+      await page.fill("#until", "2030-01-01T09:00:00");
+      await page.click("#apply");
+      await page.waitForSelector("body[data-state=error]", { timeout: 5000 });
+      expect(await page.getAttribute("#status", "class")).toBe("error");
+      expect(await page.textContent("#status")).toMatch(/is after until/);
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).cy.elements().length)).toBe(0);
+      // Refused before any request: none was sent (and the browser logged no failed one: the last test checks).
+      expect(asked).toEqual([]);
+      // Back to live; then a server error (the broker gone, as the page sees it: 502) blanks the graph too.
+      await page.selectOption("#window", "live");
+      await page.click("#apply");
+      await page.waitForSelector("body[data-state=ready]", { timeout: 15_000 });
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).cy.nodes().length)).toBeGreaterThan(0);
+      const logged = consoleProblems.length;
+      await page.route("**/api/map*", (route) => route.fulfill({ status: 502, contentType: "application/json", body: '{"error":"could not read the window from the streams: test"}' }));
+      // The live folds move every 200 ms: the next event makes the page fetch, and get the 502.
+      await page.waitForSelector("body[data-state=error]", { timeout: 15_000 });
+      expect(await page.textContent("#status")).toBe("could not read the window from the streams: test");
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).cy.elements().length)).toBe(0);
+      await page.unroute("**/api/map*");
+      await page.waitForSelector("body[data-state=ready]", { timeout: 15_000 });
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).cy.nodes().length)).toBeGreaterThan(0);
+      // The 502s asked for here are the browser's "Failed to load resource" lines: expected, not kept.
+      const added = consoleProblems.splice(logged);
+      expect(added.every((m) => /Failed to load resource.*502/.test(m)), added.join("\n")).toBe(true);
+    } finally {
+      page.off("request", onRequest);
+    }
   });
 
   it("broke no rule of its Content-Security-Policy and threw nothing", () => {

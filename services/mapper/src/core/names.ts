@@ -57,6 +57,16 @@ export interface ProcessInfo {
 /** The source name of a call whose client we know nothing about (only the server opted in). */
 export const EXTERNAL = "external";
 
+/**
+ * The name of a process outside any known container: ADI_PROFILE_NAME, else comm, else pid-<pid> (an empty
+ * string counts as absent). resolveProcess names sources by it; the view and the exports match the inventory's
+ * processes to nodes by it. A process in a container is named after its container's compose service, which a
+ * ProcessFact does not carry: such a process matches no node unless its container is named like it.
+ */
+export function processServiceName(p: { adi_profile_name: string | null; comm: string | null | undefined; pid: number }): string {
+  return p.adi_profile_name || p.comm || `pid-${p.pid}`;
+}
+
 interface ListenerCandidate {
   ref: ProcessRef | null;
   /** From a listener fact or addListener: used when the process itself is unknown. */
@@ -175,7 +185,7 @@ export class NameResolver {
     const info = this.processInfo(ref);
     const container = info?.container_id ? this.#containers.get(info.container_id) : undefined;
     if (container) return { name: container.service, type: "container", container };
-    const name = info?.adi_profile_name || info?.comm || `pid-${ref.pid}`;
+    const name = processServiceName({ adi_profile_name: info?.adi_profile_name ?? null, comm: info?.comm, pid: ref.pid });
     return { name, type: "external", container: null };
   }
 

@@ -6,13 +6,14 @@
 //   ServiceMap.services[i]      (a source: the client side of its calls)
 //     .endpoints  ─► one "http" edge per source → destination (counts, errors, merged duration histogram)
 //     .connections ─► one edge per source → destination and protocol (counts; the classifier's evidence)
-//   every source and destination ─► a node, its kind by NODE_KIND_RULES
-//   processes ─► the node its service name matches (serviceNameOf)
-import { durationQuantileMs, mergeHistograms } from "@adi/mapper";
-import type { ConnectionEntry, DurationHistogram, EndpointEntry, ServiceMap } from "@adi/mapper";
+//   every source and destination ─► a node, its kind by @adi/mapper's NODE_KIND_RULES (nodeFacts, nodeKind): the
+//                                    rules `adi export mermaid|dot` draw by, so the page and the exports agree
+//   processes ─► the node its service name matches (serviceNameOf: the mapper's processServiceName)
+import { durationQuantileMs, mergeHistograms, nodeFacts, nodeKind, processServiceName } from "@adi/mapper";
+import type { ConnectionEntry, DurationHistogram, EndpointEntry, NodeKind, ServiceMap } from "@adi/mapper";
 import type { ProcessFact } from "@adi/shared/wire";
 
-export type NodeKind = "service" | "container" | "database" | "cache" | "bus" | "external";
+export type { NodeKind };
 
 export interface ViewNode {
   /** "n:" + name: apart from edge ids whatever a service is called. */
@@ -105,52 +106,14 @@ export interface ViewModel {
 }
 
 /**
- * The name under which the map lists a process as a source: ADI_PROFILE_NAME, else comm, else pid-<pid> (the
- * mapper's NameResolver.resolveProcess, services/mapper/src/core/names.ts). A process in a container is named by the
- * mapper after its container's compose service, which the inventory does not carry: such a process matches no node
- * unless its container is named like it (a helper exported by @adi/mapper would close that gap).
+ * The name under which the map lists a process as a source: ADI_PROFILE_NAME, else comm, else pid-<pid>
+ * (@adi/mapper's processServiceName, the rule of NameResolver.resolveProcess). A process in a container is named by
+ * the mapper after its container's compose service, which the inventory does not carry: such a process matches no
+ * node unless its container is named like it.
  */
 export function serviceNameOf(p: Pick<ProcessFact, "adi_profile_name" | "comm" | "pid">): string {
-  return p.adi_profile_name || p.comm || `pid-${p.pid}`;
+  return processServiceName(p);
 }
-
-/**
- * The source name the mapper gives a caller it knows only by address (names.ts EXTERNAL): not a service of ours,
- * so it is drawn as external.
- */
-const UNKNOWN_CALLER = "external";
-
-/** What is known of a node name, from every entry that mentions it. */
-interface NodeFacts {
-  /** It made calls (a ServiceEntry of the map), and the image of that entry. */
-  source: boolean;
-  image: string | null;
-  unknownCaller: boolean;
-  /** Categories of the classified connections made to it (database, cache, message_bus, web, unknown). */
-  categories: Set<string>;
-  /** destination_type of the entries that reach it. */
-  destinationTypes: Set<string>;
-  /** An opted-in process of the inventory carries its name. */
-  hasProcess: boolean;
-}
-
-/**
- * A node's kind: the first rule that holds. A caller is drawn as what it is (a service, in a container or not)
- * whatever calls it; something that only receives calls, by what the classifier says it speaks (database, cache,
- * message bus), else a container, else a service when an opted-in process carries its name, else external (an
- * address, a host name, a process we do not watch).
- */
-const NODE_KIND_RULES: readonly { kind: NodeKind; holds: (f: NodeFacts) => boolean }[] = [
-  { kind: "external", holds: (f) => f.unknownCaller },
-  { kind: "container", holds: (f) => f.source && f.image !== null },
-  { kind: "service", holds: (f) => f.source },
-  { kind: "database", holds: (f) => f.categories.has("database") },
-  { kind: "cache", holds: (f) => f.categories.has("cache") },
-  { kind: "bus", holds: (f) => f.categories.has("message_bus") },
-  { kind: "container", holds: (f) => f.destinationTypes.has("container") },
-  { kind: "service", holds: (f) => f.hasProcess },
-  { kind: "external", holds: () => true },
-];
 
 export function nodeId(name: string): string {
   return `n:${name}`;
@@ -171,12 +134,6 @@ export function connectionEdgeId(protocol: string, source: string, destination: 
  * durationQuantileMs: Prometheus's histogram_quantile interpolation), error_rate = errors / count.
  */
 export function buildViewModel(map: ServiceMap, processes: readonly ProcessFact[]): ViewModel {
-  const facts = new Map<string, NodeFacts>();
-  const fact = (name: string): NodeFacts => {
-    let f = facts.get(name);
-    if (!f) facts.set(name, (f = { source: false, image: null, unknownCaller: false, categories: new Set(), destinationTypes: new Set(), hasProcess: false }));
-    return f;
-  };
   const endpoints: ViewEndpoint[] = [];
   /** endpoints[i]'s duration histogram: for the edge's quantiles, not sent to the page (~100 buckets each). */
   const histograms: DurationHistogram[] = [];
@@ -186,12 +143,7 @@ export function buildViewModel(map: ServiceMap, processes: readonly ProcessFact[
   const conns = new Map<string, { source: string; target: string; protocol: string; entries: number[] }>();
 
   for (const service of map.services) {
-    const src = fact(service.name);
-    src.source = true;
-    src.image ??= service.image;
-    if (service.name === UNKNOWN_CALLER && service.image === null) src.unknownCaller = true;
     for (const e of service.endpoints) {
-      fact(e.destination).destinationTypes.add(e.destination_type);
       const id = httpEdgeId(service.name, e.destination);
       let edge = http.get(id);
       if (!edge) http.set(id, (edge = { source: service.name, target: e.destination, entries: [] }));
@@ -200,9 +152,6 @@ export function buildViewModel(map: ServiceMap, processes: readonly ProcessFact[
       histograms.push(e.stats.duration);
     }
     for (const c of service.connections) {
-      const dst = fact(c.destination);
-      dst.destinationTypes.add(c.destination_type);
-      dst.categories.add(c.category);
       const id = connectionEdgeId(c.protocol, service.name, c.destination);
       let edge = conns.get(id);
       if (!edge) conns.set(id, (edge = { source: service.name, target: c.destination, protocol: c.protocol, entries: [] }));
@@ -211,17 +160,8 @@ export function buildViewModel(map: ServiceMap, processes: readonly ProcessFact[
     }
   }
   // Only names the map has: a process that made no call the map kept draws no node of its own.
-  for (const p of viewProcesses) {
-    const f = facts.get(p.service);
-    if (f) f.hasProcess = true;
-  }
-
-  const nodes: ViewNode[] = [...facts].map(([name, f]) => ({
-    id: nodeId(name),
-    label: name,
-    kind: NODE_KIND_RULES.find((r) => r.holds(f))!.kind,
-    image: f.source ? f.image : null,
-  }));
+  const facts = nodeFacts(map, viewProcesses.map((p) => p.service));
+  const nodes: ViewNode[] = [...facts].map(([name, f]) => ({ id: nodeId(name), label: name, kind: nodeKind(f), image: f.source ? f.image : null }));
   const edges: ViewEdge[] = [
     ...[...http].map(([id, e]) => httpEdge(id, e.source, e.target, e.entries.map((i) => endpoints[i]!), e.entries.map((i) => histograms[i]!))),
     ...[...conns].map(([id, e]) => connectionEdge(id, e.source, e.target, e.protocol, e.entries.map((i) => connections[i]!))),
@@ -290,7 +230,7 @@ function viewEndpoint(source: string, e: EndpointEntry): ViewEndpoint {
 
 function viewProcess(p: ProcessFact): ViewProcess {
   return {
-    service: serviceNameOf(p),
+    service: processServiceName(p),
     host: p.host,
     pid: p.pid,
     comm: p.comm,

@@ -4,15 +4,16 @@ import { attribute as _, Digraph, Edge, Node, toDot } from "ts-graphviz";
 import type { NodeAttributesObject } from "ts-graphviz";
 import type { ServiceMap } from "../map-types.ts";
 import { mapGraph } from "./graph.ts";
-import type { MapGraph, NodeKind } from "./graph.ts";
+import type { MapGraph, MapGraphOptions, NodeKind } from "./graph.ts";
 
 /**
  * Node attributes of each kind: Graphviz's shapes for the same pictures as the Mermaid export (a box for a
- * service, a cylinder for a database, a hexagon for a cache, a parallelogram for a message bus, a dashed ellipse
+ * service, a 3-D box for a container, a cylinder for a database, a hexagon for a cache, a parallelogram for a message bus, a dashed ellipse
  * for anything else).
  */
 const NODE_STYLES: Readonly<Record<NodeKind, NodeAttributesObject>> = {
   service: { [_.shape]: "box" },
+  container: { [_.shape]: "box3d" },
   database: { [_.shape]: "cylinder" },
   cache: { [_.shape]: "hexagon" },
   message_bus: { [_.shape]: "parallelogram" },
@@ -22,10 +23,10 @@ const NODE_STYLES: Readonly<Record<NodeKind, NodeAttributesObject>> = {
 /**
  * The map as a DOT digraph named "adi", left to right: node ids from mapGraph (plain identifiers), each node
  * labelled with its name and shaped by its kind, one edge per caller and destination labelled with what went over
- * it. Deterministic, in mapGraph's order.
+ * it. Deterministic, in mapGraph's order. `o`: as mapGraph's (the inventory's process names).
  */
-export function toDotGraph(map: ServiceMap): string {
-  return renderDot(mapGraph(map));
+export function toDotGraph(map: ServiceMap, o: MapGraphOptions = {}): string {
+  return renderDot(mapGraph(map, o));
 }
 
 /** renderDot(mapGraph(map)) for a graph already made. */

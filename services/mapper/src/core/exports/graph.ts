@@ -7,9 +7,13 @@
 // Pure and deterministic: the same map gives the same graph, in the same order (names compared by UTF-16 code
 // units, never by locale), so an export of a replayed window can be diffed with an earlier one.
 import type { ServiceMap } from "../map-types.ts";
+import { EXTERNAL } from "../names.ts";
 
-/** What a node stands for; it chooses the node's shape. */
-export type NodeKind = "service" | "database" | "cache" | "message_bus" | "external";
+/**
+ * What a node stands for; it chooses the node's shape in the exports and its colour and shape in the view (`adi
+ * view`): one vocabulary for both, from NODE_KIND_RULES.
+ */
+export type NodeKind = "service" | "container" | "database" | "cache" | "message_bus" | "external";
 
 export interface GraphNode {
   /** The name the map gives it (a service, a destination). */
@@ -38,26 +42,91 @@ export interface MapGraph {
   edges: GraphEdge[];
 }
 
-/**
- * The kind a destination takes from the category of the connections made to it (classified by the classifier's
- * rules: shared with the map's `category`). A category not listed (one a user added with the mapper's
- * connectionCategories) leaves the node `external`.
- */
-const CATEGORY_KINDS: Readonly<Record<string, NodeKind>> = { database: "database", cache: "cache", message_bus: "message_bus" };
+/** What is known of a node name, from every entry of the map that mentions it and from the inventory. */
+export interface NodeFacts {
+  /** It made calls: a ServiceEntry of the map. */
+  source: boolean;
+  /** The image of that entry (a source in a container); null otherwise. */
+  image: string | null;
+  /** It is the map's name for a caller known only by its address (names.ts EXTERNAL, no image). */
+  unknownCaller: boolean;
+  /** Categories of the classified connections made to it (database, cache, message_bus, web, unknown...). */
+  categories: Set<string>;
+  /** destination_type of the entries that reach it ("container", "external"). */
+  destinationTypes: Set<string>;
+  /** An opted-in process of the environment inventory carries its name (processServiceName). */
+  hasProcess: boolean;
+}
 
-/** When a destination was reached with several categories, the one that names it: first in this list. */
-const CATEGORY_PRECEDENCE: readonly NodeKind[] = ["database", "message_bus", "cache"];
+/**
+ * A node's kind: the first rule that holds. A caller is drawn as what it is (a service, in a container or not)
+ * whatever calls it, except the mapper's stand-in for callers known only by address (external); something that
+ * only receives calls, by what the classifier says it speaks (the map's `category`: database, then message bus,
+ * then cache when it was reached as several), else a container, else a service when an opted-in process carries
+ * its name (a server that only answers), else external (an address, a host name, a process we do not watch). A
+ * category not listed here (one a user added with the mapper's connectionCategories) decides nothing.
+ */
+export const NODE_KIND_RULES: readonly { kind: NodeKind; holds: (f: NodeFacts) => boolean }[] = [
+  { kind: "external", holds: (f) => f.unknownCaller },
+  { kind: "container", holds: (f) => f.source && f.image !== null },
+  { kind: "service", holds: (f) => f.source },
+  { kind: "database", holds: (f) => f.categories.has("database") },
+  { kind: "message_bus", holds: (f) => f.categories.has("message_bus") },
+  { kind: "cache", holds: (f) => f.categories.has("cache") },
+  { kind: "container", holds: (f) => f.destinationTypes.has("container") },
+  { kind: "service", holds: (f) => f.hasProcess },
+  { kind: "external", holds: () => true },
+];
+
+/** The kind of a node with facts `f`: the first of NODE_KIND_RULES that holds. */
+export function nodeKind(f: NodeFacts): NodeKind {
+  return NODE_KIND_RULES.find((r) => r.holds(f))!.kind;
+}
 
 /**
- * The graph of `map`. Nodes: every service of the map (a caller) and every destination it called. A node's kind:
- * `service` when it is a service of the map (it made calls) or a container (destination_type); else the kind of
- * the connections made to it (database, cache, message_bus: CATEGORY_KINDS); else `external`. Edges: one per
- * (caller, destination), summing its HTTP endpoints and calls and listing its connections' protocols.
+ * The facts of every node of `map` (every source and every destination it called), by name, in the map's order.
+ * `processNames`: the names under which the inventory's opted-in processes would be sources
+ * (processServiceName of each ProcessFact); a name the map does not have adds no node.
  */
-export function mapGraph(map: ServiceMap): MapGraph {
-  const callers = new Set(map.services.map((s) => s.name));
-  const containers = new Set<string>();
-  const categories = new Map<string, Set<NodeKind>>();
+export function nodeFacts(map: ServiceMap, processNames: Iterable<string> = []): Map<string, NodeFacts> {
+  const facts = new Map<string, NodeFacts>();
+  const fact = (name: string): NodeFacts => {
+    let f = facts.get(name);
+    if (!f) facts.set(name, (f = { source: false, image: null, unknownCaller: false, categories: new Set(), destinationTypes: new Set(), hasProcess: false }));
+    return f;
+  };
+  for (const service of map.services) {
+    const src = fact(service.name);
+    src.source = true;
+    src.image ??= service.image;
+    if (service.name === EXTERNAL && service.image === null) src.unknownCaller = true;
+    for (const e of service.endpoints) fact(e.destination).destinationTypes.add(e.destination_type);
+    for (const c of service.connections) {
+      const dst = fact(c.destination);
+      dst.destinationTypes.add(c.destination_type);
+      dst.categories.add(c.category);
+    }
+  }
+  for (const name of processNames) {
+    const f = facts.get(name);
+    if (f) f.hasProcess = true;
+  }
+  return facts;
+}
+
+/** What the graph may know beside the map. */
+export interface MapGraphOptions {
+  /** Names of the inventory's opted-in processes (processServiceName): a server that only answers is a service. */
+  processNames?: Iterable<string>;
+}
+
+/**
+ * The graph of `map`. Nodes: every service of the map (a caller) and every destination it called, each of the
+ * kind NODE_KIND_RULES gives its facts (nodeFacts, with `o.processNames`): the same kinds `adi view` draws. Edges:
+ * one per (caller, destination), summing its HTTP endpoints and calls and listing its connections' protocols.
+ */
+export function mapGraph(map: ServiceMap, o: MapGraphOptions = {}): MapGraph {
+  const facts = nodeFacts(map, o.processNames);
   const edges = new Map<string, { from: string; to: string; endpoints: Set<string>; calls: number; protocols: Set<string> }>();
   const edgeOf = (from: string, to: string) => {
     const key = JSON.stringify([from, to]);
@@ -67,32 +136,17 @@ export function mapGraph(map: ServiceMap): MapGraph {
   };
   for (const service of map.services) {
     for (const e of service.endpoints) {
-      if (e.destination_type === "container") containers.add(e.destination);
       const edge = edgeOf(service.name, e.destination);
       edge.endpoints.add(`${e.method} ${e.path}`);
       edge.calls += e.count;
     }
     for (const c of service.connections) {
-      if (c.destination_type === "container") containers.add(c.destination);
-      const kind = CATEGORY_KINDS[c.category];
-      if (kind !== undefined) {
-        const set = categories.get(c.destination) ?? new Set<NodeKind>();
-        categories.set(c.destination, set.add(kind));
-      }
       edgeOf(service.name, c.destination).protocols.add(c.protocol);
     }
   }
-  const names = new Set([...callers, ...[...edges.values()].map((e) => e.to)]);
-  const sorted = [...names].sort(compare);
+  const sorted = [...facts.keys()].sort(compare);
   const ids = nodeIds(sorted);
-  const kindOf = (name: string): NodeKind => {
-    if (callers.has(name)) return "service";
-    const reached = categories.get(name);
-    const category = reached && CATEGORY_PRECEDENCE.find((k) => reached.has(k));
-    if (category) return category;
-    return containers.has(name) ? "service" : "external";
-  };
-  const nodes = sorted.map((name) => ({ name, id: ids.get(name) as string, kind: kindOf(name) }));
+  const nodes = sorted.map((name) => ({ name, id: ids.get(name) as string, kind: nodeKind(facts.get(name)!) }));
   const graphEdges = [...edges.values()]
     .sort((a, b) => compare(a.from, b.from) || compare(a.to, b.to))
     .map((e) => {

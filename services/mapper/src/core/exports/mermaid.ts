@@ -7,15 +7,16 @@
 //     n_web -->|"postgres"| n_db
 import type { ServiceMap } from "../map-types.ts";
 import { mapGraph } from "./graph.ts";
-import type { MapGraph, NodeKind } from "./graph.ts";
+import type { MapGraph, MapGraphOptions, NodeKind } from "./graph.ts";
 
 /**
  * The node shape of each kind, as Mermaid's flowchart syntax writes it around a quoted label: a rectangle for a
- * service, a cylinder for a database, a hexagon for a cache, a parallelogram for a message bus, a stadium for
- * anything else.
+ * service, a double-sided rectangle ("subroutine") for a container, a cylinder for a database, a hexagon for a
+ * cache, a parallelogram for a message bus, a stadium for anything else.
  */
 const SHAPES: Readonly<Record<NodeKind, readonly [open: string, close: string]>> = {
   service: ["[", "]"],
+  container: ["[[", "]]"],
   database: ["[(", ")]"],
   cache: ["{{", "}}"],
   message_bus: ["[/", "/]"],
@@ -43,10 +44,10 @@ const ENTITIES: Readonly<Record<string, string>> = {
 /**
  * The map as a Mermaid flowchart (`flowchart LR`): one node per service and destination (ids and shapes from
  * mapGraph: shape by kind), one edge per caller and destination labelled with what went over it. Lines end in
- * "\n". Deterministic: nodes by name, edges by caller then callee.
+ * "\n". Deterministic: nodes by name, edges by caller then callee. `o`: as mapGraph's (the inventory's process names).
  */
-export function toMermaid(map: ServiceMap): string {
-  return renderMermaid(mapGraph(map));
+export function toMermaid(map: ServiceMap, o: MapGraphOptions = {}): string {
+  return renderMermaid(mapGraph(map, o));
 }
 
 /** renderMermaid(mapGraph(map)) for a graph already made. */
