@@ -392,9 +392,11 @@ function sameSchema(key: string, schema: BodySchema): boolean {
   return schema === VARIES || key === schemaKey(schema);
 }
 
-/** From `from` to `to` (RFC 3339, ns), µs. */
+/** From `from` to `to` (RFC 3339, ns), whole µs. */
 function durationUs(from: string, to: string): number {
-  return Number(isoToNs(to) - isoToNs(from)) / 1000;
+  // Whole µs: an integer below 2^30 is a small integer in V8, kept in the held call itself; a fraction would be a
+  // boxed number of its own per call (~600,000 held at 10,000 exchanges/s).
+  return Math.round(Number(isoToNs(to) - isoToNs(from)) / 1000);
 }
 
 function hostHeader(exchange: HttpExchange): string | null {
