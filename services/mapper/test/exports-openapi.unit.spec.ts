@@ -196,6 +196,23 @@ describe("OpenAPI 3.1 per serving service", () => {
     await validateOpenApi(doc);
   });
 
+  it("describes the query parameters seen (names from every variant, optional), and validates", async () => {
+    const map: ServiceMap = {
+      generated_at: T(9),
+      services: [
+        service("web", [
+          entry({ destination: "api", method: "GET", path: "/search", response_schema: { hits: "number" }, query_params: ["page", "q"] }),
+          entry({ destination: "api", method: "GET", path: "/search", response_schema: "non-json", query_params: ["q", "sort by"] }),
+        ]),
+      ],
+    };
+    const doc = openApiDocument(map, "api")!;
+    expect(doc.paths["/search"]!.get!.parameters).toEqual(
+      ["page", "q", "sort by"].map((name) => ({ name, in: "query", required: false, description: "A query parameter seen on calls of this operation.", schema: { type: "string" } })),
+    );
+    await validateOpenApi(doc);
+  });
+
   it("is the same document whatever the order of services and entries in the map", () => {
     const map = shopMap();
     const reversed: ServiceMap = { ...map, services: map.services.map((s) => ({ ...s, endpoints: [...s.endpoints].reverse() })).reverse() };

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConnectionObservationSchema, HttpExchangeSchema, nsToIso, ProcessFactSchema } from "@adi/shared/wire";
 import type { ConnectionObservation, Endpoint, HttpExchange, ProcessFact } from "@adi/shared/wire";
-import { ServiceMapBuilder, toYaml } from "../src/core/service-map.ts";
+import { queryNames, ServiceMapBuilder, toYaml } from "../src/core/service-map.ts";
 import type { ServiceMap } from "../src/core/service-map.ts";
 import { isIdSegment } from "../src/core/observation.ts";
 import { nextState, shuffle } from "../../../test/support/shuffle.ts";
@@ -100,6 +100,7 @@ describe("ServiceMapBuilder: HTTP endpoints", () => {
         },
         // The earliest view of the call (the client's, 50 µs before the server read it), bodies as sent.
         example: { ts: at(0), path: "/healthz", status: 200, request_body: null, response_body: '{"status":"ok"}' },
+        query_params: [],
       }],
       connections: [],
       first_seen: at(0),
@@ -158,6 +159,15 @@ describe("ServiceMapBuilder: HTTP endpoints", () => {
     const map = builder.build();
     expect(endpointsOf(map, "traffic-generator").map((e) => [e.example?.ts, e.example?.response_body])).toEqual([[at(0), '{"status":"generator"}']]);
     expect(endpointsOf(map, "request-logger").map((e) => [e.example?.ts, e.example?.response_body])).toEqual([[at(50), '{"status":"logger"}']]);
+  });
+
+  it("lists the query parameter names of a route's calls, over its concrete paths, never their values", () => {
+    const builder = builderWithNames();
+    for (let i = 0; i < 25; i++) builder.addExchange(view({ clientPort: 44000 + i, ms: i, target: `/items/${i}?page=${i}${i % 5 ? "" : "&sort=asc&q%20x=1&=v&"}` }, "client"));
+    builder.addExchange(view({ clientPort: 44100, ms: 0, target: "/other" }, "client"));
+    const entries = endpointsOf(builder.build(), "traffic-generator");
+    expect(entries.find((e) => e.path === "/items/{id}")!.query_params).toEqual(["page", "q x", "sort"]);
+    expect(entries.find((e) => e.path === "/other")!.query_params).toEqual([]);
   });
 
   it("counts distinct calls: next exchange on a connection, and a reused port later on", () => {
@@ -527,5 +537,18 @@ describe("ServiceMapBuilder: callers that are a new process per call", () => {
     const map = builder.build();
     expect(map.services.map((s) => [s.name, s.image])).toEqual([["batch", "batch:1"]]);
     expect(endpointsOf(map, "batch").map((e) => e.count)).toEqual([400]);
+  });
+});
+
+describe("queryNames", () => {
+  it.each([
+    ["/a", []],
+    ["/a?", []],
+    ["/a?x=1&y&z=2#frag&w=3", ["x", "y", "z"]],
+    ["/a?a%20b=1&c+d=2&%E2%82%AC=3", ["a b", "c d", "€"]],
+    ["/a?%ZZ=1&=2&&", ["%ZZ"]],
+    [`/a?${"n".repeat(200)}=1&ok=2`, ["ok"]],
+  ])("%s", (target, names) => {
+    expect(queryNames(target)).toEqual(names);
   });
 });

@@ -25,6 +25,11 @@ export interface EndpointEntry {
    * the earliest seen whose bodies are each at most EXAMPLE_MAX_CHARS; null when none was. Not in SERVICE_MAP_PATH.
    */
   example: EndpointExample | null;
+  /**
+   * Names of the query parameters its calls had (sorted; at most 32 per concrete path, from the first 64 concrete
+   * paths of its source and destination, like examples). Not in SERVICE_MAP_PATH. Absent: none known.
+   */
+  query_params?: string[];
 }
 
 export interface EndpointExample {

@@ -73,12 +73,21 @@ const EXAMPLES_MAX = 5000;
  */
 const EXAMPLES_PER_EDGE_MAX = 64;
 
+/** What is kept of one place's calls: the earliest short one, and the query parameter names any of them had. */
 interface KeptExample {
   method: string;
+  /** The concrete path called (the entries' may be templates). */
+  path: string;
   requestSchema: string;
   responseSchema: string;
-  example: EndpointExample;
+  example: EndpointExample | null;
+  query: Set<string>;
 }
+
+/** Query parameter names kept per place: a handful describe an API; more are data (keys chosen per call). */
+const QUERY_NAMES_MAX = 32;
+/** Longest query parameter name kept (characters). */
+const QUERY_NAME_MAX_CHARS = 128;
 
 /** Distinct schemas held before unused ones are looked for. */
 const MIN_SCHEMAS_BEFORE_PRUNE = 1024;
@@ -201,31 +210,35 @@ export class ServiceMapBuilder {
    * replay may pick other examples than the live mapper; the map's counts and schemas are unaffected.
    */
   #noteExample(call: HeldEndpointCall, exchange: HttpExchange): void {
-    const request = exchange.request.body;
-    const response = exchange.response?.body ?? null;
-    if ((request?.length ?? 0) > EXAMPLE_MAX_CHARS || (response?.length ?? 0) > EXAMPLE_MAX_CHARS) return;
     let byDestination = this.#examples.get(call.source);
     let byPlace = byDestination?.get(call.destination);
     const place = `${call.method} ${call.path} ${call.requestSchema} ${call.responseSchema}`;
-    const known = byPlace?.get(place);
-    if (known && known.example.ts <= call.ts) return;
-    if (!known && (this.#exampleCount >= EXAMPLES_MAX || (byPlace?.size ?? 0) >= EXAMPLES_PER_EDGE_MAX)) return;
-    if (!byDestination) this.#examples.set(call.source, (byDestination = new Map()));
-    if (!byPlace) byDestination.set(call.destination, (byPlace = new Map()));
-    if (!known) this.#exampleCount++;
-    byPlace.set(ownCopy(place), {
-      method: call.method,
-      requestSchema: call.requestSchema,
-      responseSchema: call.responseSchema,
-      example: {
-        ts: call.ts,
-        path: call.path,
-        status: exchange.response?.status ?? null,
-        request_body: request === null ? null : ownCopy(request),
-        response_body: response === null ? null : ownCopy(response),
-      },
-    });
+    let kept = byPlace?.get(place);
+    if (!kept) {
+      if (this.#exampleCount >= EXAMPLES_MAX || (byPlace?.size ?? 0) >= EXAMPLES_PER_EDGE_MAX) return;
+      if (!byDestination) this.#examples.set(call.source, (byDestination = new Map()));
+      if (!byPlace) byDestination.set(call.destination, (byPlace = new Map()));
+      this.#exampleCount++;
+      kept = { method: call.method, path: call.path, requestSchema: call.requestSchema, responseSchema: call.responseSchema, example: null, query: new Set() };
+      byPlace.set(ownCopy(place), kept);
+    }
+    for (const name of queryNames(exchange.request.target)) {
+      if (kept.query.size >= QUERY_NAMES_MAX) break;
+      if (!kept.query.has(name)) kept.query.add(ownCopy(name));
+    }
+    const request = exchange.request.body;
+    const response = exchange.response?.body ?? null;
+    if ((request?.length ?? 0) > EXAMPLE_MAX_CHARS || (response?.length ?? 0) > EXAMPLE_MAX_CHARS) return;
+    if (kept.example !== null && kept.example.ts <= call.ts) return;
+    kept.example = {
+      ts: call.ts,
+      path: call.path,
+      status: exchange.response?.status ?? null,
+      request_body: request === null ? null : ownCopy(request),
+      response_body: response === null ? null : ownCopy(response),
+    };
   }
+
 
   /**
    * Each endpoint entry with the earliest kept example of its own (source, destination) whose path fits its template
@@ -233,27 +246,30 @@ export class ServiceMapBuilder {
    */
   #withExamples(services: ServiceEntry[]): ServiceEntry[] {
     // By resolved (source, destination) names: an entry shows one of its own service's calls, never another client's.
-    const byName = new Map<string, KeptExample[]>();
+    const byName = new Map<string, [string, KeptExample][]>();
     for (const [source, byDestination] of this.#examples) {
       const from = this.#resolveSource(source).name;
       for (const [destination, byPlace] of byDestination) {
         const key = JSON.stringify([from, this.#resolveDestination(destination).name]);
         let list = byName.get(key);
         if (!list) byName.set(key, (list = []));
-        list.push(...byPlace.values());
+        // The concrete path is the place's (its example may be missing: bodies too long).
+        for (const kept of byPlace.values()) list.push([kept.path, kept]);
       }
     }
     return services.map((service) => ({
       ...service,
       endpoints: service.endpoints.map((entry) => {
         let best: EndpointExample | null = null;
+        const query = new Set<string>();
         const fits = templateMatcher(entry.path);
-        for (const kept of byName.get(JSON.stringify([service.name, entry.destination])) ?? []) {
-          if (kept.method !== entry.method || !fits(kept.example.path)) continue;
+        for (const [path, kept] of byName.get(JSON.stringify([service.name, entry.destination])) ?? []) {
+          if (kept.method !== entry.method || !fits(path)) continue;
           if (!sameSchema(kept.requestSchema, entry.request_schema) || !sameSchema(kept.responseSchema, entry.response_schema)) continue;
-          if (best === null || kept.example.ts < best.ts) best = kept.example;
+          for (const name of kept.query) query.add(name);
+          if (kept.example !== null && (best === null || kept.example.ts < best.ts)) best = kept.example;
         }
-        return { ...entry, example: best };
+        return { ...entry, example: best, query_params: [...query].sort() };
       }),
     }));
   }
@@ -390,6 +406,30 @@ function templateMatcher(template: string): (path: string) => boolean {
 /** Whether a schema key is the key of `schema` ("varies" fits every key: the entry's variants were folded). */
 function sameSchema(key: string, schema: BodySchema): boolean {
   return schema === VARIES || key === schemaKey(schema);
+}
+
+/**
+ * The names of a request target's query parameters (RFC 3986 query, `a=1&b&c=2` gives a, b, c), each percent-decoded
+ * (left as is when not valid UTF-8) and at most QUERY_NAME_MAX_CHARS long; an empty name is left out. Values are not
+ * looked at (the classifier has redacted the secret ones; names are the API's shape).
+ */
+export function queryNames(target: string): string[] {
+  const q = target.indexOf("?");
+  if (q < 0) return [];
+  const hash = target.indexOf("#", q);
+  const names: string[] = [];
+  for (const part of target.slice(q + 1, hash < 0 ? undefined : hash).split("&")) {
+    const raw = part.split("=", 1)[0]!.replace(/\+/g, " ");
+    if (raw === "" || raw.length > QUERY_NAME_MAX_CHARS * 3) continue;
+    let name = raw;
+    try {
+      name = decodeURIComponent(raw);
+    } catch {
+      // not valid percent-encoding: the name as sent
+    }
+    if (name !== "" && name.length <= QUERY_NAME_MAX_CHARS) names.push(name);
+  }
+  return names;
 }
 
 /** From `from` to `to` (RFC 3339, ns), whole µs. */

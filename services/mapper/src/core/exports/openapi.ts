@@ -45,8 +45,8 @@ export interface ResponseObject {
 
 export interface ParameterObject {
   name: string;
-  in: "path";
-  required: true;
+  in: "path" | "query";
+  required: boolean;
   description: string;
   schema: SchemaObject;
   example?: string;
@@ -54,6 +54,7 @@ export interface ParameterObject {
 
 export interface OperationObject {
   operationId: string;
+  parameters?: ParameterObject[];
   requestBody?: { required: boolean; content: Record<string, MediaTypeObject> };
   responses: Record<string, ResponseObject>;
   "x-adi-count": number;
@@ -263,8 +264,13 @@ function operation(method: string, path: string, entries: { entry: EndpointEntry
   const duration = all.map((e) => e.stats.duration).reduce((a, b) => mergeHistograms(a, b));
   const p50 = durationQuantileMs(duration, 0.5);
   const p99 = durationQuantileMs(duration, 0.99);
+  // Query parameters seen on some calls: optional (a name seen once may be absent from the next call), values
+  // not described (they are the data; the classifier redacted the secret ones).
+  const query = [...new Set(all.flatMap((e) => e.query_params ?? []))].sort(compare);
+  const parameters: ParameterObject[] = query.map((name) => ({ name, in: "query", required: false, description: "A query parameter seen on calls of this operation.", schema: { type: "string" } }));
   return {
     operationId: operationId(method, path, taken),
+    ...(parameters.length > 0 ? { parameters } : {}),
     ...requestBody,
     responses,
     "x-adi-count": sum(all.map((e) => e.count)),
