@@ -327,3 +327,18 @@ describe("MapperOutputs redaction (defense in depth: streams written by older cl
     expect(request).toMatchObject({ url: `/login/${JWT}?token=t1`, cmdline: "curl -u bob:pw1 https://api", headers: { Authorization: "Bearer b1" } });
   });
 });
+
+describe("MapperOutputs.serviceMap", () => {
+  it("builds once per version: readers share one map until the fold changes", () => {
+    const outputs = new MapperOutputs({ redaction: RedactionPolicy.DEFAULT });
+    outputs.addDerived(exchange(1, 0));
+    const first = outputs.serviceMap();
+    expect(outputs.serviceMap()).toBe(first);
+    expect(outputs.renderMap()).toBe(outputs.renderMap());
+    outputs.addDerived(exchange(2, 10));
+    const second = outputs.serviceMap();
+    expect(second).not.toBe(first);
+    expect(second.services[0]!.endpoints.reduce((n, e) => n + e.count, 0)).toBe(2);
+    expect(first.services[0]!.endpoints.reduce((n, e) => n + e.count, 0)).toBe(1);
+  });
+});

@@ -102,6 +102,8 @@ export class MapperOutputs {
   readonly #stats = { observations: 0, duplicates: 0, late: 0, final: 0, bad_time: 0 };
   readonly #window: TimeWindow;
   #version = 0;
+  /** The last map built, for its version (serviceMap). */
+  #built: { version: number; map: ServiceMap } | null = null;
 
   constructor(opts: MapperOutputOptions) {
     this.#opts = opts;
@@ -222,15 +224,17 @@ export class MapperOutputs {
 
   /** SERVICE_MAP_PATH: the Go tool's YAML service map. */
   renderMap(): string {
-    return toYaml(this.#builder.build());
+    return toYaml(this.serviceMap());
   }
 
   /**
-   * The service map as data, RED figures included (EndpointEntry.stats): what the view, the exports, the metrics
-   * and `adi diff` read, from the same fold as SERVICE_MAP_PATH. A new object each call; the fold is unchanged.
+   * The service map as data, RED figures included (EndpointEntry.stats): what the file, the view, the exports, the
+   * metrics and `adi diff` read. Built once per `version` and shared by every reader (read-only: do not mutate it):
+   * under `adi up` the file writer, the view's page and a Prometheus scrape each asked for their own build.
    */
   serviceMap(): ServiceMap {
-    return this.#builder.build();
+    if (this.#built?.version !== this.#version) this.#built = { version: this.#version, map: this.#builder.build() };
+    return this.#built.map;
   }
 
   #saneTimes(times: readonly string[], storedAtMs: number | undefined): boolean {
